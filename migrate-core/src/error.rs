@@ -1,0 +1,203 @@
+//! `migrate::Error`: every way running migrations can fail, each message
+//! naming the migration file, the version and what to do next.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a database driver or a Rust migration.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong while migrating.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A migration failed; its transaction was rolled back, earlier ones stay applied.
+    Failed {
+        /// The migration's version.
+        version: u64,
+        /// The migration's name.
+        name: String,
+        /// The migration's file.
+        file: String,
+        /// The database's (or the Rust migration's) error.
+        source: BoxError,
+    },
+    /// An applied migration differs from the one embedded in this binary.
+    ChecksumMismatch {
+        /// The migration's version.
+        version: u64,
+        /// The migration's name.
+        name: String,
+        /// The migration's file.
+        file: String,
+        /// The checksum recorded when it was applied.
+        applied: String,
+        /// The checksum of the file embedded in this binary.
+        embedded: String,
+        /// Whether the two texts differ only in whitespace.
+        whitespace_only: bool,
+    },
+    /// A migration that runs outside a transaction started but never finished.
+    Dirty {
+        /// The migration's version.
+        version: u64,
+        /// The migration's name.
+        name: String,
+        /// The migration's file.
+        file: String,
+    },
+    /// A rollback needs a migration that has no down step; nothing was changed.
+    Irreversible {
+        /// The migration's version.
+        version: u64,
+        /// The migration's name.
+        name: String,
+        /// The migration's file.
+        file: String,
+    },
+    /// The database holds versions this binary does not know (strict mode only).
+    FutureVersions {
+        /// The unknown versions.
+        versions: Vec<u64>,
+        /// The highest version this binary knows.
+        latest_known: u64,
+    },
+    /// Another process held the migration lock for longer than the timeout.
+    LockTimeout {
+        /// The history table the lock guards.
+        table: String,
+        /// How long this process waited.
+        waited: Duration,
+        /// Who holds the lock, if the database says (e.g. `pid 4242`).
+        holder: Option<String>,
+    },
+    /// Any other database error.
+    Driver(BoxError),
+    /// An error raised by a Rust migration's own code, see [`Error::other`].
+    Other(BoxError),
+}
+
+impl Error {
+    /// Wraps an error (or a message) raised by a Rust migration's own code.
+    ///
+    /// ```
+    /// fn parse_flag(text: &str) -> migrate_core::Result<bool> {
+    ///     text.parse().map_err(migrate_core::Error::other)
+    /// }
+    /// assert!(parse_flag("maybe").is_err());
+    /// let err = migrate_core::Error::other("settings row is missing");
+    /// assert_eq!(err.to_string(), "settings row is missing");
+    /// ```
+    pub fn other(error: impl Into<BoxError>) -> Self {
+        Error::Other(error.into())
+    }
+
+    /// The version of the migration this error is about, if any.
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            Error::Failed { version, .. }
+            | Error::ChecksumMismatch { version, .. }
+            | Error::Dirty { version, .. }
+            | Error::Irreversible { version, .. } => Some(*version),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Failed {
+                version,
+                file,
+                source,
+                ..
+            } => write!(
+                f,
+                "migration {version} (`{file}`) failed and was rolled back: {source}; \
+                 fix the migration and run again (earlier migrations stay applied)"
+            ),
+            Error::ChecksumMismatch {
+                version,
+                file,
+                applied,
+                embedded,
+                whitespace_only,
+                ..
+            } => {
+                write!(
+                    f,
+                    "migration {version} (`{file}`) was changed after it was applied: \
+                     the database recorded checksum {applied}, this binary embeds {embedded}"
+                )?;
+                if *whitespace_only {
+                    write!(f, " (only whitespace differs)")?;
+                }
+                write!(
+                    f,
+                    "; restore the file as it was applied and put the change in a new migration, \
+                     or rebuild if this binary is stale"
+                )
+            }
+            Error::Dirty { version, file, .. } => write!(
+                f,
+                "migration {version} (`{file}`) runs outside a transaction and did not finish, \
+                 so the database may be partly changed; check the schema, finish or undo the \
+                 change by hand, then mark it repaired (`migrate repair {version}`)"
+            ),
+            Error::Irreversible { version, file, .. } => write!(
+                f,
+                "migration {version} (`{file}`) has no down step, so it cannot be rolled back; \
+                 add a down migration or roll back to version {version} or later (nothing was changed)"
+            ),
+            Error::FutureVersions {
+                versions,
+                latest_known,
+            } => {
+                let list: Vec<String> = versions.iter().map(u64::to_string).collect();
+                write!(
+                    f,
+                    "the database has version(s) {} that this binary does not know (it knows 1 to \
+                     {latest_known}); a newer release migrated it: deploy that release, or allow \
+                     future versions",
+                    list.join(", ")
+                )
+            }
+            Error::LockTimeout {
+                table,
+                waited,
+                holder,
+            } => {
+                write!(
+                    f,
+                    "gave up after {:.1}s waiting for the migration lock on `{table}`",
+                    waited.as_secs_f64()
+                )?;
+                if let Some(holder) = holder {
+                    write!(f, " (held by {holder})")?;
+                }
+                write!(
+                    f,
+                    "; another process is migrating: wait for it, or raise the lock timeout"
+                )
+            }
+            Error::Driver(source) => write!(f, "database error: {source}"),
+            Error::Other(source) => write!(f, "{source}"),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Failed { source, .. } | Error::Driver(source) => Some(source.as_ref()),
+            // `Other` displays its inner error itself, so its source is the inner's source.
+            Error::Other(source) => source.source(),
+            _ => None,
+        }
+    }
+}
