@@ -1,1 +1,159 @@
+//! Compile-time embedded database migrations.
+//!
+//! `migrate` bakes a directory of SQL and Rust migrations into your binary.
+//! Everything that can be checked without a database is checked **when you
+//! build**: a badly named file, a duplicated or missing version, an empty
+//! migration, a down migration without its up — each is a compile error that
+//! names the file and the fix.
+//!
+//! ```
+//! static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+//!
+//! assert_eq!(MIGRATIONS.len(), 4);
+//! let users = MIGRATIONS.get(1).unwrap();
+//! assert_eq!(users.name(), "create_users");
+//! assert_eq!(users.file_name(), "0001_create_users.sql");
+//! assert!(users.up_sql().unwrap().contains("CREATE TABLE users"));
+//! assert!(users.has_down());
+//!
+//! for migration in &MIGRATIONS {
+//!     println!("{:>4} {:<28} {}", migration.version(), migration.name(), migration.kind());
+//! }
+//! ```
+//!
+//! The registry is a `const` value: it lives in a `static`, and nothing is
+//! parsed, copied or hashed when your program starts.
+//!
+//! # Migration files
+//!
+//! A migration directory holds flat files. The version is the leading
+//! integer (leading zeros optional); versions start at 1 and are contiguous.
+//!
+//! | file                                  | meaning                                     |
+//! | ------------------------------------- | ------------------------------------------- |
+//! | `0001_create_users.sql`               | SQL up migration, version 1                 |
+//! | `0001_create_users.up.sql`            | the same, spelled explicitly                |
+//! | `0001_create_users.down.sql`          | its down migration (optional)               |
+//! | `0002_backfill_emails.rs`             | Rust migration, version 2                   |
+//! | `V3__add_index.sql`, `U3__add_index.sql` | Flyway/refinery-style up and down        |
+//!
+//! Names after the separator hold ASCII letters, digits and `_`. Files that
+//! are neither `.sql` nor `.rs` (`README.md`, `.gitkeep`) and hidden files
+//! are ignored; a `.sql` or `.rs` file whose name does not parse is an
+//! error, never silently skipped.
+//!
+//! A SQL file whose first line is `-- migrate:no-transaction` runs outside a
+//! transaction (for `CREATE INDEX CONCURRENTLY`, `VACUUM`, ...):
+//!
+//! ```
+//! static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/no-transaction");
+//!
+//! assert!(!MIGRATIONS.get(2).unwrap().transactional());
+//! ```
+//!
+//! # Rust migrations
+//!
+//! A `.rs` migration is compiled into your crate. It defines `up` and,
+//! optionally, `down`, working through a driver-neutral [`Tx`]: `$1, $2, ...`
+//! placeholders and [`Value`]s work the same on SQLite and PostgreSQL.
+//!
+//! ```
+//! # /*
+//! // migrations/0003_backfill_display_names.rs
+//! # */
+//! use migrate::{Tx, Value};
+//!
+//! pub fn up(tx: &mut dyn Tx) -> migrate::Result<()> {
+//!     tx.batch("ALTER TABLE users ADD COLUMN display_name TEXT")?;
+//!     for row in tx.query("SELECT id, email FROM users", &[])? {
+//!         let (Some(id), Some(email)) = (row[0].as_i64(), row[1].as_str()) else { continue };
+//!         let name = email.split('@').next().unwrap_or(email).to_owned();
+//!         tx.execute("UPDATE users SET display_name = $1 WHERE id = $2", &[name.into(), id.into()])?;
+//!     }
+//!     Ok(())
+//! }
+//!
+//! pub fn down(tx: &mut dyn Tx) -> migrate::Result<()> {
+//!     tx.batch("ALTER TABLE users DROP COLUMN display_name")
+//! }
+//! ```
+//!
+//! Type errors inside a Rust migration point into the migration file itself.
+//!
+//! # Compile errors
+//!
+//! Each is spanned on the macro's argument and names the file(s) and the fix.
+//! All problems in the directory are reported in one build:
+//!
+//! - the directory does not exist or cannot be read (with the resolved path);
+//! - two files with the same version;
+//! - a gap (a version missing between 1 and the highest), or versions not starting at 1;
+//! - a `.sql` or `.rs` file whose name does not parse;
+//! - a down migration with no up migration of the same version and name;
+//! - an empty (whitespace/comments only) migration, or an unknown `-- migrate:` directive;
+//! - a file that is not valid UTF-8;
+//! - a Rust migration without `pub fn up`, or with an impossible signature;
+//! - an invalid `table = "..."` value, or an unknown option.
+//!
+//! # Automatic rebuilds
+//!
+//! Editing any embedded migration rebuilds your crate: the expansion
+//! depends on each file. A stable proc macro cannot see a *new* file being
+//! added, though, so add this `build.rs` next to your `Cargo.toml`:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() {
+//!     println!("cargo:rerun-if-changed=migrations");
+//! }
+//! ```
+//!
+//! # Checksums
+//!
+//! Each migration's checksum is SHA-256 over its text with a leading
+//! byte-order mark dropped and line endings normalised to `\n`, so a CRLF
+//! checkout does not look like an edit. A chained checksum per version
+//! covers every version up to it, so a whole history can be validated by
+//! comparing one value.
 
+#![forbid(unsafe_code)]
+
+// Lets Rust migrations and generated code say `migrate::` inside this crate too.
+extern crate self as migrate;
+
+pub use migrate_core::{
+    BoxError, Dialect, Error, Migration, MigrationFn, MigrationKind, Migrations, Result, Step, Tx,
+    Value, DEFAULT_TABLE,
+};
+
+/// Embeds a migration directory at compile time.
+///
+/// ```
+/// static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+/// static BILLING: migrate::Migrations =
+///     migrate::embed_migrations!("tests/fixtures/flyway", table = "billing_schema_history");
+///
+/// assert_eq!(MIGRATIONS.table(), "migrate_schema_history");
+/// assert_eq!(BILLING.table(), "billing_schema_history");
+/// ```
+///
+/// The path is relative to the calling crate's `CARGO_MANIFEST_DIR`. The only
+/// option is `table = "name"` (or `"schema.name"`): the history table, which
+/// must be a plain SQL identifier.
+///
+/// Every problem in the directory is a compile error; see the
+/// [crate documentation](crate#compile-errors).
+#[macro_export]
+macro_rules! embed_migrations {
+    ($($args:tt)*) => {
+        $crate::__private::embed_migrations!([$crate] $($args)*)
+    };
+}
+
+/// Used by the code `embed_migrations!` generates; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use migrate_core::registry::Checksums;
+    pub use migrate_core::{Migration, MigrationFn, Migrations};
+    pub use migrate_macros::embed_migrations;
+}

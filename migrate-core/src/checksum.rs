@@ -138,7 +138,10 @@ mod tests {
         let b = "CREATE TABLE t (\n\tid   INTEGER\n);\n";
         assert_ne!(checksum(a), checksum(b));
         assert_eq!(loose_checksum(a), loose_checksum(b));
-        assert_ne!(loose_checksum(a), loose_checksum("CREATE TABLE t (id TEXT);"));
+        assert_ne!(
+            loose_checksum(a),
+            loose_checksum("CREATE TABLE t (id TEXT);")
+        );
     }
 
     #[test]

@@ -37,6 +37,11 @@ impl<'a> TableName<'a> {
     ///
     /// A message saying what is wrong with the name and what is allowed.
     pub fn parse(name: &'a str) -> Result<Self, String> {
+        if name.matches('.').count() > 1 {
+            return Err(format!(
+                "`{name}` is not a valid table name: it has more than one `.`; use `table` or `schema.table`"
+            ));
+        }
         let (schema, table) = match name.split_once('.') {
             Some((schema, table)) => (Some(schema), table),
             None => (None, name),

@@ -321,9 +321,7 @@ impl Migrations {
     /// The migration with this version.
     pub fn get(&self, version: u64) -> Option<&'static Migration> {
         let index = usize::try_from(version.checked_sub(1)?).ok()?;
-        self.migrations
-            .get(index)
-            .filter(|m| m.version == version)
+        self.migrations.get(index).filter(|m| m.version == version)
     }
 
     /// The history table's name (`migrate_schema_history` unless the macro's

@@ -7,7 +7,9 @@ use migrate_core::MigrationKind;
 fn scan(files: &[(&str, &str)]) -> Result<MigrationSource, Problems> {
     scan_files(
         "migrations",
-        files.iter().map(|(n, t)| (n.to_string(), t.as_bytes().to_vec())),
+        files
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.as_bytes().to_vec())),
     )
 }
 
@@ -27,11 +29,17 @@ const T: &str = "CREATE TABLE t (id INTEGER);";
 #[test]
 fn a_valid_set_in_version_order_with_everything_filled_in() {
     let source = scan(&[
-        ("0002_b.sql", "-- migrate:no-transaction\nCREATE INDEX i ON t (id);"),
+        (
+            "0002_b.sql",
+            "-- migrate:no-transaction\nCREATE INDEX i ON t (id);",
+        ),
         ("README.md", "not a migration"),
         ("0001_a.sql", T),
         ("0001_a.down.sql", "DROP TABLE t;"),
-        ("3_c.rs", "pub fn up(tx: &mut dyn migrate::Tx) -> migrate::Result<()> { Ok(()) }"),
+        (
+            "3_c.rs",
+            "pub fn up(tx: &mut dyn migrate::Tx) -> migrate::Result<()> { Ok(()) }",
+        ),
         ("V4__d.sql", "SELECT 1;"),
         ("U4__d.sql", "SELECT 2;"),
         ("0005_e.up.sql", "SELECT 3;"),
@@ -57,7 +65,10 @@ fn a_valid_set_in_version_order_with_everything_filled_in() {
     assert_eq!(first.down.as_ref().unwrap().text, "DROP TABLE t;");
     assert!(first.transactional);
     assert!(!source.migrations[1].transactional);
-    assert_eq!(source.migrations[3].down.as_ref().unwrap().file_name, "U4__d.sql");
+    assert_eq!(
+        source.migrations[3].down.as_ref().unwrap().file_name,
+        "U4__d.sql"
+    );
     assert_eq!(first.checksum, checksum::checksum(T));
 
     // The chain covers every version up to each one.
@@ -82,7 +93,10 @@ fn a_valid_set_in_version_order_with_everything_filled_in() {
 
 #[test]
 fn an_empty_directory_is_an_empty_set() {
-    assert!(scan(&[("README.md", "# migrations")]).unwrap().migrations.is_empty());
+    assert!(scan(&[("README.md", "# migrations")])
+        .unwrap()
+        .migrations
+        .is_empty());
 }
 
 #[test]
@@ -94,7 +108,10 @@ fn crlf_and_bom_give_the_same_checksum_and_text_as_lf() {
     )])
     .unwrap();
     assert_eq!(lf.migrations[0].checksum, crlf.migrations[0].checksum);
-    assert_eq!(lf.migrations[0].chained_checksum, crlf.migrations[0].chained_checksum);
+    assert_eq!(
+        lf.migrations[0].chained_checksum,
+        crlf.migrations[0].chained_checksum
+    );
     assert_eq!(lf.migrations[0].up.text, crlf.migrations[0].up.text);
 }
 
@@ -108,8 +125,10 @@ fn duplicate_versions_name_every_file_and_the_next_free_version() {
     ]);
     assert_eq!(
         found,
-        ["version 1 is used by `0001_a.sql`, `1_b.sql` and `V1__c.sql`; keep one and \
-          renumber the others (the next free version is 3)"]
+        [
+            "version 1 is used by `0001_a.sql`, `1_b.sql` and `V1__c.sql`; keep one and \
+          renumber the others (the next free version is 3)"
+        ]
     );
     // SQL and Rust files, `.sql` and `.up.sql`, two downs: all duplicates.
     assert!(matches!(
@@ -130,8 +149,10 @@ fn duplicate_versions_name_every_file_and_the_next_free_version() {
 fn gaps_name_the_missing_versions_and_their_neighbours() {
     assert_eq!(
         messages(&[("0001_a.sql", T), ("0003_c.sql", T)]),
-        ["version 2 is missing between `0001_a.sql` and `0003_c.sql`; versions must be \
-          contiguous: add the missing migration or renumber `0003_c.sql` and the ones after it"]
+        [
+            "version 2 is missing between `0001_a.sql` and `0003_c.sql`; versions must be \
+          contiguous: add the missing migration or renumber `0003_c.sql` and the ones after it"
+        ]
     );
     assert!(messages(&[("0001_a.sql", T), ("0005_c.sql", T)])[0]
         .starts_with("versions 2 to 4 are missing between `0001_a.sql` and `0005_c.sql`"));
@@ -141,8 +162,10 @@ fn gaps_name_the_missing_versions_and_their_neighbours() {
 fn versions_start_at_one() {
     assert_eq!(
         messages(&[("0002_b.sql", T), ("0003_c.sql", T)]),
-        ["versions start at 1, but the first migration is `0002_b.sql` (version 2); \
-          renumber the migrations from 1"]
+        [
+            "versions start at 1, but the first migration is `0002_b.sql` (version 2); \
+          renumber the migrations from 1"
+        ]
     );
     assert!(matches!(
         problems(&[("0000_zero.sql", T), ("0001_a.sql", T)]).as_slice(),
@@ -154,8 +177,10 @@ fn versions_start_at_one() {
 fn bad_names_are_errors_not_skipped() {
     assert_eq!(
         messages(&[("0001_a.sql", T), ("0002 add users.sql", T)]),
-        ["`0002 add users.sql`: separate the version from the name with `_`; \
-          rename it to `0002_add_users.sql`"]
+        [
+            "`0002 add users.sql`: separate the version from the name with `_`; \
+          rename it to `0002_add_users.sql`"
+        ]
     );
     // The version a bad name carries still counts, so it is not also a gap.
     assert_eq!(
@@ -172,8 +197,10 @@ fn down_migrations_need_a_matching_up() {
     );
     assert_eq!(
         messages(&[("0001_a.sql", T), ("0001_b.down.sql", T)]),
-        ["`0001_b.down.sql` does not match the name of its up migration `0001_a.sql`; \
-          rename it to `0001_a.down.sql`"]
+        [
+            "`0001_b.down.sql` does not match the name of its up migration `0001_a.sql`; \
+          rename it to `0001_a.down.sql`"
+        ]
     );
     assert_eq!(
         messages(&[("V1__a.sql", T), ("U1__b.sql", T)]),
@@ -181,8 +208,10 @@ fn down_migrations_need_a_matching_up() {
     );
     assert_eq!(
         messages(&[("0001_a.rs", "pub fn up() {}"), ("0001_a.down.sql", T)]),
-        ["`0001_a.down.sql` reverts a Rust migration; write the down step as `pub fn down` \
-          in `0001_a.rs` and delete `0001_a.down.sql`"]
+        [
+            "`0001_a.down.sql` reverts a Rust migration; write the down step as `pub fn down` \
+          in `0001_a.rs` and delete `0001_a.down.sql`"
+        ]
     );
 }
 
@@ -209,7 +238,10 @@ fn empty_migrations_are_errors() {
 fn invalid_utf8_names_the_line() {
     let files = vec![
         ("0001_a.sql".to_owned(), T.as_bytes().to_vec()),
-        ("0002_b.sql".to_owned(), b"SELECT 1;\nSELECT '\xff';\n".to_vec()),
+        (
+            "0002_b.sql".to_owned(),
+            b"SELECT 1;\nSELECT '\xff';\n".to_vec(),
+        ),
     ];
     let err = scan_files("migrations", files).unwrap_err();
     assert_eq!(
@@ -222,8 +254,10 @@ fn invalid_utf8_names_the_line() {
 fn unknown_directives_are_errors() {
     assert_eq!(
         messages(&[("0001_a.sql", "-- migrate:no-transactions\nVACUUM;")]),
-        ["`0001_a.sql`: unknown directive `-- migrate:no-transactions` on the first line; \
-          the only directive is `-- migrate:no-transaction`"]
+        [
+            "`0001_a.sql`: unknown directive `-- migrate:no-transactions` on the first line; \
+          the only directive is `-- migrate:no-transaction`"
+        ]
     );
 }
 
@@ -237,8 +271,12 @@ fn every_problem_is_reported_at_once() {
         ("0005_e.sql", ""),
         ("0006 f.sql", T),
     ]);
-    assert!(found.iter().any(|p| matches!(p, Problem::DuplicateVersion { version: 2, .. })));
-    assert!(found.iter().any(|p| matches!(p, Problem::MissingVersions { from: 3, to: 4, .. })));
+    assert!(found
+        .iter()
+        .any(|p| matches!(p, Problem::DuplicateVersion { version: 2, .. })));
+    assert!(found
+        .iter()
+        .any(|p| matches!(p, Problem::MissingVersions { from: 3, to: 4, .. })));
     assert!(found.iter().any(|p| matches!(p, Problem::Empty { .. })));
     assert!(found.iter().any(|p| matches!(p, Problem::BadFileName(_))));
     assert_eq!(found.len(), 4, "{found:#?}");
@@ -275,10 +313,14 @@ fn a_missing_directory_says_where_it_looked() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
     let err = scan_dir(&missing).unwrap_err();
-    assert!(matches!(err.0.as_slice(), [Problem::DirectoryUnreadable { .. }]));
-    assert!(err
-        .to_string()
-        .starts_with(&format!("cannot read the migration directory `{}`: ", missing.display())));
+    assert!(matches!(
+        err.0.as_slice(),
+        [Problem::DirectoryUnreadable { .. }]
+    ));
+    assert!(err.to_string().starts_with(&format!(
+        "cannot read the migration directory `{}`: ",
+        missing.display()
+    )));
 }
 
 #[test]

@@ -11,12 +11,16 @@
 mod content;
 mod name;
 mod problem;
+#[cfg(feature = "rust-source")]
+mod rust;
 mod scan;
 
 use std::path::PathBuf;
 
 pub use name::{parse_file_name, Direction, MigrationFileName, NameError, NameStyle, MAX_VERSION};
 pub use problem::{Problem, Problems};
+#[cfg(feature = "rust-source")]
+pub use rust::{inspect_rust_migration, RustFunctions};
 pub use scan::{scan_dir, scan_files};
 
 use crate::registry::MigrationKind;

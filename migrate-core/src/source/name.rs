@@ -160,7 +160,11 @@ fn parse_flyway(
     };
     let prefix = &stem[..1];
     // Rust migrations have no separate down file, so suggest `V` for them.
-    let suggested_prefix = if kind == MigrationKind::Rust { "V" } else { prefix };
+    let suggested_prefix = if kind == MigrationKind::Rust {
+        "V"
+    } else {
+        prefix
+    };
     if prefix == "R" {
         if rest.starts_with("__") {
             return Err(fail(
@@ -410,8 +414,7 @@ mod tests {
 
     #[test]
     fn malformed_names_say_how_to_fix_them() {
-        assert!(err("0001 create users.sql")
-            .contains("rename it to `0001_create_users.sql`"));
+        assert!(err("0001 create users.sql").contains("rename it to `0001_create_users.sql`"));
         assert!(err("0001-create.sql").contains("rename it to `0001_create.sql`"));
         assert!(err("create_users.sql").contains("starts with its version"));
         assert!(err("0001.sql").contains("add a name after the version"));

@@ -99,6 +99,29 @@ pub enum Problem {
         /// The Rust migration.
         up: String,
     },
+    /// A Rust migration without a usable `pub fn up`.
+    RustMissingUp {
+        /// The `.rs` file.
+        file: String,
+    },
+    /// A Rust migration's `up` or `down` whose signature cannot be right.
+    RustBadSignature {
+        /// The `.rs` file.
+        file: String,
+        /// `up` or `down`.
+        function: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A Rust migration that does not parse as Rust.
+    RustSyntax {
+        /// The `.rs` file.
+        file: String,
+        /// 1-based line of the error.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
     /// A sub-directory that looks like a migration (diesel's layout); migrations are flat files.
     NestedDirectory {
         /// The directory's name.
@@ -117,7 +140,10 @@ impl Problem {
             | Problem::Empty { file }
             | Problem::UnknownDirective { file, .. }
             | Problem::DoesNotStartAtOne { file, .. }
-            | Problem::DownWithoutUp { file, .. } => vec![file.as_str()],
+            | Problem::DownWithoutUp { file, .. }
+            | Problem::RustMissingUp { file }
+            | Problem::RustBadSignature { file, .. }
+            | Problem::RustSyntax { file, .. } => vec![file.as_str()],
             Problem::DuplicateVersion { files, .. } => files.iter().map(String::as_str).collect(),
             Problem::MissingVersions { before, after, .. } => vec![before.as_str(), after.as_str()],
             Problem::DownNameMismatch { down, up, .. }
@@ -207,6 +233,25 @@ impl fmt::Display for Problem {
                 f,
                 "`{down}` reverts a Rust migration; write the down step as `pub fn down` in `{up}` and delete `{down}`"
             ),
+            Problem::RustMissingUp { file } => write!(
+                f,
+                "`{file}` has no `pub fn up`; define \
+                 `pub fn up(tx: &mut dyn migrate::Tx) -> migrate::Result<()>` in it"
+            ),
+            Problem::RustBadSignature {
+                file,
+                function,
+                reason,
+            } => write!(
+                f,
+                "`{file}`: `{function}` {reason}; its signature must be \
+                 `pub fn {function}(tx: &mut dyn migrate::Tx) -> migrate::Result<()>`"
+            ),
+            Problem::RustSyntax {
+                file,
+                line,
+                message,
+            } => write!(f, "`{file}` line {line} does not parse as Rust: {message}"),
             Problem::NestedDirectory { name } => write!(
                 f,
                 "`{name}/` is a directory, but migrations are flat files; move its up and down \

@@ -302,7 +302,10 @@ fn validate_set(checked: &[Checked], guessed_versions: &[u64]) -> Vec<Problem> {
     let mut versions: Vec<(u64, String)> = by_version
         .iter()
         .map(|(v, (ups, downs))| {
-            let first = ups.first().or(downs.first()).map(|f| f.file.file_name.clone());
+            let first = ups
+                .first()
+                .or(downs.first())
+                .map(|f| f.file.file_name.clone());
             (*v, first.unwrap_or_default())
         })
         .collect();

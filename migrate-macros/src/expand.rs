@@ -1,0 +1,154 @@
+//! Expansion: a validated set becomes a `const`-constructible
+//! `migrate::Migrations` built from hidden `const fn`s, so the registry lives
+//! in a `static` with no runtime initialisation.
+//!
+//! Each SQL file is also named in an `include_bytes!`, and each Rust file is
+//! included as a module with `#[path]`, so editing any migration rebuilds the
+//! crate that embeds it.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use migrate_core::source::{SourceFile, SourceMigration};
+use migrate_core::MigrationKind;
+
+use crate::args::Args;
+use crate::validate::ValidSet;
+
+/// The registry for a valid set.
+pub fn registry(args: &Args, set: &ValidSet) -> TokenStream {
+    let krate = &args.krate;
+    let private = quote!(#krate::__private);
+    let span = args.dir.span();
+
+    let mut items = Vec::new();
+    let mut entries = Vec::new();
+    for (migration, &has_down) in set.source.migrations.iter().zip(&set.has_down) {
+        let (item, entry) = migration_tokens(&private, migration, has_down, span);
+        items.push(item);
+        entries.push(entry);
+    }
+
+    let table = &set.table;
+    let dir = set.source.dir.to_string_lossy();
+    quote! {
+        {
+            #(#items)*
+            const __MIGRATE_LIST: &[#private::Migration] = &[#(#entries),*];
+            #[cfg(debug_assertions)]
+            const __MIGRATE_SOURCE_DIR: ::core::option::Option<&str> =
+                ::core::option::Option::Some(#dir);
+            #[cfg(not(debug_assertions))]
+            const __MIGRATE_SOURCE_DIR: ::core::option::Option<&str> = ::core::option::Option::None;
+            #private::Migrations::__new(__MIGRATE_LIST, #table, __MIGRATE_SOURCE_DIR)
+        }
+    }
+}
+
+/// The items one migration needs (rebuild tracking, the Rust module) and its
+/// registry entry.
+fn migration_tokens(
+    private: &TokenStream,
+    migration: &SourceMigration,
+    has_down: bool,
+    span: Span,
+) -> (TokenStream, TokenStream) {
+    let version = migration.version;
+    let name = &migration.name;
+    let file_name = &migration.up.file_name;
+    let checksums = {
+        let (exact, loose, chained) = (
+            &migration.checksum,
+            &migration.loose_checksum,
+            &migration.chained_checksum,
+        );
+        quote!(#private::Checksums { exact: #exact, loose: #loose, chained: #chained })
+    };
+
+    match migration.kind {
+        MigrationKind::Sql => {
+            let mut items = track(&migration.up);
+            let up_sql = &migration.up.text;
+            let up_tx = migration.transactional;
+            let mut entry = quote! {
+                #private::Migration::__new(
+                    #version, #name, #file_name,
+                    #private::Migration::__sql(#up_sql, #up_tx),
+                    #checksums,
+                )
+            };
+            if let Some(down) = &migration.down {
+                items.extend(track(down));
+                let down_file = &down.file_name;
+                let down_sql = &down.text;
+                let down_tx = migration.down_transactional;
+                entry = quote! {
+                    #entry.__with_down(
+                        ::core::option::Option::Some(#down_file),
+                        #private::Migration::__sql(#down_sql, #down_tx),
+                    )
+                };
+            }
+            (items, entry)
+        }
+        MigrationKind::Rust => {
+            let module = rust_module_name(version);
+            let path = migration.up.path.to_string_lossy();
+            // Typed constants spanned on the macro argument: a wrong signature
+            // is reported as a mismatch against `migrate::MigrationFn`.
+            let up_const = format_ident!("__MIGRATE_UP_{}", version);
+            let down_const = format_ident!("__MIGRATE_DOWN_{}", version);
+            let mut items = quote! {
+                #[path = #path]
+                #[allow(clippy::all, clippy::pedantic)]
+                mod #module;
+            };
+            items.extend(quote_spanned! {span=>
+                const #up_const: #private::MigrationFn = #module::up;
+            });
+            let mut entry = quote! {
+                #private::Migration::__new(
+                    #version, #name, #file_name,
+                    #private::Migration::__rust(#up_const),
+                    #checksums,
+                )
+            };
+            if has_down {
+                items.extend(quote_spanned! {span=>
+                    const #down_const: #private::MigrationFn = #module::down;
+                });
+                entry = quote! {
+                    #entry.__with_down(
+                        ::core::option::Option::None,
+                        #private::Migration::__rust(#down_const),
+                    )
+                };
+            }
+            (items, entry)
+        }
+    }
+}
+
+fn rust_module_name(version: u64) -> Ident {
+    format_ident!("__migrate_rust_migration_{}", version)
+}
+
+/// Makes the crate depend on the file, so editing it rebuilds the crate.
+fn track(file: &SourceFile) -> TokenStream {
+    let path = file.path.to_string_lossy();
+    quote! {
+        const _: &[u8] = ::core::include_bytes!(#path);
+    }
+}
+
+/// The compile errors, next to an empty registry of the right type, so the
+/// user sees these errors and no cascade of type errors after them.
+pub fn invalid(krate: &TokenStream, errors: syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
+    quote! {
+        {
+            #errors
+            #krate::__private::Migrations::__invalid()
+        }
+    }
+}

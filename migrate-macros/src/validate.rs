@@ -1,0 +1,127 @@
+//! Validation: everything that can be wrong with the arguments or the
+//! directory, gathered into one combined error so the user sees every
+//! problem in one build.
+//!
+//! The directory rules live in `migrate_core::source`, shared with the CLI;
+//! this module only decides where each error is spanned.
+
+use migrate_core::history::TableName;
+use migrate_core::source::{
+    inspect_rust_migration, scan_dir, MigrationSource, Problem, SourceMigration,
+};
+use migrate_core::{MigrationKind, DEFAULT_TABLE};
+
+use crate::args::Args;
+use crate::resolve;
+
+/// A directory that passed validation, ready to expand.
+pub struct ValidSet {
+    /// The scanned, checksummed migrations.
+    pub source: MigrationSource,
+    /// For each migration, whether it has a down step.
+    pub has_down: Vec<bool>,
+    /// The history table.
+    pub table: String,
+}
+
+/// Validates the arguments and the directory they name.
+pub fn validate(args: &Args) -> Result<ValidSet, syn::Error> {
+    let mut errors: Vec<syn::Error> = Vec::new();
+
+    let table = match &args.table {
+        Some(lit) => {
+            let value = lit.value();
+            if let Err(reason) = TableName::parse(&value) {
+                errors.push(syn::Error::new(lit.span(), reason));
+            }
+            value
+        }
+        None => DEFAULT_TABLE.to_owned(),
+    };
+
+    let written = args.dir.value();
+    let span = args.dir.span();
+    let source = match resolve::resolve(&written) {
+        Err(reason) => {
+            errors.push(syn::Error::new(span, reason));
+            None
+        }
+        Ok(dir) => match scan_dir(&dir) {
+            Ok(source) => Some(source),
+            Err(problems) => {
+                for problem in problems.iter() {
+                    errors.push(syn::Error::new(span, describe(problem, &written)));
+                }
+                None
+            }
+        },
+    };
+
+    let mut has_down = Vec::new();
+    if let Some(source) = &source {
+        for migration in &source.migrations {
+            match rust_down(migration) {
+                Ok(down) => has_down.push(down),
+                Err(problems) => {
+                    for problem in problems {
+                        errors.push(syn::Error::new(span, describe(&problem, &written)));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut errors = errors.into_iter();
+    if let Some(mut first) = errors.next() {
+        first.extend(errors);
+        return Err(first);
+    }
+    match source {
+        Some(source) => Ok(ValidSet {
+            source,
+            has_down,
+            table,
+        }),
+        None => Err(syn::Error::new(
+            span,
+            "the migration directory could not be read",
+        )),
+    }
+}
+
+/// Whether the migration has a down step; for Rust files, whether they
+/// define `pub fn down`.
+fn rust_down(migration: &SourceMigration) -> Result<bool, Vec<Problem>> {
+    if migration.kind == MigrationKind::Sql {
+        return Ok(migration.down.is_some());
+    }
+    match inspect_rust_migration(&migration.up.file_name, &migration.up.text) {
+        Ok(functions) => Ok(functions.has_down),
+        Err(problems) => {
+            // Syntax errors are left to rustc, which reports them in the
+            // file itself with real spans once the module is included.
+            let problems: Vec<Problem> = problems
+                .into_iter()
+                .filter(|p| !matches!(p, Problem::RustSyntax { .. }))
+                .collect();
+            if problems.is_empty() {
+                Ok(false)
+            } else {
+                Err(problems)
+            }
+        }
+    }
+}
+
+/// A problem's message, with the directory as the user wrote it where the
+/// scanner's message alone would not say where to look.
+fn describe(problem: &Problem, written: &str) -> String {
+    match problem {
+        Problem::DirectoryUnreadable { dir, error } => format!(
+            "cannot read the migration directory \"{written}\" (resolved to `{}`): {error}; \
+             the path is relative to the directory holding the crate's Cargo.toml",
+            dir.display()
+        ),
+        other => other.to_string(),
+    }
+}

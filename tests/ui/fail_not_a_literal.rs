@@ -1,0 +1,5 @@
+static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!(MIGRATIONS_DIR);
+
+fn main() {
+    let _ = MIGRATIONS.len();
+}
