@@ -116,7 +116,13 @@
 //! covers every version up to it, so a whole history can be validated by
 //! comparing one value.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![forbid(unsafe_code)]
+// The build.rs example must show `fn main`: that is the point of it.
+#![allow(clippy::needless_doctest_main)]
 
 // Lets Rust migrations and generated code say `migrate::` inside this crate too.
 extern crate self as migrate;

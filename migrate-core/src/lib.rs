@@ -5,6 +5,11 @@
 //!
 //! Applications use the `migrate` facade crate rather than this one.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod checksum;
 pub mod error;
 pub mod history;

@@ -346,7 +346,7 @@ impl fmt::Debug for Migrations {
     }
 }
 
-impl<'a> IntoIterator for &'a Migrations {
+impl IntoIterator for &Migrations {
     type Item = &'static Migration;
     type IntoIter = std::slice::Iter<'static, Migration>;
     fn into_iter(self) -> Self::IntoIter {

@@ -6,6 +6,11 @@
 //! validates it with the scanner shared with the CLI ([`validate`]) and
 //! expands to a `const`-constructible registry ([`expand`]).
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod args;
 mod expand;
 mod resolve;

@@ -1,0 +1,4 @@
+//! Integration tests of the `migrate` facade, in one binary.
+
+mod embedded_vs_disk;
+mod rebuild;
