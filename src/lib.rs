@@ -128,9 +128,15 @@
 extern crate self as migrate;
 
 pub use migrate_core::{
-    BoxError, Dialect, Error, Migration, MigrationFn, MigrationKind, Migrations, Result, Step, Tx,
-    Value, DEFAULT_TABLE,
+    Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, Migration, MigrationFn,
+    MigrationKind, MigrationStatus, Migrations, Repair, Report, Result, Runner, State, Step, Tx,
+    Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
+
+/// The rusqlite this crate's SQLite driver is built with: use it to open
+/// connections, so your rusqlite and migrate's are the same version.
+#[cfg(feature = "sqlite")]
+pub use migrate_core::rusqlite;
 
 /// Embeds a migration directory at compile time.
 ///

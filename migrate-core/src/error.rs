@@ -11,11 +11,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A boxed error from a database driver or a Rust migration.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+/// What became of a failed migration's changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Its transaction was rolled back; earlier migrations stay applied.
+    RolledBack,
+    /// The whole group (grouped mode) was rolled back: nothing was applied.
+    GroupRolledBack,
+    /// It ran outside a transaction: the database may be partly changed and
+    /// is marked dirty until repaired.
+    LeftDirty,
+}
+
 /// Everything that can go wrong while migrating.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// A migration failed; its transaction was rolled back, earlier ones stay applied.
+    /// A migration failed; see `cleanup` for what became of its changes.
     Failed {
         /// The migration's version.
         version: u64,
@@ -23,6 +35,8 @@ pub enum Error {
         name: String,
         /// The migration's file.
         file: String,
+        /// Rolled back, group rolled back, or left dirty.
+        cleanup: Cleanup,
         /// The database's (or the Rust migration's) error.
         source: BoxError,
     },
@@ -66,6 +80,42 @@ pub enum Error {
         /// The highest version this binary knows.
         latest_known: u64,
     },
+    /// A pending migration is older than the newest applied one, and out-of-order
+    /// application is not allowed.
+    OutOfOrder {
+        /// The pending migration's version.
+        version: u64,
+        /// The pending migration's file.
+        file: String,
+        /// The highest applied version.
+        highest_applied: u64,
+    },
+    /// A version asked for (`run_to`, `rollback_to`, `baseline`, `repair`) that this binary does not have.
+    UnknownVersion {
+        /// The version asked for.
+        version: u64,
+        /// The highest version this binary knows.
+        latest_known: u64,
+    },
+    /// `baseline` on a database whose history is not empty.
+    HistoryNotEmpty {
+        /// The history table.
+        table: String,
+        /// How many rows it holds.
+        rows: usize,
+    },
+    /// Grouped mode met a migration that must run outside a transaction.
+    NoTransactionInGroup {
+        /// The migration's version.
+        version: u64,
+        /// The migration's file.
+        file: String,
+    },
+    /// `repair` on a version that is not unfinished.
+    NothingToRepair {
+        /// The version asked for.
+        version: u64,
+    },
     /// Another process held the migration lock for longer than the timeout.
     LockTimeout {
         /// The history table the lock guards.
@@ -102,7 +152,11 @@ impl Error {
             Error::Failed { version, .. }
             | Error::ChecksumMismatch { version, .. }
             | Error::Dirty { version, .. }
-            | Error::Irreversible { version, .. } => Some(*version),
+            | Error::Irreversible { version, .. }
+            | Error::OutOfOrder { version, .. }
+            | Error::UnknownVersion { version, .. }
+            | Error::NoTransactionInGroup { version, .. }
+            | Error::NothingToRepair { version } => Some(*version),
             _ => None,
         }
     }
@@ -114,13 +168,28 @@ impl fmt::Display for Error {
             Error::Failed {
                 version,
                 file,
+                cleanup,
                 source,
                 ..
-            } => write!(
-                f,
-                "migration {version} (`{file}`) failed and was rolled back: {source}; \
-                 fix the migration and run again (earlier migrations stay applied)"
-            ),
+            } => match cleanup {
+                Cleanup::RolledBack => write!(
+                    f,
+                    "migration {version} (`{file}`) failed and was rolled back: {source}; \
+                     fix the migration and run again (earlier migrations stay applied)"
+                ),
+                Cleanup::GroupRolledBack => write!(
+                    f,
+                    "migration {version} (`{file}`) failed, so the whole group was rolled back \
+                     and nothing was applied: {source}; fix the migration and run again"
+                ),
+                Cleanup::LeftDirty => write!(
+                    f,
+                    "migration {version} (`{file}`) failed outside a transaction, so the \
+                     database may be partly changed and is marked dirty: {source}; check the \
+                     schema, finish or undo the change by hand, then mark it repaired \
+                     (`migrate repair {version}`)"
+                ),
+            },
             Error::ChecksumMismatch {
                 version,
                 file,
@@ -167,6 +236,41 @@ impl fmt::Display for Error {
                     list.join(", ")
                 )
             }
+            Error::OutOfOrder {
+                version,
+                file,
+                highest_applied,
+            } => write!(
+                f,
+                "migration {version} (`{file}`) is pending but version {highest_applied} is \
+                 already applied; renumber it after {highest_applied}, or allow out-of-order \
+                 migrations if applying it late is safe"
+            ),
+            Error::UnknownVersion {
+                version,
+                latest_known,
+            } => write!(
+                f,
+                "version {version} is not one of this binary's migrations (it knows 1 to \
+                 {latest_known}); pick a version in that range"
+            ),
+            Error::HistoryNotEmpty { table, rows } => write!(
+                f,
+                "cannot baseline: the history table `{table}` already holds {rows} row(s); \
+                 baseline only adopts a database no migration has touched"
+            ),
+            Error::NoTransactionInGroup { version, file } => write!(
+                f,
+                "migration {version} (`{file}`) runs outside a transaction, so it cannot be \
+                 part of a grouped run; run without grouping, or apply up to version {} grouped \
+                 first",
+                version.saturating_sub(1)
+            ),
+            Error::NothingToRepair { version } => write!(
+                f,
+                "version {version} is not unfinished, so there is nothing to repair; \
+                 `repair` is for a migration that ran outside a transaction and did not finish"
+            ),
             Error::LockTimeout {
                 table,
                 waited,

@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+use crate::error::{Error, Result};
+use crate::registry::Migration;
+use crate::tx::{Dialect, Tx, Value};
+
 /// A validated history table name: `table` or `schema.table`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableName<'a> {
@@ -53,6 +57,17 @@ impl<'a> TableName<'a> {
     }
 }
 
+impl TableName<'_> {
+    /// The name quoted for SQL: `"schema"."table"`. Parts are validated
+    /// identifiers, so quoting only preserves their case.
+    pub fn quoted(&self) -> String {
+        match self.schema {
+            Some(schema) => format!("\"{schema}\".\"{}\"", self.table),
+            None => format!("\"{}\"", self.table),
+        }
+    }
+}
+
 impl fmt::Display for TableName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.schema {
@@ -88,6 +103,278 @@ fn check_identifier(whole: &str, part: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether a history row's migration finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    /// Applied and committed.
+    Applied,
+    /// A no-transaction migration that started and has not finished: the
+    /// process running it died, or it failed halfway.
+    InProgress,
+}
+
+impl RowState {
+    fn as_str(self) -> &'static str {
+        match self {
+            RowState::Applied => "applied",
+            RowState::InProgress => "in_progress",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "applied" {
+            RowState::Applied
+        } else {
+            RowState::InProgress
+        }
+    }
+}
+
+/// One row of the history table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The migration's version.
+    pub version: u64,
+    /// Its name when it was applied.
+    pub name: String,
+    /// `sql` or `rust`.
+    pub kind: String,
+    /// Its checksum when it was applied.
+    pub checksum: String,
+    /// Its whitespace-insensitive checksum when it was applied.
+    pub loose_checksum: String,
+    /// The chained checksum of versions 1 to this one when it was applied.
+    pub chained_checksum: String,
+    /// Whether it finished.
+    pub state: RowState,
+    /// When it was applied (UTC, ISO 8601).
+    pub applied_at: String,
+    /// How long it took, in milliseconds.
+    pub execution_ms: i64,
+}
+
+/// The two rows boot needs: the latest, and any unfinished one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    /// The row with the highest version.
+    pub latest: Option<(u64, String)>,
+    /// Whether any row is unfinished (in progress or dirty).
+    pub unfinished: bool,
+}
+
+/// The SQL of the history table for one dialect and table name. Every
+/// statement the runtime sends about history is written here, once.
+pub(crate) struct HistorySql {
+    dialect: Dialect,
+    table: String,
+    index: String,
+}
+
+fn version_value(version: u64) -> Value {
+    // Versions are at most i64::MAX: the scanner and the runtime check it.
+    Value::Integer(i64::try_from(version).unwrap_or(i64::MAX))
+}
+
+fn integer(row: &[Value], i: usize) -> Result<i64> {
+    row.get(i)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Error::Driver(format!("history table: column {i} is not an integer").into()))
+}
+
+fn text(row: &[Value], i: usize) -> Result<String> {
+    match row.get(i) {
+        Some(Value::Text(s)) => Ok(s.clone()),
+        Some(Value::Null) => Ok(String::new()),
+        _ => Err(Error::Driver(
+            format!("history table: column {i} is not text").into(),
+        )),
+    }
+}
+
+impl HistorySql {
+    pub(crate) fn new(dialect: Dialect, table: &TableName<'_>) -> Self {
+        let index = match table.schema {
+            // PostgreSQL puts an index in its table's schema; SQLite names the schema on the index.
+            Some(schema) if dialect == Dialect::Sqlite => {
+                format!("\"{schema}\".\"{}_unfinished\"", table.table)
+            }
+            _ => format!("\"{}_unfinished\"", table.table),
+        };
+        HistorySql {
+            dialect,
+            table: table.quoted(),
+            index,
+        }
+    }
+
+    fn table_only(&self) -> &str {
+        // SQLite's `CREATE INDEX s.i ON t`: the table is named without its schema.
+        match self.dialect {
+            Dialect::Sqlite => self
+                .table
+                .rsplit_once('.')
+                .map_or(self.table.as_str(), |(_, t)| t),
+            _ => &self.table,
+        }
+    }
+
+    /// Creates the table (and its schema on PostgreSQL) if missing.
+    pub(crate) fn create(&self, tx: &mut dyn Tx) -> Result<()> {
+        let (version_type, applied_at) = match self.dialect {
+            Dialect::Sqlite => ("INTEGER", "TEXT NOT NULL"),
+            _ => ("BIGINT", "TEXT NOT NULL"),
+        };
+        let table = &self.table;
+        let mut sql = String::new();
+        if let (Dialect::Postgres, Some((schema, _))) = (self.dialect, table.split_once('.')) {
+            sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {schema};\n"));
+        }
+        sql.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\n\
+             \x20   version {version_type} PRIMARY KEY,\n\
+             \x20   name TEXT NOT NULL,\n\
+             \x20   kind TEXT NOT NULL,\n\
+             \x20   checksum TEXT NOT NULL,\n\
+             \x20   loose_checksum TEXT NOT NULL,\n\
+             \x20   chained_checksum TEXT NOT NULL,\n\
+             \x20   state TEXT NOT NULL,\n\
+             \x20   applied_at {applied_at},\n\
+             \x20   execution_ms BIGINT NOT NULL\n\
+             );\n\
+             CREATE INDEX IF NOT EXISTS {} ON {} (version) WHERE state <> 'applied';",
+            self.index,
+            self.table_only()
+        ));
+        tx.batch(&sql)
+    }
+
+    /// The boot check: the latest row and whether any row is unfinished, in
+    /// one statement reading two index entries.
+    pub(crate) fn head(&self, tx: &mut dyn Tx) -> Result<Head> {
+        let table = &self.table;
+        let rows = tx.query(
+            &format!(
+                "SELECT version, chained_checksum, state FROM {table} \
+                 WHERE version = (SELECT MAX(version) FROM {table}) \
+                 UNION ALL \
+                 SELECT version, chained_checksum, state FROM {table} WHERE state <> 'applied'"
+            ),
+            &[],
+        )?;
+        let mut head = Head::default();
+        for (i, row) in rows.iter().enumerate() {
+            if i == 0 {
+                let version = u64::try_from(integer(row, 0)?).unwrap_or(0);
+                head.latest = Some((version, text(row, 1)?));
+            }
+            if RowState::parse(&text(row, 2)?) != RowState::Applied {
+                head.unfinished = true;
+            }
+        }
+        Ok(head)
+    }
+
+    /// Every row, lowest version first.
+    pub(crate) fn read_all(&self, tx: &mut dyn Tx) -> Result<Vec<HistoryRow>> {
+        let rows = tx.query(
+            &format!(
+                "SELECT version, name, kind, checksum, loose_checksum, chained_checksum, state, \
+                 applied_at, execution_ms FROM {} ORDER BY version",
+                self.table
+            ),
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(HistoryRow {
+                    version: u64::try_from(integer(row, 0)?).unwrap_or(0),
+                    name: text(row, 1)?,
+                    kind: text(row, 2)?,
+                    checksum: text(row, 3)?,
+                    loose_checksum: text(row, 4)?,
+                    chained_checksum: text(row, 5)?,
+                    state: RowState::parse(&text(row, 6)?),
+                    applied_at: text(row, 7)?,
+                    execution_ms: integer(row, 8)?,
+                })
+            })
+            .collect()
+    }
+
+    fn now(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            _ => "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+        }
+    }
+
+    /// Records a migration as applied or in progress.
+    pub(crate) fn insert(
+        &self,
+        tx: &mut dyn Tx,
+        migration: &Migration,
+        state: RowState,
+        execution_ms: i64,
+    ) -> Result<()> {
+        tx.execute(
+            &format!(
+                "INSERT INTO {} (version, name, kind, checksum, loose_checksum, chained_checksum, \
+                 state, applied_at, execution_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, {}, $8)",
+                self.table,
+                self.now()
+            ),
+            &[
+                version_value(migration.version()),
+                migration.name().into(),
+                migration.kind().as_str().into(),
+                migration.checksum().into(),
+                migration.loose_checksum().into(),
+                migration.chained_checksum().into(),
+                state.as_str().into(),
+                Value::Integer(execution_ms),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks an in-progress row applied.
+    pub(crate) fn finish(&self, tx: &mut dyn Tx, version: u64, execution_ms: i64) -> Result<()> {
+        tx.execute(
+            &format!(
+                "UPDATE {} SET state = $1, execution_ms = $2, applied_at = {} WHERE version = $3",
+                self.table,
+                self.now()
+            ),
+            &[
+                RowState::Applied.as_str().into(),
+                Value::Integer(execution_ms),
+                version_value(version),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a row (a reverted or undone migration).
+    pub(crate) fn delete(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
+        tx.execute(
+            &format!("DELETE FROM {} WHERE version = $1", self.table),
+            &[version_value(version)],
+        )?;
+        Ok(())
+    }
+
+    /// SQLite keeps `PRAGMA user_version` equal to the highest applied version.
+    pub(crate) fn set_schema_version(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
+        if self.dialect == Dialect::Sqlite {
+            tx.batch(&format!(
+                "PRAGMA user_version = {}",
+                version.min(i32::MAX as u64)
+            ))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The engine behind the `migrate` crate: the registry `embed_migrations!`
 //! expands to, source scanning and validation shared by the macro and the
-//! CLI, checksums, the history table, and the `Tx` handle Rust migrations
-//! use.
+//! CLI, checksums, the history table, the runtime and its drivers.
 //!
 //! Applications use the `migrate` facade crate rather than this one.
 
@@ -11,12 +10,22 @@
 )]
 
 pub mod checksum;
+pub mod driver;
 pub mod error;
 pub mod history;
+pub mod plan;
 pub mod registry;
+pub mod runtime;
 pub mod source;
+mod stale;
 pub mod tx;
 
-pub use error::{BoxError, Error, Result};
+pub use driver::{Database, Driver};
+pub use error::{BoxError, Cleanup, Error, Result};
+pub use plan::{MigrationStatus, State};
 pub use registry::{Migration, MigrationFn, MigrationKind, Migrations, Step, DEFAULT_TABLE};
+pub use runtime::{Applied, Repair, Report, Runner, DEFAULT_LOCK_TIMEOUT};
 pub use tx::{Dialect, Tx, Value};
+
+#[cfg(feature = "sqlite")]
+pub use rusqlite;

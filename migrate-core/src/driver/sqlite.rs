@@ -1,0 +1,226 @@
+//! The SQLite driver: `rusqlite::Connection` as a migration target.
+//!
+//! - Every migration runs in `BEGIN IMMEDIATE`, so its write lock is taken
+//!   up front rather than on its first write.
+//! - The migration lock is an OS file lock on `<database>-migrate-lock` next
+//!   to the database file: processes applying migrations take turns, and a
+//!   process that dies releases it. In-memory databases need none.
+//! - `$1, $2, ...` in [`Tx`] calls bind by name, so they work in any order.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, Statement};
+
+use super::{Database, Driver};
+use crate::error::{Error, Result};
+use crate::history::TableName;
+use crate::tx::{Dialect, Tx, Value};
+
+/// A `rusqlite::Connection` borrowed for one runtime call.
+pub struct SqliteDriver<'c> {
+    conn: &'c mut Connection,
+    lock: Option<File>,
+}
+
+impl Database for Connection {
+    type Driver<'c> = SqliteDriver<'c>;
+
+    fn driver(&mut self) -> SqliteDriver<'_> {
+        SqliteDriver {
+            conn: self,
+            lock: None,
+        }
+    }
+}
+
+fn driver_error(e: rusqlite::Error) -> Error {
+    Error::Driver(Box::new(e))
+}
+
+fn to_sql(value: &Value) -> ToSqlOutput<'_> {
+    match value {
+        Value::Null => ToSqlOutput::Owned(SqlValue::Null),
+        Value::Integer(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+        Value::Real(r) => ToSqlOutput::Owned(SqlValue::Real(*r)),
+        Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Binds `$1, $2, ...` by name; a statement written with `?` placeholders
+/// instead is bound by position.
+fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
+    let named = stmt.parameter_index("$1").map_err(driver_error)?.is_some();
+    for (i, value) in params.iter().enumerate() {
+        let index = if named {
+            let name = format!("${}", i + 1);
+            stmt.parameter_index(&name)
+                .map_err(driver_error)?
+                .ok_or_else(|| {
+                    Error::Driver(
+                        format!(
+                            "the statement has no placeholder {name} for parameter {}",
+                            i + 1
+                        )
+                        .into(),
+                    )
+                })?
+        } else {
+            i + 1
+        };
+        stmt.raw_bind_parameter(index, to_sql(value))
+            .map_err(driver_error)?;
+    }
+    let expected = stmt.parameter_count();
+    if params.len() != expected && !named {
+        return Err(Error::Driver(
+            format!(
+                "the statement has {expected} placeholder(s) but {} parameter(s) were given",
+                params.len()
+            )
+            .into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Tx for SqliteDriver<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(driver_error)?;
+        bind(&mut stmt, params)?;
+        let changed = stmt.raw_execute().map_err(driver_error)?;
+        Ok(changed as u64)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(driver_error)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(driver_error)?;
+        bind(&mut stmt, params)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(driver_error)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(from_sql(row.get_ref(i).map_err(driver_error)?));
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+}
+
+impl SqliteDriver<'_> {
+    /// `<database>-migrate-lock`, or `None` for an in-memory or temporary database.
+    fn lock_path(&self) -> Option<PathBuf> {
+        let path = self.conn.path()?;
+        if path.is_empty() {
+            return None;
+        }
+        Some(PathBuf::from(format!("{path}-migrate-lock")))
+    }
+}
+
+fn lock_error(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::Driver(
+        format!(
+            "cannot open the migration lock file `{}`: {e}; the directory holding the \
+             database must be writable",
+            path.display()
+        )
+        .into(),
+    )
+}
+
+impl Driver for SqliteDriver<'_> {
+    fn begin(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(driver_error)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(driver_error)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            // SQLite already rolled back (some errors do that themselves).
+            return Ok(());
+        }
+        self.conn.execute_batch("ROLLBACK").map_err(driver_error)
+    }
+
+    fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
+        let Some(path) = self.lock_path() else {
+            return Ok(());
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| lock_error(&path, e))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = holder.trim();
+                    return Err(Error::LockTimeout {
+                        table: table.to_string(),
+                        waited: start.elapsed(),
+                        holder: (!holder.is_empty()).then(|| holder.to_owned()),
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(lock_error(&path, e)),
+            }
+        }
+        // Say who holds it, for the error a waiting process may report.
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = write!(file, "pid {}", std::process::id());
+        let _ = file.flush();
+        self.lock = Some(file);
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if let Some(file) = self.lock.take() {
+            let _ = file.set_len(0);
+            file.unlock().map_err(|e| Error::Driver(Box::new(e)))?;
+        }
+        Ok(())
+    }
+
+    fn is_missing_table(&self, error: &Error) -> bool {
+        matches!(error, Error::Driver(e) if e.to_string().contains("no such table"))
+    }
+}

@@ -1,0 +1,247 @@
+//! Planning: from the history a database recorded and the migrations a
+//! binary embeds to what must happen — or why nothing may. Pure: no
+//! database, no clock, so every rule is tested on plain values.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::history::{HistoryRow, RowState};
+use crate::registry::{Migration, Migrations};
+
+/// How strict the runtime is; see the `Runner` setters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Rules {
+    pub strict: bool,
+    pub allow_out_of_order: bool,
+}
+
+/// The state of one version, as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Applied, and identical to the embedded migration.
+    Applied,
+    /// Embedded, not applied yet.
+    Pending,
+    /// Recorded in the database but unknown to this binary (a newer release migrated it).
+    Future,
+    /// Applied, but the embedded migration differs from what was applied.
+    Changed,
+    /// Started outside a transaction and never finished: needs `repair`.
+    Dirty,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Future => "future",
+            State::Changed => "changed",
+            State::Dirty => "dirty",
+        })
+    }
+}
+
+/// One row of [`status`](crate::Migrations::status): a version and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// The version.
+    pub version: u64,
+    /// The name (as embedded, or as recorded for a future version).
+    pub name: String,
+    /// The embedded file, unless the version is unknown to this binary.
+    pub file_name: Option<&'static str>,
+    /// Applied, pending, future, changed or dirty.
+    pub state: State,
+    /// When it was applied (UTC, ISO 8601).
+    pub applied_at: Option<String>,
+    /// How long it took, in milliseconds.
+    pub execution_ms: Option<i64>,
+}
+
+/// What the database holds, checked against the binary.
+pub(crate) struct Checked<'r> {
+    /// Rows of versions the binary knows, by version.
+    pub known: BTreeMap<u64, &'r HistoryRow>,
+    /// Versions recorded but unknown to the binary.
+    pub future: Vec<u64>,
+}
+
+fn embedded(migrations: &Migrations, version: u64) -> Option<&'static Migration> {
+    migrations.get(version)
+}
+
+/// Validates the whole history against the binary before anything is done:
+/// unfinished rows, edited migrations, versions from a newer release.
+pub(crate) fn check<'r>(
+    migrations: &Migrations,
+    rows: &'r [HistoryRow],
+    rules: Rules,
+) -> Result<Checked<'r>> {
+    if let Some(row) = rows.iter().find(|r| r.state == RowState::InProgress) {
+        return Err(Error::Dirty {
+            version: row.version,
+            name: row.name.clone(),
+            file: file_of(migrations, row),
+        });
+    }
+    let mut known = BTreeMap::new();
+    let mut future = Vec::new();
+    for row in rows {
+        match embedded(migrations, row.version) {
+            Some(m) => {
+                if m.checksum() != row.checksum {
+                    return Err(Error::ChecksumMismatch {
+                        version: row.version,
+                        name: m.name().to_owned(),
+                        file: m.file_name().to_owned(),
+                        applied: row.checksum.clone(),
+                        embedded: m.checksum().to_owned(),
+                        whitespace_only: m.loose_checksum() == row.loose_checksum,
+                    });
+                }
+                known.insert(row.version, row);
+            }
+            None => future.push(row.version),
+        }
+    }
+    if rules.strict && !future.is_empty() {
+        return Err(Error::FutureVersions {
+            versions: future,
+            latest_known: migrations.len() as u64,
+        });
+    }
+    Ok(Checked { known, future })
+}
+
+fn file_of(migrations: &Migrations, row: &HistoryRow) -> String {
+    embedded(migrations, row.version).map_or_else(
+        || format!("version {} (not in this binary)", row.version),
+        |m| m.file_name().to_owned(),
+    )
+}
+
+/// Checks that `version` is one of the binary's (0 means "none").
+pub(crate) fn known_version(migrations: &Migrations, version: u64) -> Result<()> {
+    if version > migrations.len() as u64 {
+        return Err(Error::UnknownVersion {
+            version,
+            latest_known: migrations.len() as u64,
+        });
+    }
+    Ok(())
+}
+
+/// The migrations to apply, in order, up to `target` (all when `None`).
+pub(crate) fn pending(
+    migrations: &Migrations,
+    checked: &Checked<'_>,
+    rules: Rules,
+    target: Option<u64>,
+) -> Result<Vec<&'static Migration>> {
+    if let Some(target) = target {
+        known_version(migrations, target)?;
+    }
+    let highest_applied = checked
+        .known
+        .keys()
+        .chain(&checked.future)
+        .max()
+        .copied()
+        .unwrap_or(0);
+    let limit = target.unwrap_or(u64::MAX);
+    let pending: Vec<&'static Migration> = migrations
+        .iter()
+        .filter(|m| !checked.known.contains_key(&m.version()) && m.version() <= limit)
+        .collect();
+    if !rules.allow_out_of_order {
+        if let Some(late) = pending.iter().find(|m| m.version() < highest_applied) {
+            return Err(Error::OutOfOrder {
+                version: late.version(),
+                file: late.file_name().to_owned(),
+                highest_applied,
+            });
+        }
+    }
+    Ok(pending)
+}
+
+/// The applied migrations to revert to get down to `target`, newest first;
+/// every one must have a down step, or nothing is reverted.
+pub(crate) fn to_revert(
+    migrations: &Migrations,
+    checked: &Checked<'_>,
+    target: u64,
+) -> Result<Vec<&'static Migration>> {
+    known_version(migrations, target)?;
+    let above: Vec<u64> = checked
+        .future
+        .iter()
+        .copied()
+        .filter(|v| *v > target)
+        .collect();
+    if !above.is_empty() {
+        return Err(Error::FutureVersions {
+            versions: above,
+            latest_known: migrations.len() as u64,
+        });
+    }
+    let revert: Vec<&'static Migration> = checked
+        .known
+        .keys()
+        .rev()
+        .filter(|v| **v > target)
+        .filter_map(|v| embedded(migrations, *v))
+        .collect();
+    if let Some(m) = revert.iter().find(|m| !m.has_down()) {
+        return Err(Error::Irreversible {
+            version: m.version(),
+            name: m.name().to_owned(),
+            file: m.file_name().to_owned(),
+        });
+    }
+    Ok(revert)
+}
+
+/// One status row per known version, then one per future version.
+pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<MigrationStatus> {
+    let by_version: BTreeMap<u64, &HistoryRow> = rows.iter().map(|r| (r.version, r)).collect();
+    let mut out: Vec<MigrationStatus> = migrations
+        .iter()
+        .map(|m| {
+            let row = by_version.get(&m.version());
+            let state = match row {
+                None => State::Pending,
+                Some(r) if r.state == RowState::InProgress => State::Dirty,
+                Some(r) if r.checksum != m.checksum() => State::Changed,
+                Some(_) => State::Applied,
+            };
+            MigrationStatus {
+                version: m.version(),
+                name: m.name().to_owned(),
+                file_name: Some(m.file_name()),
+                state,
+                applied_at: row.map(|r| r.applied_at.clone()),
+                execution_ms: row.map(|r| r.execution_ms),
+            }
+        })
+        .collect();
+    out.extend(
+        rows.iter()
+            .filter(|r| embedded(migrations, r.version).is_none())
+            .map(|r| MigrationStatus {
+                version: r.version,
+                name: r.name.clone(),
+                file_name: None,
+                state: if r.state == RowState::InProgress {
+                    State::Dirty
+                } else {
+                    State::Future
+                },
+                applied_at: Some(r.applied_at.clone()),
+                execution_ms: Some(r.execution_ms),
+            }),
+    );
+    out
+}

@@ -1,0 +1,596 @@
+//! The runtime: brings a database up to date with the migrations a binary
+//! embeds, safely and once, whatever the driver.
+//!
+//! Boot with nothing pending is one query: the latest history row (and any
+//! unfinished one), whose chained checksum is compared with the embedded
+//! chain. Only when something is pending does the runtime take the migration
+//! lock, read the whole history, validate it against the binary, and apply
+//! each migration in its own transaction together with its history row.
+
+use std::time::{Duration, Instant};
+
+use crate::driver::{Database, Driver};
+use crate::error::{Cleanup, Error, Result};
+use crate::history::{Head, HistoryRow, HistorySql, RowState, TableName};
+use crate::plan::{self, MigrationStatus, Rules};
+use crate::registry::{Migration, Migrations, Step};
+use crate::tx::Tx;
+
+/// The default time to wait for another process's migration lock.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One migration applied or reverted by a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Its version.
+    pub version: u64,
+    /// Its name.
+    pub name: &'static str,
+    /// Its file.
+    pub file_name: &'static str,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Migrations applied (by `run_pending`/`run_to`), in order.
+    pub applied: Vec<Applied>,
+    /// Migrations reverted (by `rollback_to`), newest first.
+    pub reverted: Vec<Applied>,
+    /// Versions recorded in the database that this binary does not know.
+    pub future_versions: Vec<u64>,
+    /// The highest applied version the binary knows, after the run (0 for none).
+    pub version: u64,
+}
+
+/// How to resolve an unfinished migration with [`Runner::repair`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// The change was completed by hand: record the migration as applied.
+    Completed,
+    /// The change was undone by hand: forget it, so it runs again next time.
+    Undone,
+}
+
+/// Migrations with options: `MIGRATIONS.runner().grouped(true).run_pending(&mut conn)`.
+///
+/// The `Migrations` methods of the same names use the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Runner<'m> {
+    migrations: &'m Migrations,
+    rules: Rules,
+    grouped: bool,
+    lock_timeout: Duration,
+}
+
+impl Migrations {
+    /// A runner with default options, to change some of them.
+    pub fn runner(&self) -> Runner<'_> {
+        Runner {
+            migrations: self,
+            rules: Rules::default(),
+            grouped: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Applies every pending migration, each in its own transaction with its
+    /// history row. See [`Runner::run_pending`].
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::run_pending`].
+    pub fn run_pending<D: Database + ?Sized>(&self, db: &mut D) -> Result<Report> {
+        self.runner().run_pending(db)
+    }
+
+    /// Applies pending migrations up to and including `version`.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::run_to`].
+    pub fn run_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        self.runner().run_to(db, version)
+    }
+
+    /// Reverts applied migrations above `version`, newest first.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::rollback_to`].
+    pub fn rollback_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        self.runner().rollback_to(db, version)
+    }
+
+    /// One row per version: applied, pending, future, changed or dirty.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::status`].
+    pub fn status<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<MigrationStatus>> {
+        self.runner().status(db)
+    }
+
+    /// What `run_pending` would apply, applying nothing.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::plan`].
+    pub fn plan<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<&'static Migration>> {
+        self.runner().plan(db)
+    }
+
+    /// Adopts an existing database: records versions 1 to `version` as
+    /// applied without running them.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::baseline`].
+    pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        self.runner().baseline(db, version)
+    }
+
+    /// Resolves a migration that ran outside a transaction and did not finish.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::repair`].
+    pub fn repair<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        version: u64,
+        how: Repair,
+    ) -> Result<Report> {
+        self.runner().repair(db, version, how)
+    }
+}
+
+fn table_of(migrations: &Migrations) -> Result<TableName<'static>> {
+    // Validated by the macro; checked again so a hand-built registry cannot inject SQL.
+    TableName::parse(migrations.table()).map_err(|e| Error::Driver(e.into()))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs `f` holding the migration lock, and releases it on every path.
+fn locked<D: Driver, T>(
+    driver: &mut D,
+    table: &TableName<'_>,
+    timeout: Duration,
+    f: impl FnOnce(&mut D) -> Result<T>,
+) -> Result<T> {
+    driver.lock(table, timeout)?;
+    let result = f(driver);
+    let unlocked = driver.unlock();
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
+impl<'m> Runner<'m> {
+    /// Treat versions recorded in the database but unknown to this binary
+    /// as an error ([`Error::FutureVersions`]) instead of tolerating them.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.rules.strict = strict;
+        self
+    }
+
+    /// Allow applying a pending migration older than the newest applied one.
+    pub fn allow_out_of_order(mut self, allow: bool) -> Self {
+        self.rules.allow_out_of_order = allow;
+        self
+    }
+
+    /// Run all pending migrations in one transaction: all or nothing.
+    pub fn grouped(mut self, grouped: bool) -> Self {
+        self.grouped = grouped;
+        self
+    }
+
+    /// How long to wait for another process's migration lock (default 60 s).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// With nothing pending this is one query. Otherwise it takes the
+    /// migration lock (other processes wait their turn and then find nothing
+    /// to do), validates the whole history, and applies each migration in
+    /// its own transaction together with its history row.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Dirty`], [`Error::ChecksumMismatch`], [`Error::OutOfOrder`],
+    ///   [`Error::FutureVersions`] (strict): found before anything is applied;
+    /// - [`Error::Failed`]: a migration failed; earlier ones stay applied;
+    /// - [`Error::LockTimeout`], [`Error::Driver`].
+    pub fn run_pending<D: Database + ?Sized>(&self, db: &mut D) -> Result<Report> {
+        self.apply(db, None)
+    }
+
+    /// Applies pending migrations up to and including `version`.
+    ///
+    /// # Errors
+    ///
+    /// As [`run_pending`](Self::run_pending), and [`Error::UnknownVersion`].
+    pub fn run_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        self.apply(db, Some(version))
+    }
+
+    fn apply<D: Database + ?Sized>(&self, db: &mut D, target: Option<u64>) -> Result<Report> {
+        let mut driver = db.driver();
+        let table = table_of(self.migrations)?;
+        let sql = HistorySql::new(driver.dialect(), &table);
+        crate::stale::warn_if_stale(self.migrations);
+        if target.is_none() {
+            if let Some(report) = self.current(&mut driver, &sql)? {
+                return Ok(report);
+            }
+        }
+        locked(&mut driver, &table, self.lock_timeout, |driver| {
+            sql.create(driver)?;
+            let rows = sql.read_all(driver)?;
+            let checked = plan::check(self.migrations, &rows, self.rules)?;
+            let pending = plan::pending(self.migrations, &checked, self.rules, target)?;
+            let mut report = Report {
+                future_versions: checked.future.clone(),
+                version: checked.known.keys().max().copied().unwrap_or(0),
+                ..Report::default()
+            };
+            if self.grouped {
+                self.apply_grouped(driver, &sql, &pending, &mut report)?;
+            } else {
+                for migration in pending {
+                    let applied = apply_one(driver, &sql, migration)?;
+                    report.version = report.version.max(applied.version);
+                    report.applied.push(applied);
+                }
+            }
+            Ok(report)
+        })
+    }
+
+    /// The hot path: `Some` when the database is already current.
+    fn current<D: Driver>(&self, driver: &mut D, sql: &HistorySql) -> Result<Option<Report>> {
+        let head = match sql.head(driver) {
+            Ok(head) => head,
+            Err(e) if driver.is_missing_table(&e) => Head::default(),
+            Err(e) => return Err(e),
+        };
+        if head.unfinished {
+            return Ok(None);
+        }
+        let current = match (&head.latest, self.migrations.latest()) {
+            (None, None) => Some(0),
+            (Some((version, chain)), Some(latest))
+                if *version == latest.version() && chain == latest.chained_checksum() =>
+            {
+                Some(*version)
+            }
+            _ => None,
+        };
+        Ok(current.map(|version| Report {
+            version,
+            ..Report::default()
+        }))
+    }
+
+    fn apply_grouped<D: Driver>(
+        &self,
+        driver: &mut D,
+        sql: &HistorySql,
+        pending: &[&'static Migration],
+        report: &mut Report,
+    ) -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if let Some(m) = pending.iter().find(|m| !m.transactional()) {
+            return Err(Error::NoTransactionInGroup {
+                version: m.version(),
+                file: m.file_name().to_owned(),
+            });
+        }
+        driver.begin()?;
+        let mut applied = Vec::with_capacity(pending.len());
+        for migration in pending {
+            let start = Instant::now();
+            let result = run_step(driver, migration.up()).and_then(|()| {
+                sql.insert(
+                    driver,
+                    migration,
+                    RowState::Applied,
+                    millis(start.elapsed()),
+                )
+            });
+            if let Err(source) = result {
+                let _ = driver.rollback();
+                return Err(failed(migration, Cleanup::GroupRolledBack, source));
+            }
+            applied.push(done(migration, start.elapsed()));
+        }
+        let last = pending.last().map_or(0, |m| m.version());
+        let finished = sql
+            .set_schema_version(driver, last)
+            .and_then(|()| driver.commit());
+        if let Err(source) = finished {
+            let _ = driver.rollback();
+            let migration = pending[pending.len() - 1];
+            return Err(failed(migration, Cleanup::GroupRolledBack, source));
+        }
+        for a in &applied {
+            log::info!(
+                "applied migration {} ({}) in {} ms",
+                a.version,
+                a.file_name,
+                a.duration.as_millis()
+            );
+        }
+        report.version = report.version.max(last);
+        report.applied.extend(applied);
+        Ok(())
+    }
+
+    /// Reverts applied migrations above `version`, newest first, each in its
+    /// own transaction with the removal of its history row.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Irreversible`] when one of them has no down step (checked
+    /// before anything is reverted), [`Error::UnknownVersion`], the history
+    /// errors of [`run_pending`](Self::run_pending), [`Error::Failed`].
+    pub fn rollback_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        let mut driver = db.driver();
+        let table = table_of(self.migrations)?;
+        let sql = HistorySql::new(driver.dialect(), &table);
+        locked(&mut driver, &table, self.lock_timeout, |driver| {
+            sql.create(driver)?;
+            let rows = sql.read_all(driver)?;
+            let checked = plan::check(self.migrations, &rows, self.rules)?;
+            let revert = plan::to_revert(self.migrations, &checked, version)?;
+            let mut report = Report {
+                future_versions: checked.future.clone(),
+                version: checked.known.keys().max().copied().unwrap_or(0),
+                ..Report::default()
+            };
+            for migration in revert {
+                let Some(down) = migration.down() else {
+                    continue; // to_revert checked every one has a down step
+                };
+                let start = Instant::now();
+                let below = migration.version() - 1;
+                if down.transactional() {
+                    driver.begin()?;
+                    let result = run_step(driver, down)
+                        .and_then(|()| sql.delete(driver, migration.version()))
+                        .and_then(|()| sql.set_schema_version(driver, below))
+                        .and_then(|()| driver.commit());
+                    if let Err(source) = result {
+                        let _ = driver.rollback();
+                        return Err(failed(migration, Cleanup::RolledBack, source));
+                    }
+                } else {
+                    mark_in_progress(driver, &sql, migration)?;
+                    run_step(driver, down)
+                        .map_err(|source| failed(migration, Cleanup::LeftDirty, source))?;
+                    sql.delete(driver, migration.version())?;
+                    sql.set_schema_version(driver, below)?;
+                }
+                log::info!(
+                    "reverted migration {} ({}) in {} ms",
+                    migration.version(),
+                    migration.file_name(),
+                    start.elapsed().as_millis()
+                );
+                report.version = below;
+                report.reverted.push(done(migration, start.elapsed()));
+            }
+            Ok(report)
+        })
+    }
+
+    /// One row per version known to the binary, then one per future version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Driver`].
+    pub fn status<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<MigrationStatus>> {
+        let mut driver = db.driver();
+        let rows = self.read_history(&mut driver)?;
+        Ok(plan::status(self.migrations, &rows))
+    }
+
+    /// What [`run_pending`](Self::run_pending) would apply, with the same
+    /// validation, applying nothing.
+    ///
+    /// # Errors
+    ///
+    /// The validation errors of [`run_pending`](Self::run_pending).
+    pub fn plan<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<&'static Migration>> {
+        let mut driver = db.driver();
+        let rows = self.read_history(&mut driver)?;
+        let checked = plan::check(self.migrations, &rows, self.rules)?;
+        plan::pending(self.migrations, &checked, self.rules, None)
+    }
+
+    /// Adopts an existing database: records versions 1 to `version` as
+    /// applied, without running them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HistoryNotEmpty`] unless the history is empty;
+    /// [`Error::UnknownVersion`].
+    pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        plan::known_version(self.migrations, version)?;
+        let mut driver = db.driver();
+        let table = table_of(self.migrations)?;
+        let sql = HistorySql::new(driver.dialect(), &table);
+        locked(&mut driver, &table, self.lock_timeout, |driver| {
+            sql.create(driver)?;
+            let rows = sql.read_all(driver)?;
+            if !rows.is_empty() {
+                return Err(Error::HistoryNotEmpty {
+                    table: table.to_string(),
+                    rows: rows.len(),
+                });
+            }
+            driver.begin()?;
+            let result = self
+                .migrations
+                .iter()
+                .take_while(|m| m.version() <= version)
+                .try_for_each(|m| sql.insert(driver, m, RowState::Applied, 0))
+                .and_then(|()| sql.set_schema_version(driver, version))
+                .and_then(|()| driver.commit());
+            if let Err(e) = result {
+                let _ = driver.rollback();
+                return Err(e);
+            }
+            log::info!("baselined `{table}` at version {version}");
+            Ok(Report {
+                version,
+                ..Report::default()
+            })
+        })
+    }
+
+    /// Resolves a migration that ran outside a transaction and did not
+    /// finish, after the operator checked the schema by hand.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NothingToRepair`] when `version` is not unfinished.
+    pub fn repair<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        version: u64,
+        how: Repair,
+    ) -> Result<Report> {
+        let mut driver = db.driver();
+        let table = table_of(self.migrations)?;
+        let sql = HistorySql::new(driver.dialect(), &table);
+        locked(&mut driver, &table, self.lock_timeout, |driver| {
+            sql.create(driver)?;
+            let rows = sql.read_all(driver)?;
+            let unfinished = rows
+                .iter()
+                .any(|r| r.version == version && r.state == RowState::InProgress);
+            if !unfinished {
+                return Err(Error::NothingToRepair { version });
+            }
+            let highest = match how {
+                Repair::Completed => {
+                    sql.finish(driver, version, 0)?;
+                    rows.iter().map(|r| r.version).max().unwrap_or(0)
+                }
+                Repair::Undone => {
+                    sql.delete(driver, version)?;
+                    rows.iter()
+                        .map(|r| r.version)
+                        .filter(|v| *v != version)
+                        .max()
+                        .unwrap_or(0)
+                }
+            };
+            sql.set_schema_version(driver, highest)?;
+            log::info!("repaired version {version} of `{table}`: {how:?}");
+            Ok(Report {
+                version: highest,
+                ..Report::default()
+            })
+        })
+    }
+
+    /// The whole history, empty when the table does not exist yet.
+    fn read_history<D: Driver>(&self, driver: &mut D) -> Result<Vec<HistoryRow>> {
+        let table = table_of(self.migrations)?;
+        let sql = HistorySql::new(driver.dialect(), &table);
+        match sql.read_all(driver) {
+            Err(e) if driver.is_missing_table(&e) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+}
+
+fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
+    step.run(driver as &mut dyn Tx)
+}
+
+fn failed(migration: &Migration, cleanup: Cleanup, source: Error) -> Error {
+    let source: crate::error::BoxError = match source {
+        // A Rust migration's own error, or the driver's, is the cause itself.
+        Error::Driver(e) | Error::Other(e) => e,
+        other => Box::new(other),
+    };
+    Error::Failed {
+        version: migration.version(),
+        name: migration.name().to_owned(),
+        file: migration.file_name().to_owned(),
+        cleanup,
+        source,
+    }
+}
+
+fn done(migration: &'static Migration, duration: Duration) -> Applied {
+    Applied {
+        version: migration.version(),
+        name: migration.name(),
+        file_name: migration.file_name(),
+        duration,
+    }
+}
+
+fn mark_in_progress<D: Driver>(driver: &mut D, sql: &HistorySql, m: &Migration) -> Result<()> {
+    // A reverting no-transaction down step: the row says "unfinished" while it runs.
+    sql.delete(driver, m.version())?;
+    sql.insert(driver, m, RowState::InProgress, 0)
+}
+
+/// Applies one migration: in a transaction with its history row, or — for a
+/// no-transaction migration — recorded as in progress first.
+fn apply_one<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    migration: &'static Migration,
+) -> Result<Applied> {
+    let start = Instant::now();
+    if migration.transactional() {
+        driver.begin()?;
+        let result = run_step(driver, migration.up())
+            .and_then(|()| {
+                sql.insert(
+                    driver,
+                    migration,
+                    RowState::Applied,
+                    millis(start.elapsed()),
+                )
+            })
+            .and_then(|()| sql.set_schema_version(driver, migration.version()))
+            .and_then(|()| driver.commit());
+        if let Err(source) = result {
+            let _ = driver.rollback();
+            return Err(failed(migration, Cleanup::RolledBack, source));
+        }
+    } else {
+        sql.insert(driver, migration, RowState::InProgress, 0)?;
+        run_step(driver, migration.up())
+            .map_err(|source| failed(migration, Cleanup::LeftDirty, source))?;
+        sql.finish(driver, migration.version(), millis(start.elapsed()))?;
+        sql.set_schema_version(driver, migration.version())?;
+    }
+    let applied = done(migration, start.elapsed());
+    log::info!(
+        "applied migration {} ({}) in {} ms",
+        applied.version,
+        applied.file_name,
+        applied.duration.as_millis()
+    );
+    Ok(applied)
+}
