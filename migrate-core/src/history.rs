@@ -155,11 +155,14 @@ pub struct HistoryRow {
     pub execution_ms: i64,
 }
 
-/// The two rows boot needs: the latest, and any unfinished one.
+/// What boot needs: the latest row, the number of rows, and whether any
+/// row is unfinished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Head {
-    /// The row with the highest version.
+    /// The highest version and its chained checksum.
     pub latest: Option<(u64, String)>,
+    /// How many rows there are: fewer than the latest version means a hole.
+    pub rows: u64,
     /// Whether any row is unfinished (in progress or dirty).
     pub unfinished: bool,
 }
@@ -250,16 +253,17 @@ impl HistorySql {
         tx.batch(&sql)
     }
 
-    /// The boot check: the latest row and whether any row is unfinished, in
-    /// one statement reading two index entries.
+    /// The boot check, one statement: the latest row (primary key), the row
+    /// count (a b-tree count), any unfinished row (a partial index, empty
+    /// unless something is unfinished).
     pub(crate) fn head(&self, tx: &mut dyn Tx) -> Result<Head> {
         let table = &self.table;
         let rows = tx.query(
             &format!(
-                "SELECT version, chained_checksum, state FROM {table} \
-                 WHERE version = (SELECT MAX(version) FROM {table}) \
+                "SELECT version, chained_checksum, state, (SELECT COUNT(*) FROM {table}) \
+                 FROM {table} WHERE version = (SELECT MAX(version) FROM {table}) \
                  UNION ALL \
-                 SELECT version, chained_checksum, state FROM {table} WHERE state <> 'applied'"
+                 SELECT version, chained_checksum, state, 0 FROM {table} WHERE state <> 'applied'"
             ),
             &[],
         )?;
@@ -268,6 +272,7 @@ impl HistorySql {
             if i == 0 {
                 let version = u64::try_from(integer(row, 0)?).unwrap_or(0);
                 head.latest = Some((version, text(row, 1)?));
+                head.rows = u64::try_from(integer(row, 3)?).unwrap_or(0);
             }
             if RowState::parse(&text(row, 2)?) != RowState::Applied {
                 head.unfinished = true;

@@ -1,4 +1,8 @@
 //! Integration tests of the `migrate` facade, in one binary.
 
 mod embedded_vs_disk;
+mod errors;
+mod logger;
+mod processes;
 mod rebuild;
+mod sqlite;

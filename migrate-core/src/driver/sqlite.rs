@@ -224,3 +224,33 @@ impl Driver for SqliteDriver<'_> {
         matches!(error, Error::Driver(e) if e.to_string().contains("no such table"))
     }
 }
+
+impl crate::registry::Migrations {
+    /// Adopts a database whose schema version lives only in `PRAGMA
+    /// user_version` (rusqlite_migration, hand-rolled schemes): records
+    /// versions 1 to `user_version` as applied without running them, so the
+    /// next [`run_pending`](crate::Migrations::run_pending) continues from there.
+    ///
+    /// Safe on every boot: once the history table has rows it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`] when `user_version` is beyond this binary's
+    /// migrations; [`Error::Driver`].
+    pub fn baseline_from_user_version(
+        &self,
+        conn: &mut Connection,
+    ) -> Result<crate::runtime::Report> {
+        let user_version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(driver_error)?;
+        let version = u64::try_from(user_version).unwrap_or(0);
+        if version == 0 {
+            return Ok(crate::runtime::Report::default());
+        }
+        match self.baseline(conn, version) {
+            Err(Error::HistoryNotEmpty { .. }) => Ok(crate::runtime::Report::default()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Every `migrate::Error` variant's message, pinned: wording changes are
+//! deliberate, and every message names the file, the version and the fix.
+
+use std::time::Duration;
+
+use migrate::{Cleanup, Error};
+
+fn io(message: &str) -> migrate::BoxError {
+    message.to_owned().into()
+}
+
+#[test]
+fn every_error_message() {
+    let cases: Vec<(Error, &str)> =
+        vec![
+        (
+            Error::Failed {
+                version: 3,
+                name: "broken".into(),
+                file: "0003_broken.sql".into(),
+                cleanup: Cleanup::RolledBack,
+                source: io("no such table: t"),
+            },
+            "migration 3 (`0003_broken.sql`) failed and was rolled back: no such table: t; \
+             fix the migration and run again (earlier migrations stay applied)",
+        ),
+        (
+            Error::Failed {
+                version: 3,
+                name: "broken".into(),
+                file: "0003_broken.sql".into(),
+                cleanup: Cleanup::GroupRolledBack,
+                source: io("no such table: t"),
+            },
+            "migration 3 (`0003_broken.sql`) failed, so the whole group was rolled back and \
+             nothing was applied: no such table: t; fix the migration and run again",
+        ),
+        (
+            Error::Failed {
+                version: 4,
+                name: "index".into(),
+                file: "0004_index.sql".into(),
+                cleanup: Cleanup::LeftDirty,
+                source: io("deadlock detected"),
+            },
+            "migration 4 (`0004_index.sql`) failed outside a transaction, so the database may \
+             be partly changed and is marked dirty: deadlock detected; check the schema, finish \
+             or undo the change by hand, then mark it repaired (`migrate repair 4`)",
+        ),
+        (
+            Error::ChecksumMismatch {
+                version: 2,
+                name: "add_price".into(),
+                file: "0002_add_price.sql".into(),
+                applied: "aaa".into(),
+                embedded: "bbb".into(),
+                whitespace_only: true,
+            },
+            "migration 2 (`0002_add_price.sql`) was changed after it was applied: the database \
+             recorded checksum aaa, this binary embeds bbb (only whitespace differs); restore \
+             the file as it was applied and put the change in a new migration, or rebuild if \
+             this binary is stale",
+        ),
+        (
+            Error::Dirty {
+                version: 5,
+                name: "vacuum".into(),
+                file: "0005_vacuum.sql".into(),
+            },
+            "migration 5 (`0005_vacuum.sql`) runs outside a transaction and did not finish, so \
+             the database may be partly changed; check the schema, finish or undo the change by \
+             hand, then mark it repaired (`migrate repair 5`)",
+        ),
+        (
+            Error::Irreversible {
+                version: 2,
+                name: "drop_name".into(),
+                file: "0002_drop_name.sql".into(),
+            },
+            "migration 2 (`0002_drop_name.sql`) has no down step, so it cannot be rolled back; \
+             add a down migration or roll back to version 2 or later (nothing was changed)",
+        ),
+        (
+            Error::FutureVersions {
+                versions: vec![4, 5],
+                latest_known: 3,
+            },
+            "the database has version(s) 4, 5 that this binary does not know (it knows 1 to 3); \
+             a newer release migrated it: deploy that release, or allow future versions",
+        ),
+        (
+            Error::OutOfOrder {
+                version: 2,
+                file: "0002_add_price.sql".into(),
+                highest_applied: 5,
+            },
+            "migration 2 (`0002_add_price.sql`) is pending but version 5 is already applied; \
+             renumber it after 5, or allow out-of-order migrations if applying it late is safe",
+        ),
+        (
+            Error::UnknownVersion {
+                version: 9,
+                latest_known: 5,
+            },
+            "version 9 is not one of this binary's migrations (it knows 1 to 5); pick a version \
+             in that range",
+        ),
+        (
+            Error::HistoryNotEmpty {
+                table: "migrate_schema_history".into(),
+                rows: 2,
+            },
+            "cannot baseline: the history table `migrate_schema_history` already holds 2 \
+             row(s); baseline only adopts a database no migration has touched",
+        ),
+        (
+            Error::NoTransactionInGroup {
+                version: 2,
+                file: "0002_vacuum.sql".into(),
+            },
+            "migration 2 (`0002_vacuum.sql`) runs outside a transaction, so it cannot be part of \
+             a grouped run; run without grouping, or apply up to version 1 grouped first",
+        ),
+        (
+            Error::NothingToRepair { version: 1 },
+            "version 1 is not unfinished, so there is nothing to repair; `repair` is for a \
+             migration that ran outside a transaction and did not finish",
+        ),
+        (
+            Error::LockTimeout {
+                table: "migrate_schema_history".into(),
+                waited: Duration::from_millis(60_000),
+                holder: Some("pid 4242".into()),
+            },
+            "gave up after 60.0s waiting for the migration lock on `migrate_schema_history` \
+             (held by pid 4242); another process is migrating: wait for it, or raise the lock \
+             timeout",
+        ),
+        (
+            Error::Driver(io("disk I/O error")),
+            "database error: disk I/O error",
+        ),
+        (Error::other("settings row is missing"), "settings row is missing"),
+    ];
+    for (error, expected) in &cases {
+        assert_eq!(error.to_string(), *expected);
+    }
+    // The cause is reachable for the variants that have one.
+    assert!(std::error::Error::source(&cases[0].0).is_some());
+    assert!(std::error::Error::source(&cases[13].0).is_some());
+    assert_eq!(cases[0].0.version(), Some(3));
+}
+
+#[test]
+fn the_library_never_prints() {
+    // Progress goes through `log`; a library writing to stdout/stderr would
+    // corrupt its users' output. Scan the runtime's source for printing.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrate-core/src");
+    let mut stack = vec![src];
+    let mut offenders = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                if ["print!(", "println!(", "eprint!(", "eprintln!(", "dbg!("]
+                    .iter()
+                    .any(|p| code.contains(p))
+                {
+                    offenders.push(format!("{}:{}", path.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "the library prints: {offenders:?}");
+}

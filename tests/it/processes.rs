@@ -1,0 +1,182 @@
+//! Concurrency and crash safety with real processes: the test binary runs
+//! itself again as a child (see `child_process_entry`) and is killed for real.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use migrate::rusqlite::Connection;
+use migrate::Error;
+
+use crate::sqlite::{db, history_versions, open, table_exists, V2};
+
+static SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-slow");
+
+const ROLE: &str = "MIGRATE_IT_CHILD";
+const DB: &str = "MIGRATE_IT_DB";
+const RESULT: &str = "MIGRATE_IT_RESULT";
+
+/// Starts this test binary again, running only `child_process_entry` in the given role.
+fn spawn(role: &str, db: &Path, result: &Path, extra: &[(&str, &Path)]) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "processes::child_process_entry",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ROLE, role)
+    .env(DB, db)
+    .env(RESULT, result)
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (key, value) in extra {
+        cmd.env(key, value);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Not a test of its own: the body of the child processes the tests below
+/// start. Without `MIGRATE_IT_CHILD` (a normal test run) it has nothing to do.
+#[test]
+fn child_process_entry() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let db = PathBuf::from(std::env::var_os(DB).unwrap());
+    let result = PathBuf::from(std::env::var_os(RESULT).unwrap());
+    // Start together: wait for the parent's go signal, if it gives one.
+    if let Some(go) = std::env::var_os("MIGRATE_IT_GO") {
+        let start = Instant::now();
+        while !Path::new(&go).exists() && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let mut conn = Connection::open(&db).unwrap();
+    let outcome = match role.as_str() {
+        "boot-v2" => V2.run_pending(&mut conn),
+        "slow" => SLOW.run_pending(&mut conn),
+        other => panic!("unknown child role {other}"),
+    };
+    let line = match outcome {
+        Ok(report) => format!("ok {}", report.applied.len()),
+        Err(e) => format!("err {e}"),
+    };
+    std::fs::write(result, line).unwrap();
+}
+
+#[test]
+fn eight_processes_booting_at_once_apply_each_migration_exactly_once() {
+    let (dir, path) = db();
+    let go = dir.path().join("go");
+    let children: Vec<(Child, PathBuf)> = (0..8)
+        .map(|i| {
+            let result = dir.path().join(format!("result-{i}"));
+            (
+                spawn("boot-v2", &path, &result, &[("MIGRATE_IT_GO", &go)]),
+                result,
+            )
+        })
+        .collect();
+    // Let every process get as far as waiting, then release them at once.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&go, "go").unwrap();
+    let mut applied_total = 0;
+    for (mut child, result) in children {
+        assert!(child.wait().unwrap().success());
+        let line = std::fs::read_to_string(&result).unwrap();
+        let count = line
+            .strip_prefix("ok ")
+            .unwrap_or_else(|| panic!("a booting process failed: {line}"));
+        applied_total += count.parse::<usize>().unwrap();
+    }
+    // Every migration was applied by exactly one of them.
+    assert_eq!(applied_total, 5);
+    assert_eq!(
+        history_versions(&open(&path), "migrate_schema_history"),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn eight_threads_with_their_own_connections_all_succeed() {
+    let (_dir, path) = db();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || V2.run_pending(&mut open(&path)).map(|r| r.applied.len()))
+        })
+        .collect();
+    let total: usize = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_or_else(|e| panic!("{e}")))
+        .sum();
+    assert_eq!(total, 5);
+}
+
+fn wait_for(path: &Path, child: &mut Child) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child exited early"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the child never got inside its migration"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_process_killed_mid_migration_leaves_a_consistent_database_and_the_next_boot_finishes() {
+    let (dir, path) = db();
+    let marker = dir.path().join("inside");
+    let mut child = spawn(
+        "slow",
+        &path,
+        &dir.path().join("result"),
+        &[("MIGRATE_IT_SLOW_MARKER", &marker)],
+    );
+    wait_for(&marker, &mut child);
+
+    // While it holds the migration lock, others wait and then give up clearly.
+    let err = SLOW
+        .runner()
+        .lock_timeout(Duration::from_millis(200))
+        .run_pending(&mut open(&path))
+        .unwrap_err();
+    match &err {
+        Error::LockTimeout { holder, .. } => {
+            assert_eq!(
+                holder.as_deref(),
+                Some(format!("pid {}", child.id()).as_str())
+            );
+        }
+        other => panic!("expected LockTimeout, got {other:?}"),
+    }
+    assert!(err
+        .to_string()
+        .contains("waiting for the migration lock on `migrate_schema_history`"));
+
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // Version 1 stays; nothing of version 2 is left.
+    let conn = open(&path);
+    assert_eq!(history_versions(&conn, "migrate_schema_history"), [1]);
+    assert!(!table_exists(&conn, "filled"));
+    drop(conn);
+
+    // The next boot takes the released lock and finishes the job.
+    let report = SLOW.run_pending(&mut open(&path)).unwrap();
+    assert_eq!(
+        report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
+        [2]
+    );
+    let rows: i64 = open(&path)
+        .query_row("SELECT count(*) FROM filled", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 500);
+}
