@@ -19,7 +19,7 @@ pub fn time_runs(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {
 pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     let mid = samples.len() / 2;
-    if samples.len() % 2 == 1 {
+    if !samples.len().is_multiple_of(2) {
         samples[mid]
     } else {
         (samples[mid - 1] + samples[mid]) / 2

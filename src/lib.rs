@@ -24,6 +24,94 @@
 //! The registry is a `const` value: it lives in a `static`, and nothing is
 //! parsed, copied or hashed when your program starts.
 //!
+//! # Running migrations
+//!
+//! On boot, bring the database up to date (feature `sqlite` for
+//! `rusqlite::Connection`, re-exported as [`rusqlite`]):
+//!
+//! ```
+//! use migrate::rusqlite::Connection;
+//!
+//! static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("app.db");
+//! let mut conn = Connection::open(&path)?;
+//! let report = MIGRATIONS.run_pending(&mut conn)?;
+//! assert_eq!(report.applied.len(), 4);
+//! assert_eq!(report.version, 4);
+//!
+//! // The next boot applies nothing: one indexed read of the history table.
+//! assert!(MIGRATIONS.run_pending(&mut conn)?.applied.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What it guarantees:
+//!
+//! - **Nothing half-applied.** Each migration runs in its own transaction
+//!   together with its history row; a failure rolls it back and returns
+//!   [`Error::Failed`] naming the file and carrying the database's message.
+//!   Earlier migrations stay applied.
+//! - **Edits are caught before anything runs.** The whole history is checked
+//!   against the binary first: an applied migration whose file changed is
+//!   [`Error::ChecksumMismatch`] (saying whether only whitespace differs).
+//! - **Many replicas may boot at once.** Processes with work to do take a
+//!   migration lock in turn (SQLite: an OS file lock beside the database,
+//!   released if the process dies), re-read the history under it, and each
+//!   migration is applied exactly once; every caller returns `Ok`.
+//! - **Rolling back a deploy does not brick boot.** Versions in the database
+//!   that an older binary does not know are reported in
+//!   [`Report::future_versions`] and tolerated, unless [`Runner::strict`].
+//! - **Migrations outside a transaction** (`-- migrate:no-transaction`) are
+//!   recorded as in progress first: if one fails or its process dies, later
+//!   runs stop with [`Error::Dirty`] until [`Migrations::repair`].
+//! - Progress is logged through the `log` crate, one line per migration;
+//!   nothing is printed.
+//!
+//! Options go through a [`Runner`]:
+//!
+//! ```
+//! # use migrate::rusqlite::Connection;
+//! # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+//! # fn main() -> migrate::Result<()> {
+//! # let mut conn = Connection::open_in_memory().map_err(|e| migrate::Error::Driver(e.into()))?;
+//! MIGRATIONS
+//!     .runner()
+//!     .grouped(true)                                   // all pending in one transaction
+//!     .strict(true)                                    // unknown versions are an error
+//!     .lock_timeout(std::time::Duration::from_secs(300))
+//!     .run_pending(&mut conn)?;
+//!
+//! MIGRATIONS.rollback_to(&mut conn, 2)?;               // every reverted version needs a down step
+//! for row in MIGRATIONS.status(&mut conn)? {
+//!     println!("{:>4} {:<24} {}", row.version, row.name, row.state);
+//! }
+//! let pending = MIGRATIONS.plan(&mut conn)?;           // what run_pending would apply
+//! assert_eq!(pending.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Adopting an existing database
+//!
+//! [`Migrations::baseline`] records versions 1 to N as applied without
+//! running them, on a database with no history yet. A database managed by
+//! rusqlite_migration keeps its version in `PRAGMA user_version`; adopt it on
+//! every boot with one safe call:
+//!
+//! ```
+//! # use migrate::rusqlite::Connection;
+//! # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+//! # fn main() -> migrate::Result<()> {
+//! # let mut conn = Connection::open_in_memory().map_err(|e| migrate::Error::Driver(e.into()))?;
+//! MIGRATIONS.baseline_from_user_version(&mut conn)?;   // no-op once a history exists
+//! MIGRATIONS.run_pending(&mut conn)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Migration files
 //!
 //! A migration directory holds flat files. The version is the leading

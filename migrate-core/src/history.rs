@@ -155,14 +155,11 @@ pub struct HistoryRow {
     pub execution_ms: i64,
 }
 
-/// What boot needs: the latest row, the number of rows, and whether any
-/// row is unfinished.
+/// What boot needs: the latest row, and whether any row is unfinished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Head {
     /// The highest version and its chained checksum.
     pub latest: Option<(u64, String)>,
-    /// How many rows there are: fewer than the latest version means a hole.
-    pub rows: u64,
     /// Whether any row is unfinished (in progress or dirty).
     pub unfinished: bool,
 }
@@ -253,17 +250,18 @@ impl HistorySql {
         tx.batch(&sql)
     }
 
-    /// The boot check, one statement: the latest row (primary key), the row
-    /// count (a b-tree count), any unfinished row (a partial index, empty
-    /// unless something is unfinished).
+    /// The boot check, one statement: the latest row (a primary-key seek)
+    /// and any unfinished row (a partial index, empty unless something is
+    /// unfinished). No count: a row deleted by hand below the latest is
+    /// found by `status`, `plan` and any run with something pending.
     pub(crate) fn head(&self, tx: &mut dyn Tx) -> Result<Head> {
         let table = &self.table;
         let rows = tx.query(
             &format!(
-                "SELECT version, chained_checksum, state, (SELECT COUNT(*) FROM {table}) \
+                "SELECT version, chained_checksum, state, version \
                  FROM {table} WHERE version = (SELECT MAX(version) FROM {table}) \
                  UNION ALL \
-                 SELECT version, chained_checksum, state, 0 FROM {table} WHERE state <> 'applied'"
+                 SELECT version, chained_checksum, state, version FROM {table} WHERE state <> 'applied'"
             ),
             &[],
         )?;
@@ -272,7 +270,6 @@ impl HistorySql {
             if i == 0 {
                 let version = u64::try_from(integer(row, 0)?).unwrap_or(0);
                 head.latest = Some((version, text(row, 1)?));
-                head.rows = u64::try_from(integer(row, 3)?).unwrap_or(0);
             }
             if RowState::parse(&text(row, 2)?) != RowState::Applied {
                 head.unfinished = true;

@@ -1,9 +1,9 @@
 //! The runtime: brings a database up to date with the migrations a binary
 //! embeds, safely and once, whatever the driver.
 //!
-//! Boot with nothing pending is one query: the latest history row, the row
-//! count and any unfinished row; the latest row's chained checksum is
-//! compared with the embedded chain. Only when something is pending does the runtime take the migration
+//! Boot with nothing pending is one query: the latest history row and any
+//! unfinished row; the latest row's chained checksum is compared with the
+//! embedded chain, which covers every version up to it. Only when something is pending does the runtime take the migration
 //! lock, read the whole history, validate it against the binary, and apply
 //! each migration in its own transaction together with its history row.
 
@@ -270,9 +270,7 @@ impl<'m> Runner<'m> {
         let current = match (&head.latest, self.migrations.latest()) {
             (None, None) => Some(0),
             (Some((version, chain)), Some(latest))
-                if *version == latest.version()
-                    && head.rows == *version
-                    && chain == latest.chained_checksum() =>
+                if *version == latest.version() && chain == latest.chained_checksum() =>
             {
                 Some(*version)
             }

@@ -11,6 +11,7 @@ use migrate::Error;
 use crate::sqlite::{db, history_versions, open, table_exists, V2};
 
 static SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-slow");
+static NO_TX_SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-no-tx-slow");
 
 const ROLE: &str = "MIGRATE_IT_CHILD";
 const DB: &str = "MIGRATE_IT_DB";
@@ -56,6 +57,7 @@ fn child_process_entry() {
     let outcome = match role.as_str() {
         "boot-v2" => V2.run_pending(&mut conn),
         "slow" => SLOW.run_pending(&mut conn),
+        "no-tx-slow" => NO_TX_SLOW.run_pending(&mut conn),
         other => panic!("unknown child role {other}"),
     };
     let line = match outcome {
@@ -179,4 +181,52 @@ fn a_process_killed_mid_migration_leaves_a_consistent_database_and_the_next_boot
         .query_row("SELECT count(*) FROM filled", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 500);
+}
+
+#[test]
+fn a_process_killed_inside_a_no_transaction_migration_leaves_it_dirty() {
+    let (dir, path) = db();
+    let mut child = spawn("no-tx-slow", &path, &dir.path().join("result"), &[]);
+    // Wait until version 2 is recorded as in progress and its first statement ran.
+    let start = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child exited early"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the migration never started"
+        );
+        let conn = open(&path);
+        let inside = table_exists(&conn, "backfill_marker")
+            && conn
+                .query_row(
+                    "SELECT count(*) FROM migrate_schema_history WHERE version = 2 AND state = 'in_progress'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap_or(0)
+                == 1;
+        if inside {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-statement
+    child.wait().unwrap();
+
+    // The next boot refuses to go on, naming the version, until repaired.
+    let mut conn = open(&path);
+    let err = NO_TX_SLOW.run_pending(&mut conn).unwrap_err();
+    assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
+    assert!(
+        err.to_string().contains("`0002_long_backfill.sql`"),
+        "{err}"
+    );
+    conn.execute("DROP TABLE backfill_marker", []).unwrap();
+    NO_TX_SLOW
+        .repair(&mut conn, 2, migrate::Repair::Undone)
+        .unwrap();
+    assert_eq!(history_versions(&conn, "migrate_schema_history"), [1]);
 }

@@ -383,23 +383,30 @@ fn future_versions_are_tolerated_unless_strict() {
 fn out_of_order_is_refused_unless_allowed() {
     let (_dir, path) = db();
     let mut conn = open(&path);
-    V2.run_pending(&mut conn).unwrap();
-    // A hole below the highest applied version (as left by a manual edit).
+    V2.run_to(&mut conn, 4).unwrap();
+    // A hole below the highest applied version, as a hand-edited history leaves.
     conn.execute("DELETE FROM migrate_schema_history WHERE version = 2", [])
         .unwrap();
     conn.execute("ALTER TABLE items DROP COLUMN price", [])
         .unwrap();
+    assert_eq!(V2.status(&mut conn).unwrap()[1].state, State::Pending);
     let err = V2.run_pending(&mut conn).unwrap_err();
     assert!(
         matches!(
             err,
             Error::OutOfOrder {
                 version: 2,
-                highest_applied: 5,
+                highest_applied: 4,
                 ..
             }
         ),
         "{err}"
+    );
+    assert!(matches!(V2.plan(&mut conn), Err(Error::OutOfOrder { .. })));
+    assert_eq!(
+        history_versions(&conn, HISTORY),
+        [1, 3, 4],
+        "nothing may be applied"
     );
     let report = V2
         .runner()
@@ -408,7 +415,7 @@ fn out_of_order_is_refused_unless_allowed() {
         .unwrap();
     assert_eq!(
         report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
-        [2]
+        [2, 5]
     );
     assert_eq!(history_versions(&conn, HISTORY), [1, 2, 3, 4, 5]);
 }

@@ -463,7 +463,7 @@ mod tests {
             let name: String = (0..len)
                 .map(|_| alphabet[(rng.next() as usize) % alphabet.len()])
                 .collect();
-            let flyway = rng.next() % 3 == 0;
+            let flyway = rng.next().is_multiple_of(3);
             let (file, kind, direction) = if flyway {
                 let (prefix, ext, kind, dir) = match rng.next() % 3 {
                     0 => ("V", "sql", MigrationKind::Sql, Direction::Up),
