@@ -221,6 +221,11 @@ pub use migrate_core::{
     Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
+/// The `postgres` crate this crate's PostgreSQL driver is built with: use it
+/// to connect, so your `postgres` and migrate's are the same version.
+#[cfg(feature = "postgres")]
+pub use migrate_core::postgres;
+
 /// The rusqlite this crate's SQLite driver is built with: use it to open
 /// connections, so your rusqlite and migrate's are the same version.
 #[cfg(feature = "sqlite")]

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::registry::Migration;
 use crate::tx::{Dialect, Tx, Value};
@@ -254,24 +255,24 @@ impl HistorySql {
     /// and any unfinished row (a partial index, empty unless something is
     /// unfinished). No count: a row deleted by hand below the latest is
     /// found by `status`, `plan` and any run with something pending.
-    pub(crate) fn head(&self, tx: &mut dyn Tx) -> Result<Head> {
+    pub(crate) fn head(&self, driver: &mut dyn Driver) -> Result<Head> {
         let table = &self.table;
-        let rows = tx.query(
-            &format!(
-                "SELECT version, chained_checksum, state, version \
-                 FROM {table} WHERE version = (SELECT MAX(version) FROM {table}) \
-                 UNION ALL \
-                 SELECT version, chained_checksum, state, version FROM {table} WHERE state <> 'applied'"
-            ),
-            &[],
-        )?;
+        let rows = driver.query_text(&format!(
+            "SELECT version, chained_checksum, state FROM {table} \
+             WHERE version = (SELECT MAX(version) FROM {table}) \
+             UNION ALL \
+             SELECT version, chained_checksum, state FROM {table} WHERE state <> 'applied'"
+        ))?;
         let mut head = Head::default();
         for (i, row) in rows.iter().enumerate() {
+            let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
             if i == 0 {
-                let version = u64::try_from(integer(row, 0)?).unwrap_or(0);
-                head.latest = Some((version, text(row, 1)?));
+                let version = column(0).parse::<u64>().map_err(|_| {
+                    Error::Driver(format!("history table: bad version {:?}", column(0)).into())
+                })?;
+                head.latest = Some((version, column(1)));
             }
-            if RowState::parse(&text(row, 2)?) != RowState::Applied {
+            if RowState::parse(&column(2)) != RowState::Applied {
                 head.unfinished = true;
             }
         }

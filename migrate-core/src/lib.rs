@@ -27,5 +27,7 @@ pub use registry::{Migration, MigrationFn, MigrationKind, Migrations, Step, DEFA
 pub use runtime::{Applied, Repair, Report, Runner, DEFAULT_LOCK_TIMEOUT};
 pub use tx::{Dialect, Tx, Value};
 
+#[cfg(feature = "postgres")]
+pub use postgres;
 #[cfg(feature = "sqlite")]
 pub use rusqlite;

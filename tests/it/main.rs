@@ -3,6 +3,8 @@
 mod embedded_vs_disk;
 mod errors;
 mod logger;
+mod postgres;
 mod processes;
 mod rebuild;
+mod sets;
 mod sqlite;

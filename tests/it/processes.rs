@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use migrate::rusqlite::Connection;
 use migrate::Error;
 
-use crate::sqlite::{db, history_versions, open, table_exists, V2};
-
-static SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-slow");
-static NO_TX_SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-no-tx-slow");
+use crate::sets::{NO_TX_SLOW, SLOW, V2};
+use crate::sqlite::{db, history_versions, open, table_exists};
 
 const ROLE: &str = "MIGRATE_IT_CHILD";
 const DB: &str = "MIGRATE_IT_DB";
@@ -46,6 +44,17 @@ fn child_process_entry() {
     };
     let db = PathBuf::from(std::env::var_os(DB).unwrap());
     let result = PathBuf::from(std::env::var_os(RESULT).unwrap());
+    if let Some(role) = role.strip_prefix("pg-") {
+        // DB holds a PostgreSQL URL.
+        let mut client = crate::postgres::connect(db.to_str().unwrap());
+        let outcome = match role {
+            "boot-v2" => V2.run_pending(&mut client),
+            "slow" => SLOW.run_pending(&mut client),
+            other => panic!("unknown child role pg-{other}"),
+        };
+        write_outcome(&result, outcome);
+        return;
+    }
     // Start together: wait for the parent's go signal, if it gives one.
     if let Some(go) = std::env::var_os("MIGRATE_IT_GO") {
         let start = Instant::now();
@@ -60,11 +69,29 @@ fn child_process_entry() {
         "no-tx-slow" => NO_TX_SLOW.run_pending(&mut conn),
         other => panic!("unknown child role {other}"),
     };
+    write_outcome(&result, outcome);
+}
+
+fn write_outcome(result: &Path, outcome: migrate::Result<migrate::Report>) {
     let line = match outcome {
         Ok(report) => format!("ok {}", report.applied.len()),
         Err(e) => format!("err {e}"),
     };
     std::fs::write(result, line).unwrap();
+}
+
+/// Waits for every child and adds up how many migrations each applied.
+fn applied_by(children: Vec<(Child, PathBuf)>) -> usize {
+    let mut total = 0;
+    for (mut child, result) in children {
+        assert!(child.wait().unwrap().success());
+        let line = std::fs::read_to_string(&result).unwrap();
+        let count = line
+            .strip_prefix("ok ")
+            .unwrap_or_else(|| panic!("a booting process failed: {line}"));
+        total += count.parse::<usize>().unwrap();
+    }
+    total
 }
 
 #[test]
@@ -83,17 +110,8 @@ fn eight_processes_booting_at_once_apply_each_migration_exactly_once() {
     // Let every process get as far as waiting, then release them at once.
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&go, "go").unwrap();
-    let mut applied_total = 0;
-    for (mut child, result) in children {
-        assert!(child.wait().unwrap().success());
-        let line = std::fs::read_to_string(&result).unwrap();
-        let count = line
-            .strip_prefix("ok ")
-            .unwrap_or_else(|| panic!("a booting process failed: {line}"));
-        applied_total += count.parse::<usize>().unwrap();
-    }
     // Every migration was applied by exactly one of them.
-    assert_eq!(applied_total, 5);
+    assert_eq!(applied_by(children), 5);
     assert_eq!(
         history_versions(&open(&path), "migrate_schema_history"),
         [1, 2, 3, 4, 5]
@@ -116,13 +134,15 @@ fn eight_threads_with_their_own_connections_all_succeed() {
     assert_eq!(total, 5);
 }
 
-fn wait_for(path: &Path, child: &mut Child) {
+fn wait_for(path: &Path, child: &mut Child, result: &Path) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the child exited early"
-        );
+        if child.try_wait().unwrap().is_some() {
+            panic!(
+                "the child exited early: {}",
+                std::fs::read_to_string(result).unwrap_or_default()
+            );
+        }
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the child never got inside its migration"
@@ -135,13 +155,14 @@ fn wait_for(path: &Path, child: &mut Child) {
 fn a_process_killed_mid_migration_leaves_a_consistent_database_and_the_next_boot_finishes() {
     let (dir, path) = db();
     let marker = dir.path().join("inside");
+    let result = dir.path().join("result");
     let mut child = spawn(
         "slow",
         &path,
-        &dir.path().join("result"),
+        &result,
         &[("MIGRATE_IT_SLOW_MARKER", &marker)],
     );
-    wait_for(&marker, &mut child);
+    wait_for(&marker, &mut child, &result);
 
     // While it holds the migration lock, others wait and then give up clearly.
     let err = SLOW
@@ -229,4 +250,93 @@ fn a_process_killed_inside_a_no_transaction_migration_leaves_it_dirty() {
         .repair(&mut conn, 2, migrate::Repair::Undone)
         .unwrap();
     assert_eq!(history_versions(&conn, "migrate_schema_history"), [1]);
+}
+
+#[test]
+fn sixteen_processes_booting_at_once_on_postgres() {
+    let Some(url) = crate::postgres::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let children: Vec<(Child, PathBuf)> = (0..16)
+        .map(|i| {
+            let result = dir.path().join(format!("result-{i}"));
+            (
+                spawn(
+                    "pg-boot-v2",
+                    Path::new(&url),
+                    &result,
+                    &[("MIGRATE_IT_GO", &go)],
+                ),
+                result,
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&go, "go").unwrap();
+    assert_eq!(applied_by(children), 5);
+    let mut client = crate::postgres::connect(&url);
+    assert_eq!(
+        crate::postgres::versions(&mut client, "migrate_schema_history"),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn a_process_killed_mid_migration_on_postgres_leaves_no_trace_and_releases_the_lock() {
+    let Some(url) = crate::postgres::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("inside");
+    let result = dir.path().join("result");
+    let mut child = spawn(
+        "pg-slow",
+        Path::new(&url),
+        &result,
+        &[("MIGRATE_IT_SLOW_MARKER", &marker)],
+    );
+    wait_for(&marker, &mut child, &result);
+    let err = SLOW
+        .runner()
+        .lock_timeout(Duration::from_millis(200))
+        .run_pending(&mut crate::postgres::connect(&url))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LockTimeout {
+                holder: Some(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    child.kill().unwrap(); // SIGKILL: the server ends its session, rolls back, drops its lock
+    child.wait().unwrap();
+
+    let mut client = crate::postgres::connect(&url);
+    // The server notices the dead session: wait for its rollback to finish.
+    let start = Instant::now();
+    let report = loop {
+        match SLOW
+            .runner()
+            .lock_timeout(Duration::from_secs(10))
+            .run_pending(&mut client)
+        {
+            Ok(report) => break report,
+            Err(e) => assert!(start.elapsed() < Duration::from_secs(30), "{e}"),
+        }
+    };
+    assert_eq!(
+        report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
+        [2]
+    );
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM filled", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 500, "a partial fill survived the crash");
 }

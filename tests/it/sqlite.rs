@@ -7,22 +7,7 @@ use migrate::rusqlite::Connection;
 use migrate::{Cleanup, Error, MigrationKind, Repair, State};
 
 use crate::logger;
-
-pub static V1: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-v1");
-pub static V2: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-v2");
-static EDITED: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-edited");
-static WHITESPACE: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-whitespace");
-static FAILING: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-failing");
-static FIXED: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-fixed");
-static RUST_FAILS: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-rust-fails");
-static NO_TX: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-no-tx");
-static NO_TX_FAILS: migrate::Migrations =
-    migrate::embed_migrations!("tests/fixtures/rt-no-tx-fails");
-static IRREVERSIBLE: migrate::Migrations =
-    migrate::embed_migrations!("tests/fixtures/rt-irreversible");
-static EXAMPLE: migrate::Migrations = migrate::embed_migrations!("migrations");
-static CUSTOM_TABLE: migrate::Migrations =
-    migrate::embed_migrations!("tests/fixtures/rt-v1", table = "app_schema_history");
+use crate::sets::*;
 
 /// A fresh database file in its own directory.
 pub fn db() -> (tempfile::TempDir, PathBuf) {

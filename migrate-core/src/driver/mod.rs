@@ -5,6 +5,8 @@
 //! Adding a database means implementing [`Driver`] for a handle and
 //! [`Database`] for the connection type users hold.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::history::TableName;
-use crate::tx::Tx;
+use crate::tx::{Tx, Value};
 
 /// A connection the runtime can migrate: `rusqlite::Connection` (feature
 /// `sqlite`), `postgres::Client` (feature `postgres`).
@@ -68,4 +70,29 @@ pub trait Driver: Tx {
 
     /// Whether `error` says the history table does not exist yet.
     fn is_missing_table(&self, error: &Error) -> bool;
+
+    /// Runs a parameterless query in one round trip, every value as text
+    /// (`None` for NULL). Boot's check uses it; the default goes through
+    /// [`Tx::query`].
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let rows = self.query(sql, &[])?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|value| match value {
+                        Value::Null => None,
+                        Value::Integer(i) => Some(i.to_string()),
+                        Value::Real(r) => Some(r.to_string()),
+                        Value::Text(s) => Some(s),
+                        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
 }

@@ -1,0 +1,371 @@
+//! The PostgreSQL driver: `postgres::Client` (the sync client) as a
+//! migration target.
+//!
+//! - Boot's check runs over the simple-query protocol: one round trip.
+//! - The migration lock is a session-level advisory lock keyed on the
+//!   schema-qualified history table, so independent migration sets (each
+//!   with its own table) never block each other. It is taken by polling
+//!   `pg_try_advisory_lock` under the runner's timeout, released on every
+//!   path, and released by the server if the process dies.
+//! - Statements the runtime repeats (the history insert) are prepared once
+//!   per run.
+//! - A failing statement's error carries the server's message and where in
+//!   the migration it failed (line and column).
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use postgres::error::{ErrorPosition, SqlState};
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::{Client, SimpleQueryMessage, Statement};
+use sha2::{Digest, Sha256};
+
+use super::{Database, Driver};
+use crate::error::{Error, Result};
+use crate::history::TableName;
+use crate::tx::{Dialect, Tx, Value};
+
+/// A `postgres::Client` borrowed for one runtime call.
+pub struct PostgresDriver<'c> {
+    client: &'c mut Client,
+    lock_key: Option<i64>,
+    statements: HashMap<String, Statement>,
+}
+
+impl Database for Client {
+    type Driver<'c> = PostgresDriver<'c>;
+
+    fn driver(&mut self) -> PostgresDriver<'_> {
+        PostgresDriver {
+            client: self,
+            lock_key: None,
+            statements: HashMap::new(),
+        }
+    }
+}
+
+/// A server error with its position turned into a line and column of the
+/// SQL that was sent.
+#[derive(Debug)]
+pub struct PostgresError {
+    message: String,
+    source: postgres::Error,
+}
+
+impl fmt::Display for PostgresError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for PostgresError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl PostgresError {
+    /// The SQLSTATE code, when the server sent one.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.source.code()
+    }
+}
+
+fn pg_error(e: postgres::Error, sql: &str) -> Error {
+    let Some(db) = e.as_db_error() else {
+        return Error::Driver(Box::new(e));
+    };
+    let mut message = format!("{}: {}", db.severity(), db.message());
+    if let Some(ErrorPosition::Original(position)) = db.position() {
+        // 1-based character offset into the text that was sent.
+        let before: String = sql
+            .chars()
+            .take((*position as usize).saturating_sub(1))
+            .collect();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        message.push_str(&format!(" (line {line}, column {column})"));
+    }
+    if let Some(detail) = db.detail() {
+        message.push_str(&format!("; {detail}"));
+    }
+    if let Some(hint) = db.hint() {
+        message.push_str(&format!("; hint: {hint}"));
+    }
+    Error::Driver(Box::new(PostgresError { message, source: e }))
+}
+
+/// A [`Value`] bound to a parameter of whatever type the server inferred.
+#[derive(Debug)]
+struct Param<'a>(&'a Value);
+
+fn mismatch(value: &Value, ty: &Type) -> Box<dyn StdError + Sync + Send> {
+    format!("cannot bind {value:?} to a parameter of type {ty}").into()
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)
+                    .map_err(|_| mismatch(self.0, ty))?
+                    .to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)
+                    .map_err(|_| mismatch(self.0, ty))?
+                    .to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                Type::FLOAT4 => (*i as f32).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => i.to_string().to_sql(ty, out),
+                _ => Err(mismatch(self.0, ty)),
+            },
+            Value::Real(r) => match *ty {
+                Type::FLOAT8 => r.to_sql(ty, out),
+                Type::FLOAT4 => (*r as f32).to_sql(ty, out),
+                _ => Err(mismatch(self.0, ty)),
+            },
+            Value::Text(s) => match *ty {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                    s.as_str().to_sql(ty, out)
+                }
+                Type::JSON | Type::JSONB => {
+                    // Both are sent as text; JSONB after a version byte.
+                    if *ty == Type::JSONB {
+                        out.extend_from_slice(&[1]);
+                    }
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(IsNull::No)
+                }
+                _ => Err(mismatch(self.0, ty)),
+            },
+            Value::Blob(b) => match *ty {
+                Type::BYTEA => b.as_slice().to_sql(ty, out),
+                _ => Err(mismatch(self.0, ty)),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn column_value(row: &postgres::Row, i: usize) -> Result<Value> {
+    let ty = row.columns()[i].type_();
+    let get = |e: postgres::Error| Error::Driver(Box::new(e));
+    let value = match *ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(get)?
+            .map(Value::Integer),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(get)?
+            .map(|v| Value::Integer(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(get)?
+            .map(|v| Value::Integer(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(get)?
+            .map(|v| Value::Integer(v.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)
+            .map_err(get)?
+            .map(Value::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)
+            .map_err(get)?
+            .map(|v| Value::Real(v.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(get)?
+            .map(Value::Text),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)
+            .map_err(get)?
+            .map(Value::Blob),
+        _ => {
+            return Err(Error::Driver(
+                format!(
+                    "column `{}` has type {ty}, which a Value cannot hold; cast it in the \
+                     query (e.g. `{}::text`)",
+                    row.columns()[i].name(),
+                    row.columns()[i].name()
+                )
+                .into(),
+            ))
+        }
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+impl PostgresDriver<'_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).map_err(|e| pg_error(e, sql))?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+fn params(values: &[Value]) -> Vec<Param<'_>> {
+    values.iter().map(Param).collect()
+}
+
+fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Tx for PostgresDriver<'_> {
+    fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        let params = params(values);
+        self.client
+            .execute(&statement, &refs(&params))
+            .map_err(|e| pg_error(e, sql))
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(|e| pg_error(e, sql))
+    }
+
+    fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let statement = self.statement(sql)?;
+        let params = params(values);
+        let rows = self
+            .client
+            .query(&statement, &refs(&params))
+            .map_err(|e| pg_error(e, sql))?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|i| column_value(row, i)).collect())
+            .collect()
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+}
+
+/// The advisory lock key of a schema-qualified table: the first 8 bytes of
+/// SHA-256 over `migrate:<schema>.<table>`.
+fn lock_key(schema: &str, table: &str) -> i64 {
+    let digest = Sha256::digest(format!("migrate:{schema}.{table}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+impl Driver for PostgresDriver<'_> {
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.batch("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.batch("ROLLBACK")
+    }
+
+    fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
+        let schema = match table.schema {
+            Some(schema) => schema.to_owned(),
+            None => {
+                let rows = self.query("SELECT current_schema()::text", &[])?;
+                rows.first()
+                    .and_then(|r| r.first())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "public".to_owned())
+            }
+        };
+        let key = lock_key(&schema, table.table);
+        let start = Instant::now();
+        loop {
+            let rows = self.query(
+                "SELECT pg_try_advisory_lock($1)::int",
+                &[Value::Integer(key)],
+            )?;
+            if rows.first().and_then(|r| r.first()).and_then(Value::as_i64) == Some(1) {
+                self.lock_key = Some(key);
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                // Advisory locks on a bigint key: classid holds the high half, objid the low.
+                let holder = self
+                    .query(
+                        "SELECT pid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                         AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                        &[
+                            Value::Integer((key >> 32) & 0xffff_ffff),
+                            Value::Integer(key & 0xffff_ffff),
+                        ],
+                    )
+                    .ok()
+                    .and_then(|rows| rows.first().and_then(|r| r.first()).and_then(Value::as_i64));
+                return Err(Error::LockTimeout {
+                    table: format!("{schema}.{}", table.table),
+                    waited: start.elapsed(),
+                    holder: holder.map(|pid| format!("pid {pid}")),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if let Some(key) = self.lock_key.take() {
+            // A closed connection released it with its session.
+            if !self.client.is_closed() {
+                self.query("SELECT pg_advisory_unlock($1)::int", &[Value::Integer(key)])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_missing_table(&self, error: &Error) -> bool {
+        let Error::Driver(e) = error else {
+            return false;
+        };
+        let code = e
+            .downcast_ref::<PostgresError>()
+            .and_then(PostgresError::code)
+            .or_else(|| {
+                e.downcast_ref::<postgres::Error>()
+                    .and_then(postgres::Error::code)
+            });
+        matches!(code, Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME)
+    }
+
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let messages = self
+            .client
+            .simple_query(sql)
+            .map_err(|e| pg_error(e, sql))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_owned))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,30 @@
+//! The migration sets the runtime tests embed, shared by the SQLite and
+//! PostgreSQL tests: one fixture directory per scenario.
+
+pub static V1: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-v1");
+pub static V2: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-v2");
+pub static EDITED: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-edited");
+pub static WHITESPACE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-whitespace");
+pub static FAILING: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-failing");
+pub static FIXED: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-fixed");
+pub static RUST_FAILS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-rust-fails");
+pub static NO_TX: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-no-tx");
+pub static NO_TX_FAILS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-no-tx-fails");
+pub static IRREVERSIBLE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-irreversible");
+pub static EXAMPLE: migrate::Migrations = migrate::embed_migrations!("migrations");
+pub static CUSTOM_TABLE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-v1", table = "app_schema_history");
+
+pub static SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-slow");
+pub static NO_TX_SLOW: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-no-tx-slow");
+pub static PG_CONCURRENTLY: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/pg-concurrently");
+pub static PG_SCHEMA_TABLE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-v1", table = "app.schema_history");
+pub static PLUGIN: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/flyway", table = "billing_schema_history");
