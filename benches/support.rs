@@ -4,6 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use migrate_core::registry::Checksums;
+use migrate_core::source::scan_files;
+use migrate_core::{Migration, Migrations};
+
 /// Runs `f` `runs` times and returns each duration.
 pub fn time_runs(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {
     (0..runs)
@@ -45,4 +49,34 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The generated set as a migrate registry: the same static data the macro
+/// emits, built at run time so the size can vary without generated sources.
+pub fn migrate_registry(count: usize) -> &'static Migrations {
+    let files = (1..=count).map(|v| (format!("{v:04}_create_table_{v}.sql"), sql(v)));
+    let source = scan_files("migrations", files).expect("valid generated set");
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let list: Vec<Migration> = source
+        .migrations
+        .into_iter()
+        .map(|m| {
+            Migration::__new(
+                m.version,
+                leak(m.name),
+                leak(m.up.file_name),
+                Migration::__sql(leak(m.up.text), true),
+                Checksums {
+                    exact: leak(m.checksum),
+                    loose: leak(m.loose_checksum),
+                    chained: leak(m.chained_checksum),
+                },
+            )
+        })
+        .collect();
+    Box::leak(Box::new(Migrations::__new(
+        Box::leak(list.into_boxed_slice()),
+        migrate::DEFAULT_TABLE,
+        None,
+    )))
 }
