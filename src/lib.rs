@@ -255,6 +255,32 @@ macro_rules! embed_migrations {
     };
 }
 
+/// The `migrate` commands over the migrations baked into your application
+/// (feature `cli`), so operators can inspect and repair production without a
+/// migration directory on the host: `status`, `plan`, `up [--to N]
+/// [--grouped]`, `down --to N`, `baseline N`, `repair N completed|undone`,
+/// with `--database sqlite://...|postgres://...` or `DATABASE_URL`.
+///
+/// ```no_run
+/// static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+///
+/// fn main() -> std::process::ExitCode {
+///     let mut args = std::env::args_os();
+///     // `myapp migrate status --database sqlite://app.db`
+///     if args.nth(1).is_some_and(|a| a == "migrate") {
+///         return migrate::cli::run(&MIGRATIONS, std::env::args_os().skip(1));
+///     }
+///     // ... the application itself
+///     std::process::ExitCode::SUCCESS
+/// }
+/// ```
+///
+/// Exit codes: 0 success, 1 a migration problem, 2 a usage error.
+#[cfg(feature = "cli")]
+pub mod cli {
+    pub use migrate_cli::run;
+}
+
 /// Used by the code `embed_migrations!` generates; not public API.
 #[doc(hidden)]
 pub mod __private {

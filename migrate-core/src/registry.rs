@@ -337,6 +337,72 @@ impl Migrations {
     }
 }
 
+impl Migrations {
+    /// A registry built at run time from a scanned directory, for tools such
+    /// as the `migrate` CLI. Applications embed theirs with
+    /// `embed_migrations!` instead.
+    ///
+    /// Its memory is never freed (the registry is `'static`, like an embedded
+    /// one): build it once per process. A Rust migration cannot run without
+    /// being compiled into a binary, so its steps here fail, naming the file.
+    pub fn from_source(
+        source: &crate::source::MigrationSource,
+        table: &str,
+    ) -> &'static Migrations {
+        fn leak(s: &str) -> &'static str {
+            Box::leak(s.to_owned().into_boxed_str())
+        }
+        fn not_compiled(_: &mut dyn Tx) -> Result<()> {
+            Err(crate::Error::other(
+                "a Rust migration runs only from the application that embeds it; use the \
+                 application's own CLI (`migrate::cli::run`) or let it migrate on boot",
+            ))
+        }
+        let list: Vec<Migration> = source
+            .migrations
+            .iter()
+            .map(|m| {
+                let up = match m.kind {
+                    MigrationKind::Sql => Step::Sql {
+                        sql: leak(&m.up.text),
+                        transactional: m.transactional,
+                    },
+                    MigrationKind::Rust => Step::Rust(not_compiled),
+                };
+                let migration = Migration::__new(
+                    m.version,
+                    leak(&m.name),
+                    leak(&m.up.file_name),
+                    up,
+                    Checksums {
+                        exact: leak(&m.checksum),
+                        loose: leak(&m.loose_checksum),
+                        chained: leak(&m.chained_checksum),
+                    },
+                );
+                match (&m.down, m.kind) {
+                    (Some(down), _) => migration.__with_down(
+                        Some(leak(&down.file_name)),
+                        Step::Sql {
+                            sql: leak(&down.text),
+                            transactional: m.down_transactional,
+                        },
+                    ),
+                    (None, MigrationKind::Rust) => {
+                        migration.__with_down(None, Step::Rust(not_compiled))
+                    }
+                    (None, MigrationKind::Sql) => migration,
+                }
+            })
+            .collect();
+        Box::leak(Box::new(Migrations::__new(
+            Box::leak(list.into_boxed_slice()),
+            leak(table),
+            None,
+        )))
+    }
+}
+
 impl fmt::Debug for Migrations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Migrations")

@@ -58,12 +58,25 @@ pub enum Repair {
 /// Migrations with options: `MIGRATIONS.runner().grouped(true).run_pending(&mut conn)`.
 ///
 /// The `Migrations` methods of the same names use the defaults.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Runner<'m> {
     migrations: &'m Migrations,
     rules: Rules,
     grouped: bool,
     lock_timeout: Duration,
+    progress: Option<&'m dyn Fn(&Applied)>,
+}
+
+impl std::fmt::Debug for Runner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("table", &self.migrations.table())
+            .field("rules", &self.rules)
+            .field("grouped", &self.grouped)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Migrations {
@@ -74,6 +87,7 @@ impl Migrations {
             rules: Rules::default(),
             grouped: false,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            progress: None,
         }
     }
 
@@ -198,6 +212,19 @@ impl<'m> Runner<'m> {
         self
     }
 
+    /// Calls `progress` after each migration is applied or reverted (after
+    /// its commit), e.g. to drive a progress bar.
+    pub fn on_progress(mut self, progress: &'m dyn Fn(&Applied)) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn report_progress(&self, applied: &Applied) {
+        if let Some(progress) = self.progress {
+            progress(applied);
+        }
+    }
+
     /// Applies every pending migration.
     ///
     /// With nothing pending this is one query. Otherwise it takes the
@@ -249,6 +276,7 @@ impl<'m> Runner<'m> {
             } else {
                 for migration in pending {
                     let applied = apply_one(driver, &sql, migration)?;
+                    self.report_progress(&applied);
                     report.version = report.version.max(applied.version);
                     report.applied.push(applied);
                 }
@@ -390,7 +418,9 @@ impl<'m> Runner<'m> {
                     start.elapsed().as_millis()
                 );
                 report.version = below;
-                report.reverted.push(done(migration, start.elapsed()));
+                let reverted = done(migration, start.elapsed());
+                self.report_progress(&reverted);
+                report.reverted.push(reverted);
             }
             Ok(report)
         })

@@ -1,5 +1,6 @@
 //! Integration tests of the `migrate` facade, in one binary.
 
+mod cli;
 mod embedded_vs_disk;
 mod errors;
 mod logger;

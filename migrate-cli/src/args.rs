@@ -1,0 +1,107 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// `migrate`: create, check and apply database migrations.
+#[derive(Debug, Parser)]
+#[command(name = "migrate", version, about, propagate_version = true)]
+pub struct Standalone {
+    #[command(subcommand)]
+    pub command: StandaloneCommand,
+    /// The migration directory.
+    #[arg(long, global = true, default_value = "migrations")]
+    pub dir: PathBuf,
+    /// The database: sqlite://path.db or postgres://user@host/db.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// The history table (or schema.table).
+    #[arg(long, global = true, default_value = migrate_core::DEFAULT_TABLE)]
+    pub table: String,
+    /// Show the causes of an error.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StandaloneCommand {
+    /// Create the next numbered migration file(s), in the directory's style.
+    New {
+        /// The migration's name: letters, digits and `_`.
+        name: String,
+        /// A Rust migration (`NNNN_name.rs`) instead of SQL.
+        #[arg(long)]
+        rust: bool,
+        /// Also a down migration.
+        #[arg(long)]
+        down: bool,
+    },
+    /// Validate the directory with the rules `embed_migrations!` applies.
+    Check,
+    #[command(flatten)]
+    Database(DatabaseCommand),
+}
+
+/// The application's migrations, as `migrate::cli::run` sees its arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    about = "Inspect and apply this application's embedded migrations."
+)]
+pub struct Embedded {
+    #[command(subcommand)]
+    pub command: DatabaseCommand,
+    /// The database: sqlite://path.db or postgres://user@host/db.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+    /// Show the causes of an error.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DatabaseCommand {
+    /// One row per version: applied, pending, future, changed or dirty.
+    Status,
+    /// Print the SQL `up` would run, running nothing.
+    Plan,
+    /// Apply pending migrations.
+    Up {
+        /// Stop after this version.
+        #[arg(long)]
+        to: Option<u64>,
+        /// All in one transaction: all or nothing.
+        #[arg(long)]
+        grouped: bool,
+    },
+    /// Revert applied migrations above a version, newest first.
+    Down {
+        /// The version to go back to (0: revert everything).
+        #[arg(long)]
+        to: u64,
+    },
+    /// Adopt an existing database: record 1..=VERSION as applied without running them.
+    Baseline {
+        /// The version the database's schema is at.
+        #[arg(id = "at", value_name = "VERSION")]
+        version: u64,
+    },
+    /// Resolve a migration that ran outside a transaction and did not finish.
+    Repair {
+        /// The unfinished version.
+        #[arg(id = "unfinished", value_name = "VERSION")]
+        version: u64,
+        /// What you did by hand: `completed` the change, or `undone` it.
+        #[arg(value_enum)]
+        resolution: Resolution,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Resolution {
+    /// The change was finished by hand: record it as applied.
+    Completed,
+    /// The change was undone by hand: forget it, so it runs again.
+    Undone,
+}

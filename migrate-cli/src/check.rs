@@ -1,0 +1,48 @@
+//! `migrate check`: the macro's rules, from the command line.
+
+use std::path::Path;
+
+use migrate_core::source::{inspect_rust_migration, scan_dir, MigrationSource, Problem};
+use migrate_core::MigrationKind;
+
+use crate::Failure;
+
+/// Scans and validates `dir` exactly as `embed_migrations!` does.
+pub fn validated(dir: &Path) -> Result<MigrationSource, Vec<Problem>> {
+    let source = scan_dir(dir).map_err(|problems| problems.0)?;
+    let problems: Vec<Problem> = source
+        .migrations
+        .iter()
+        .filter(|m| m.kind == MigrationKind::Rust)
+        .filter_map(|m| inspect_rust_migration(&m.up.file_name, &m.up.text).err())
+        .flatten()
+        .collect();
+    if problems.is_empty() {
+        Ok(source)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Every problem, one per line, as a failure with exit code 1.
+pub fn failure(dir: &Path, problems: &[Problem]) -> Failure {
+    for problem in problems {
+        eprintln!("error: {}: {problem}", dir.display());
+    }
+    Failure::problem(format!(
+        "{} problem(s) in {}",
+        problems.len(),
+        dir.display()
+    ))
+}
+
+pub fn run(dir: &Path) -> Result<(), Failure> {
+    let source = validated(dir).map_err(|problems| failure(dir, &problems))?;
+    println!(
+        "{}: {} migration(s), versions 1 to {}, ok",
+        dir.display(),
+        source.migrations.len(),
+        source.migrations.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The commands: one implementation for the standalone tool and the
+//! embedded CLI, generic over the database.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use migrate_core::history::TableName;
+use migrate_core::{Applied, Database, MigrationKind, Migrations, Repair, State};
+
+use crate::args::{DatabaseCommand, Embedded, Resolution, Standalone, StandaloneCommand};
+use crate::database::{self, with_db};
+use crate::{check, new, output, Failure};
+
+pub fn standalone(cli: Standalone) -> Result<(), Failure> {
+    match cli.command {
+        StandaloneCommand::New { name, rust, down } => {
+            for path in new::run(&cli.dir, &name, rust, down)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        StandaloneCommand::Check => check::run(&cli.dir),
+        StandaloneCommand::Database(command) => {
+            TableName::parse(&cli.table).map_err(Failure::usage)?;
+            let source = check::validated(&cli.dir).map_err(|p| check::failure(&cli.dir, &p))?;
+            let migrations = Migrations::from_source(&source, &cli.table);
+            let mut conn = database::open(cli.database.as_deref(), writes(&command))?;
+            with_db!(&mut conn, |db| execute(&command, migrations, db, true))
+        }
+    }
+}
+
+pub fn embedded(migrations: &'static Migrations, cli: Embedded) -> Result<(), Failure> {
+    let mut conn = database::open(cli.database.as_deref(), writes(&cli.command))?;
+    with_db!(&mut conn, |db| execute(&cli.command, migrations, db, false))
+}
+
+fn writes(command: &DatabaseCommand) -> bool {
+    !matches!(command, DatabaseCommand::Status | DatabaseCommand::Plan)
+}
+
+/// The standalone tool reads SQL from the directory; a Rust migration only
+/// runs inside the application that compiled it.
+fn refuse_rust<'a>(
+    versions: impl Iterator<Item = &'a migrate_core::Migration>,
+) -> Result<(), Failure> {
+    if let Some(m) = versions
+        .into_iter()
+        .find(|m| m.kind() == MigrationKind::Rust)
+    {
+        return Err(Failure::problem(format!(
+            "migration {} (`{}`) is a Rust migration, which only the application embedding it \
+             can run; apply it from the application (on boot, or its `migrate::cli::run` \
+             commands), or run `up --to {}` here first",
+            m.version(),
+            m.file_name(),
+            m.version().saturating_sub(1)
+        )));
+    }
+    Ok(())
+}
+
+fn execute<D: Database>(
+    command: &DatabaseCommand,
+    migrations: &'static Migrations,
+    db: &mut D,
+    standalone: bool,
+) -> Result<(), Failure> {
+    let total = migrations.len();
+    match command {
+        DatabaseCommand::Status => output::status(&migrations.status(db)?),
+        DatabaseCommand::Plan => output::plan(&migrations.plan(db)?),
+        DatabaseCommand::Up { to, grouped } => {
+            let mut pending = migrations.plan(db)?;
+            if let Some(to) = to {
+                pending.retain(|m| m.version() <= *to);
+            }
+            if standalone {
+                refuse_rust(pending.iter().copied())?;
+            }
+            let bar = progress_bar(pending.len());
+            let tick = |_: &Applied| bar.inc(1);
+            let runner = migrations.runner().grouped(*grouped).on_progress(&tick);
+            let start = Instant::now();
+            let report = match to {
+                Some(to) => runner.run_to(db, *to),
+                None => runner.run_pending(db),
+            };
+            bar.finish_and_clear();
+            output::summary(&report?, total, start.elapsed());
+        }
+        DatabaseCommand::Down { to } => {
+            if standalone {
+                let applied: Vec<u64> = migrations
+                    .status(db)?
+                    .iter()
+                    .filter(|s| s.state == State::Applied && s.version > *to)
+                    .map(|s| s.version)
+                    .collect();
+                refuse_rust(applied.iter().filter_map(|v| migrations.get(*v)))?;
+            }
+            let start = Instant::now();
+            let report = migrations.rollback_to(db, *to)?;
+            output::summary(&report, total, start.elapsed());
+        }
+        DatabaseCommand::Baseline { version } => {
+            let report = migrations.baseline(db, *version)?;
+            println!("baselined at version {} of {total}", report.version);
+        }
+        DatabaseCommand::Repair {
+            version,
+            resolution,
+        } => {
+            let how = match resolution {
+                Resolution::Completed => Repair::Completed,
+                Resolution::Undone => Repair::Undone,
+            };
+            let report = migrations.repair(db, *version, how)?;
+            println!(
+                "version {version} marked {}; at version {} of {total}",
+                match how {
+                    Repair::Completed => "applied",
+                    Repair::Undone => "not applied",
+                },
+                report.version
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A bar on stderr when there is enough to watch; hidden otherwise (and
+/// whenever stderr is not a terminal).
+fn progress_bar(len: usize) -> ProgressBar {
+    if len < 10 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} migrations {elapsed}") {
+        bar.set_style(style);
+    }
+    bar
+}

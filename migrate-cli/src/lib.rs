@@ -1,0 +1,131 @@
+//! The `migrate` command line, in two forms sharing every command:
+//!
+//! - **standalone** (`migrate`, [`run_standalone`]): works on a migration
+//!   directory with the same scanner and rules as `embed_migrations!` —
+//!   `new`, `check`, and `status|plan|up|down|baseline|repair` against
+//!   `--database sqlite://app.db` or `postgres://...` (or `DATABASE_URL`);
+//! - **embedded** ([`run`], `migrate::cli::run` with the facade's `cli`
+//!   feature): the same database commands over the migrations baked into an
+//!   application, so operators can inspect and repair production without a
+//!   migration directory on the host.
+//!
+//! Exit codes: 0 success, 1 a migration problem (a failed or refused
+//! migration, a directory with problems), 2 a usage error (bad arguments,
+//! an unsupported database URL). Errors are one line; `-v` adds their causes.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod args;
+mod check;
+mod commands;
+mod database;
+mod new;
+mod output;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+use migrate_core::Migrations;
+
+/// A failure, with its exit code and the detail `-v` shows.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: u8,
+    pub message: String,
+    pub detail: Vec<String>,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+            detail: Vec::new(),
+        }
+    }
+
+    pub fn problem(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+            detail: Vec::new(),
+        }
+    }
+}
+
+impl From<migrate_core::Error> for Failure {
+    fn from(error: migrate_core::Error) -> Self {
+        let mut detail = Vec::new();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            detail.push(cause.to_string());
+            source = cause.source();
+        }
+        Failure {
+            code: 1,
+            message: error.to_string(),
+            detail,
+        }
+    }
+}
+
+fn finish(result: Result<(), Failure>, verbose: bool, secrets: &[String]) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let hide = |text: &str| database::hide_secrets(text, secrets);
+            eprintln!("migrate: error: {}", hide(&failure.message));
+            if verbose {
+                for cause in &failure.detail {
+                    eprintln!("  caused by: {}", hide(cause));
+                }
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Runs the standalone tool on `args` (program name first, as
+/// `std::env::args_os()` gives them).
+pub fn run_standalone<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match args::Standalone::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let secrets = database::secrets(cli.database.as_deref());
+    let verbose = cli.verbose;
+    finish(commands::standalone(cli), verbose, &secrets)
+}
+
+/// Runs the database commands (`status`, `plan`, `up`, `down`, `baseline`,
+/// `repair`) over an application's embedded migrations, with `args` as the
+/// command line (program name first). Applications reach it as
+/// `migrate::cli::run` (feature `cli`), whose documentation has an example.
+pub fn run<I, T>(migrations: &'static Migrations, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match args::Embedded::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let secrets = database::secrets(cli.database.as_deref());
+    let verbose = cli.verbose;
+    finish(commands::embedded(migrations, cli), verbose, &secrets)
+}
+
+fn usage_error(error: clap::Error) -> ExitCode {
+    // Help and version are successes; everything else is a usage error (2).
+    let code = if error.use_stderr() { 2 } else { 0 };
+    let _ = error.print();
+    ExitCode::from(code)
+}

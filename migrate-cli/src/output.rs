@@ -1,0 +1,129 @@
+//! What the commands print: the status table (coloured only on a
+//! terminal, and never with NO_COLOR), the plan, one-line summaries.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use migrate_core::{Migration, MigrationStatus, Report, State};
+
+fn colour_enabled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn paint(state: State, text: &str, colour: bool) -> String {
+    if !colour {
+        return text.to_owned();
+    }
+    let code = match state {
+        State::Applied => "32",
+        State::Pending => "33",
+        State::Future => "36",
+        _ => "31",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+pub fn status(rows: &[MigrationStatus]) {
+    let colour = colour_enabled();
+    let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:>7}  {:<name_width$}  {:<8}  {:<24}  {:>8}",
+        "VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"
+    );
+    for row in rows {
+        let state = format!("{:<8}", row.state.to_string());
+        println!(
+            "{:>7}  {:<name_width$}  {}  {:<24}  {:>8}",
+            row.version,
+            row.name,
+            paint(row.state, &state, colour),
+            row.applied_at.as_deref().unwrap_or("-"),
+            row.execution_ms
+                .map_or("-".to_owned(), |ms| format!("{ms} ms")),
+        );
+    }
+    let count = |s: State| rows.iter().filter(|r| r.state == s).count();
+    println!(
+        "{} applied, {} pending{}{}{}",
+        count(State::Applied),
+        count(State::Pending),
+        match count(State::Future) {
+            0 => String::new(),
+            n => format!(", {n} future"),
+        },
+        match count(State::Changed) {
+            0 => String::new(),
+            n => format!(", {n} changed"),
+        },
+        match count(State::Dirty) {
+            0 => String::new(),
+            n => format!(", {n} dirty"),
+        },
+    );
+}
+
+pub fn plan(pending: &[&Migration]) {
+    if pending.is_empty() {
+        println!("-- nothing to apply");
+        return;
+    }
+    for m in pending {
+        match m.up_sql() {
+            Some(sql) => {
+                let tx = if m.transactional() {
+                    ""
+                } else {
+                    " (outside a transaction)"
+                };
+                println!(
+                    "-- {} {}{tx}\n{}",
+                    m.version(),
+                    m.file_name(),
+                    sql.trim_end()
+                );
+            }
+            None => println!(
+                "-- {} {} (Rust migration: runs compiled code)",
+                m.version(),
+                m.file_name()
+            ),
+        }
+        println!();
+    }
+}
+
+fn span(versions: impl Iterator<Item = u64> + Clone) -> String {
+    let (first, last) = (versions.clone().next(), versions.last());
+    match (first, last) {
+        (Some(a), Some(b)) if a == b => format!("{a}"),
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        _ => String::new(),
+    }
+}
+
+pub fn summary(report: &Report, total: usize, elapsed: Duration) {
+    let ms = elapsed.as_millis();
+    if !report.applied.is_empty() {
+        println!(
+            "applied {} migration(s) ({}) in {ms} ms; at version {} of {total}",
+            report.applied.len(),
+            span(report.applied.iter().map(|a| a.version)),
+            report.version
+        );
+    } else if !report.reverted.is_empty() {
+        println!(
+            "reverted {} migration(s) ({}) in {ms} ms; at version {} of {total}",
+            report.reverted.len(),
+            span(report.reverted.iter().map(|a| a.version)),
+            report.version
+        );
+    } else {
+        println!("nothing to do; at version {} of {total}", report.version);
+    }
+    if !report.future_versions.is_empty() {
+        println!(
+            "note: the database also has version(s) {:?} that these migrations do not include",
+            report.future_versions
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! The `migrate` binary run as a real process on real directories and
+//! databases: new → check → up → status → down → status, a broken
+//! directory, a dirty database and repair, passwords, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn migrate(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the migrate binary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn new_check_up_status_down_status_on_sqlite() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let created = ok(&migrate(dir, &["new", "create_users", "--down"]));
+    assert_eq!(
+        created,
+        "migrations/0001_create_users.sql\nmigrations/0001_create_users.down.sql\n"
+    );
+    // A second one can be created while the first is still a template.
+    assert_eq!(
+        ok(&migrate(dir, &["new", "add_email"])),
+        "migrations/0002_add_email.sql\n"
+    );
+
+    // Templates hold only comments: check refuses them until written.
+    let out = migrate(dir, &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("`0001_create_users.sql` is empty"));
+
+    let append = |file: &str, sql: &str| {
+        let path = dir.join("migrations").join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(sql);
+        std::fs::write(path, text).unwrap();
+    };
+    append(
+        "0001_create_users.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+    );
+    append("0001_create_users.down.sql", "DROP TABLE users;\n");
+    append(
+        "0002_add_email.sql",
+        "ALTER TABLE users ADD COLUMN email TEXT;\n",
+    );
+    assert!(ok(&migrate(dir, &["check"])).ends_with("2 migration(s), versions 1 to 2, ok\n"));
+
+    let db = ["--database", "sqlite://app.db"];
+    let plan = ok(&migrate(dir, &[&["up"][..], &db].concat()));
+    assert!(
+        plan.starts_with("applied 2 migration(s) (1 to 2) in "),
+        "{plan}"
+    );
+    assert!(plan.ends_with("at version 2 of 2\n"), "{plan}");
+    let status = ok(&migrate(dir, &[&["status"][..], &db].concat()));
+    assert!(status.starts_with("VERSION  NAME"), "{status}");
+    assert!(
+        status.contains("      2  add_email     applied"),
+        "{status}"
+    );
+    assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
+
+    // 2 has no down: refused, nothing changed.
+    let out = migrate(dir, &[&["down", "--to", "0"][..], &db].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr)
+        .starts_with("migrate: error: migration 2 (`0002_add_email.sql`) has no down step"));
+    append("0002_add_email.sql", "");
+    std::fs::write(
+        dir.join("migrations/0002_add_email.down.sql"),
+        "ALTER TABLE users DROP COLUMN email;\n",
+    )
+    .unwrap();
+    let down = ok(&migrate(dir, &[&["down", "--to", "0"][..], &db].concat()));
+    assert!(
+        down.starts_with("reverted 2 migration(s) (2 to 1) in "),
+        "{down}"
+    );
+    let status = ok(&migrate(dir, &[&["status"][..], &db].concat()));
+    assert!(status.ends_with("0 applied, 2 pending\n"), "{status}");
+
+    // plan prints the SQL that would run.
+    let plan = ok(&migrate(dir, &[&["plan"][..], &db].concat()));
+    assert!(plan.contains("-- 1 0001_create_users.sql\n"), "{plan}");
+    assert!(
+        plan.contains("CREATE TABLE users (id INTEGER PRIMARY KEY);"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn a_broken_directory_lists_every_problem() {
+    let dir = fixture("bad-merge");
+    let out = migrate(
+        dir.parent().unwrap(),
+        &["check", "--dir", dir.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("version 2 is used by `0002_from_branch.sql` and `0002_from_main.sql`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("version 3 is missing between"), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "migrate: error: 2 problem(s) in {}\n",
+            dir.display()
+        )),
+        "{stderr}"
+    );
+    let rust = fixture("rust-wrong-signature");
+    let out = migrate(
+        dir.parent().unwrap(),
+        &["check", "--dir", rust.to_str().unwrap()],
+    );
+    assert!(
+        text(&out.stderr).contains("`up` takes `&mut String` instead of `&mut dyn migrate::Tx`")
+    );
+}
+
+#[test]
+fn a_dirty_database_is_reported_and_repaired() {
+    let work = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", work.path().join("app.db").display());
+    let dir = fixture("rt-no-tx-fails");
+    let args = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain([
+                "--dir".into(),
+                dir.display().to_string(),
+                "--database".into(),
+                db_url.clone(),
+            ])
+            .collect()
+    };
+    let run = |cmd: &[&str]| {
+        let a = args(cmd);
+        migrate(
+            work.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let out = run(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is marked dirty"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["up"]);
+    assert!(
+        text(&out.stderr).contains("did not finish"),
+        "{}",
+        text(&out.stderr)
+    );
+    let status = ok(&run(&["status"]));
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().take(3).eq(["2", "half", "dirty"])),
+        "{status}"
+    );
+    assert!(ok(&run(&["repair", "2", "undone"])).starts_with("version 2 marked not applied"));
+    assert_eq!(run(&["repair", "2", "undone"]).status.code(), Some(1));
+}
+
+#[test]
+fn rust_migrations_are_left_to_the_application() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = fixture("rust");
+    let db = format!("sqlite://{}", work.path().join("app.db").display());
+    let out = migrate(
+        work.path(),
+        &["up", "--dir", dir.to_str().unwrap(), "--database", &db],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("migration 2 (`0002_seed_settings.rs`) is a Rust migration"),
+        "{}",
+        text(&out.stderr)
+    );
+    // What comes before it can still be applied from here.
+    let up = ok(&migrate(
+        work.path(),
+        &[
+            "up",
+            "--to",
+            "1",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--database",
+            &db,
+        ],
+    ));
+    assert!(up.starts_with("applied 1 migration(s) (1)"), "{up}");
+}
+
+#[test]
+fn passwords_are_never_printed() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("migrations")).unwrap();
+    let out = migrate(
+        work.path(),
+        &[
+            "status",
+            "--database",
+            "postgres://app:hunter2@127.0.0.1:1/prod",
+            "-v",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("postgres://app:***@127.0.0.1:1/prod"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("migrations")).unwrap();
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["new"],
+        &["new", "bad name"],
+        &["status"],
+        &["status", "--database", "mysql://x/y"],
+        &[
+            "up",
+            "--table",
+            "x; DROP TABLE y",
+            "--database",
+            "sqlite://a.db",
+        ],
+        &["repair", "2", "maybe"],
+    ] {
+        let out = migrate(work.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(migrate(work.path(), &["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn postgres_from_the_command_line() {
+    let Ok(server) = std::env::var("MIGRATE_TEST_POSTGRES_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "PostgreSQL is required in CI"
+        );
+        return;
+    };
+    let name = format!("migrate_cli_{}", std::process::id());
+    let mut admin =
+        migrate_core::postgres::Client::connect(&server, migrate_core::postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
+    let dir = fixture("flyway");
+    let work = tempfile::tempdir().unwrap();
+    let up = ok(&migrate(
+        work.path(),
+        &["up", "--dir", dir.to_str().unwrap(), "--database", &url],
+    ));
+    assert!(up.starts_with("applied 2 migration(s) (1 to 2)"), "{up}");
+    let status = ok(&migrate(
+        work.path(),
+        &["status", "--dir", dir.to_str().unwrap(), "--database", &url],
+    ));
+    assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
+}
