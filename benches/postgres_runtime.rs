@@ -18,7 +18,7 @@ mod support;
 use std::time::Duration;
 
 use migrate::postgres::{Client, NoTls};
-use support::{env_usize, median, migrate_registry, ms, sql, time_runs};
+use support::{env_usize, median, migrate_registry, ms, refinery_runner, sql, time_runs};
 
 const FLOOR_HISTORY: &str = "CREATE TABLE floor_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
      checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), execution_ms BIGINT NOT NULL)";
@@ -40,18 +40,6 @@ fn floor_apply(client: &mut Client, texts: &[String]) {
             .expect("history row");
         client.batch_execute("COMMIT").expect("commit");
     }
-}
-
-fn refinery_runner(texts: &[String]) -> refinery::Runner {
-    let migrations: Vec<refinery::Migration> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            refinery::Migration::unapplied(&format!("V{}__create_table_{}", i + 1, i + 1), text)
-                .expect("valid refinery migration")
-        })
-        .collect();
-    refinery::Runner::new(&migrations)
 }
 
 fn first_query(client: &mut Client) {

@@ -21,19 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use migrate::rusqlite::Connection;
-use support::{env_usize, median, migrate_registry, ms, sql, time_runs};
-
-fn refinery_runner(texts: &[String]) -> refinery::Runner {
-    let migrations: Vec<refinery::Migration> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            refinery::Migration::unapplied(&format!("V{}__create_table_{}", i + 1, i + 1), text)
-                .expect("valid refinery migration")
-        })
-        .collect();
-    refinery::Runner::new(&migrations)
-}
+use support::{env_usize, median, migrate_registry, ms, refinery_runner, sql, time_runs};
 
 fn rusqlite_migrations(texts: &'static [String]) -> rusqlite_migration::Migrations<'static> {
     rusqlite_migration::Migrations::new(

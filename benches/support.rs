@@ -80,3 +80,17 @@ pub fn migrate_registry(count: usize) -> &'static Migrations {
         None,
     )))
 }
+
+/// refinery's runner over the same texts, built as its `embed_migrations!`
+/// builds it on every start (names parsed, texts hashed).
+pub fn refinery_runner(texts: &[String]) -> refinery::Runner {
+    let migrations: Vec<refinery::Migration> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            refinery::Migration::unapplied(&format!("V{}__create_table_{}", i + 1, i + 1), text)
+                .expect("valid refinery migration")
+        })
+        .collect();
+    refinery::Runner::new(&migrations)
+}

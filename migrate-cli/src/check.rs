@@ -2,21 +2,14 @@
 
 use std::path::Path;
 
-use migrate_core::source::{inspect_rust_migration, scan_dir, MigrationSource, Problem};
-use migrate_core::MigrationKind;
+use migrate_core::source::{inspect_rust_migrations, scan_dir, MigrationSource, Problem};
 
 use crate::Failure;
 
 /// Scans and validates `dir` exactly as `embed_migrations!` does.
 pub fn validated(dir: &Path) -> Result<MigrationSource, Vec<Problem>> {
     let source = scan_dir(dir).map_err(|problems| problems.0)?;
-    let problems: Vec<Problem> = source
-        .migrations
-        .iter()
-        .filter(|m| m.kind == MigrationKind::Rust)
-        .filter_map(|m| inspect_rust_migration(&m.up.file_name, &m.up.text).err())
-        .flatten()
-        .collect();
+    let (_, problems) = inspect_rust_migrations(&source);
     if problems.is_empty() {
         Ok(source)
     } else {

@@ -186,7 +186,34 @@ fn locked<D: Driver, T>(
     Ok(value)
 }
 
+/// A driver for `db`, the history table's name and its SQL.
+fn open<'d, D: Database + ?Sized>(
+    migrations: &Migrations,
+    db: &'d mut D,
+) -> Result<(D::Driver<'d>, TableName<'static>, HistorySql)> {
+    let driver = db.driver();
+    let table = table_of(migrations)?;
+    let sql = HistorySql::new(driver.dialect(), &table);
+    Ok((driver, table, sql))
+}
+
 impl<'m> Runner<'m> {
+    /// Under the migration lock: creates the history table if missing, reads
+    /// it whole, and hands the rows to `f`.
+    fn with_history<Dr: Driver, T>(
+        &self,
+        driver: &mut Dr,
+        table: &TableName<'_>,
+        sql: &HistorySql,
+        f: impl FnOnce(&mut Dr, Vec<HistoryRow>) -> Result<T>,
+    ) -> Result<T> {
+        locked(driver, table, self.lock_timeout, |driver| {
+            sql.create(driver)?;
+            let rows = sql.read_all(driver)?;
+            f(driver, rows)
+        })
+    }
+
     /// Treat versions recorded in the database but unknown to this binary
     /// as an error ([`Error::FutureVersions`]) instead of tolerating them.
     pub fn strict(mut self, strict: bool) -> Self {
@@ -252,18 +279,14 @@ impl<'m> Runner<'m> {
     }
 
     fn apply<D: Database + ?Sized>(&self, db: &mut D, target: Option<u64>) -> Result<Report> {
-        let mut driver = db.driver();
-        let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.dialect(), &table);
+        let (mut driver, table, sql) = open(self.migrations, db)?;
         crate::stale::warn_if_stale(self.migrations);
         if target.is_none() {
             if let Some(report) = self.current(&mut driver, &sql)? {
                 return Ok(report);
             }
         }
-        locked(&mut driver, &table, self.lock_timeout, |driver| {
-            sql.create(driver)?;
-            let rows = sql.read_all(driver)?;
+        self.with_history(&mut driver, &table, &sql, |driver, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let pending = plan::pending(self.migrations, &checked, self.rules, target)?;
             let mut report = Report {
@@ -375,12 +398,8 @@ impl<'m> Runner<'m> {
     /// before anything is reverted), [`Error::UnknownVersion`], the history
     /// errors of [`run_pending`](Self::run_pending), [`Error::Failed`].
     pub fn rollback_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
-        let mut driver = db.driver();
-        let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.dialect(), &table);
-        locked(&mut driver, &table, self.lock_timeout, |driver| {
-            sql.create(driver)?;
-            let rows = sql.read_all(driver)?;
+        let (mut driver, table, sql) = open(self.migrations, db)?;
+        self.with_history(&mut driver, &table, &sql, |driver, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let revert = plan::to_revert(self.migrations, &checked, version)?;
             let mut report = Report {
@@ -432,8 +451,7 @@ impl<'m> Runner<'m> {
     ///
     /// [`Error::Driver`].
     pub fn status<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<MigrationStatus>> {
-        let mut driver = db.driver();
-        let rows = self.read_history(&mut driver)?;
+        let rows = self.read_history(db)?;
         Ok(plan::status(self.migrations, &rows))
     }
 
@@ -444,8 +462,7 @@ impl<'m> Runner<'m> {
     ///
     /// The validation errors of [`run_pending`](Self::run_pending).
     pub fn plan<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<&'static Migration>> {
-        let mut driver = db.driver();
-        let rows = self.read_history(&mut driver)?;
+        let rows = self.read_history(db)?;
         let checked = plan::check(self.migrations, &rows, self.rules)?;
         plan::pending(self.migrations, &checked, self.rules, None)
     }
@@ -459,12 +476,8 @@ impl<'m> Runner<'m> {
     /// [`Error::UnknownVersion`].
     pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
         plan::known_version(self.migrations, version)?;
-        let mut driver = db.driver();
-        let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.dialect(), &table);
-        locked(&mut driver, &table, self.lock_timeout, |driver| {
-            sql.create(driver)?;
-            let rows = sql.read_all(driver)?;
+        let (mut driver, table, sql) = open(self.migrations, db)?;
+        self.with_history(&mut driver, &table, &sql, |driver, rows| {
             if !rows.is_empty() {
                 return Err(Error::HistoryNotEmpty {
                     table: table.to_string(),
@@ -503,12 +516,8 @@ impl<'m> Runner<'m> {
         version: u64,
         how: Repair,
     ) -> Result<Report> {
-        let mut driver = db.driver();
-        let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.dialect(), &table);
-        locked(&mut driver, &table, self.lock_timeout, |driver| {
-            sql.create(driver)?;
-            let rows = sql.read_all(driver)?;
+        let (mut driver, table, sql) = open(self.migrations, db)?;
+        self.with_history(&mut driver, &table, &sql, |driver, rows| {
             let unfinished = rows
                 .iter()
                 .any(|r| r.version == version && r.state == RowState::InProgress);
@@ -539,10 +548,9 @@ impl<'m> Runner<'m> {
     }
 
     /// The whole history, empty when the table does not exist yet.
-    fn read_history<D: Driver>(&self, driver: &mut D) -> Result<Vec<HistoryRow>> {
-        let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.dialect(), &table);
-        match sql.read_all(driver) {
+    fn read_history<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<HistoryRow>> {
+        let (mut driver, _, sql) = open(self.migrations, db)?;
+        match sql.read_all(&mut driver) {
             Err(e) if driver.is_missing_table(&e) => Ok(Vec::new()),
             other => other,
         }

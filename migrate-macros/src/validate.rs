@@ -6,10 +6,8 @@
 //! this module only decides where each error is spanned.
 
 use migrate_core::history::TableName;
-use migrate_core::source::{
-    inspect_rust_migration, scan_dir, MigrationSource, Problem, SourceMigration,
-};
-use migrate_core::{MigrationKind, DEFAULT_TABLE};
+use migrate_core::source::{inspect_rust_migrations, scan_dir, MigrationSource, Problem};
+use migrate_core::DEFAULT_TABLE;
 
 use crate::args::Args;
 use crate::resolve;
@@ -59,14 +57,13 @@ pub fn validate(args: &Args) -> Result<ValidSet, syn::Error> {
 
     let mut has_down = Vec::new();
     if let Some(source) = &source {
-        for migration in &source.migrations {
-            match rust_down(migration) {
-                Ok(down) => has_down.push(down),
-                Err(problems) => {
-                    for problem in problems {
-                        errors.push(syn::Error::new(span, describe(&problem, &written)));
-                    }
-                }
+        let problems;
+        (has_down, problems) = inspect_rust_migrations(source);
+        // Syntax errors are left to rustc, which reports them in the file
+        // itself with real spans once the module is included.
+        for problem in problems {
+            if !matches!(problem, Problem::RustSyntax { .. }) {
+                errors.push(syn::Error::new(span, describe(&problem, &written)));
             }
         }
     }
@@ -86,30 +83,6 @@ pub fn validate(args: &Args) -> Result<ValidSet, syn::Error> {
             span,
             "the migration directory could not be read",
         )),
-    }
-}
-
-/// Whether the migration has a down step; for Rust files, whether they
-/// define `pub fn down`.
-fn rust_down(migration: &SourceMigration) -> Result<bool, Vec<Problem>> {
-    if migration.kind == MigrationKind::Sql {
-        return Ok(migration.down.is_some());
-    }
-    match inspect_rust_migration(&migration.up.file_name, &migration.up.text) {
-        Ok(functions) => Ok(functions.has_down),
-        Err(problems) => {
-            // Syntax errors are left to rustc, which reports them in the
-            // file itself with real spans once the module is included.
-            let problems: Vec<Problem> = problems
-                .into_iter()
-                .filter(|p| !matches!(p, Problem::RustSyntax { .. }))
-                .collect();
-            if problems.is_empty() {
-                Ok(false)
-            } else {
-                Err(problems)
-            }
-        }
     }
 }
 

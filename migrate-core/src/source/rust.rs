@@ -6,6 +6,30 @@ use quote::ToTokens;
 use syn::{FnArg, Item, ReturnType, Type, Visibility};
 
 use super::problem::Problem;
+use super::MigrationSource;
+use crate::registry::MigrationKind;
+
+/// Inspects every Rust migration of a scanned set, as the macro and `migrate
+/// check` both do: for each migration, in order, whether it has a down step
+/// (for SQL, a down file), and every problem found.
+pub fn inspect_rust_migrations(source: &MigrationSource) -> (Vec<bool>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let has_down = source
+        .migrations
+        .iter()
+        .map(|m| match m.kind {
+            MigrationKind::Sql => m.down.is_some(),
+            MigrationKind::Rust => match inspect_rust_migration(&m.up.file_name, &m.up.text) {
+                Ok(functions) => functions.has_down,
+                Err(found) => {
+                    problems.extend(found);
+                    false
+                }
+            },
+        })
+        .collect();
+    (has_down, problems)
+}
 
 /// What a Rust migration file defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
