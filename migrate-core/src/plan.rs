@@ -245,3 +245,186 @@ pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<Migrat
     );
     out
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::registry::Checksums;
+
+    const fn sql(
+        version: u64,
+        name: &'static str,
+        file: &'static str,
+        sums: [&'static str; 3],
+    ) -> Migration {
+        Migration::__new(
+            version,
+            name,
+            file,
+            Migration::__sql("SELECT 1;", true),
+            Checksums {
+                exact: sums[0],
+                loose: sums[1],
+                chained: sums[2],
+            },
+        )
+    }
+
+    static LIST: [Migration; 3] = [
+        sql(1, "a", "0001_a.sql", ["c1", "l1", "h1"])
+            .__with_down(Some("0001_a.down.sql"), Migration::__sql("SELECT 0;", true)),
+        sql(2, "b", "0002_b.sql", ["c2", "l2", "h2"]),
+        sql(3, "c", "0003_c.sql", ["c3", "l3", "h3"])
+            .__with_down(Some("0003_c.down.sql"), Migration::__sql("SELECT 0;", true)),
+    ];
+    pub(crate) static SET: Migrations = Migrations::__new(&LIST, "history", None);
+
+    pub(crate) fn row(version: u64, checksum: &str, state: RowState) -> HistoryRow {
+        HistoryRow {
+            version,
+            name: format!("m{version}"),
+            kind: "sql".into(),
+            checksum: checksum.into(),
+            loose_checksum: checksum.replace('c', "l"),
+            chained_checksum: format!("h{version}"),
+            state,
+            applied_at: "2026-01-01T00:00:00.000Z".into(),
+            execution_ms: 1,
+        }
+    }
+
+    fn applied(versions: &[u64]) -> Vec<HistoryRow> {
+        versions
+            .iter()
+            .map(|v| row(*v, &format!("c{v}"), RowState::Applied))
+            .collect()
+    }
+
+    fn versions(list: &[&Migration]) -> Vec<u64> {
+        list.iter().map(|m| m.version()).collect()
+    }
+
+    const LENIENT: Rules = Rules {
+        strict: false,
+        allow_out_of_order: false,
+    };
+
+    #[test]
+    fn pending_in_order_up_to_a_target() {
+        let rows = applied(&[1]);
+        let checked = check(&SET, &rows, LENIENT).unwrap();
+        assert_eq!(
+            versions(&pending(&SET, &checked, LENIENT, None).unwrap()),
+            [2, 3]
+        );
+        assert_eq!(
+            versions(&pending(&SET, &checked, LENIENT, Some(2)).unwrap()),
+            [2]
+        );
+        assert!(matches!(
+            pending(&SET, &checked, LENIENT, Some(4)),
+            Err(Error::UnknownVersion {
+                version: 4,
+                latest_known: 3
+            })
+        ));
+    }
+
+    #[test]
+    fn unfinished_rows_stop_everything() {
+        let mut rows = applied(&[1]);
+        rows.push(row(2, "c2", RowState::InProgress));
+        assert!(matches!(
+            check(&SET, &rows, LENIENT),
+            Err(Error::Dirty { version: 2, ref file, .. }) if file == "0002_b.sql"
+        ));
+    }
+
+    #[test]
+    fn edits_are_named_with_the_whitespace_hint() {
+        let mut rows = applied(&[1, 2]);
+        rows[1].checksum = "other".into();
+        rows[1].loose_checksum = "l2".into();
+        assert!(matches!(
+            check(&SET, &rows, LENIENT),
+            Err(Error::ChecksumMismatch {
+                version: 2,
+                whitespace_only: true,
+                ..
+            })
+        ));
+        rows[1].loose_checksum = "other".into();
+        assert!(matches!(
+            check(&SET, &rows, LENIENT),
+            Err(Error::ChecksumMismatch {
+                whitespace_only: false,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn future_versions_are_collected_or_refused() {
+        let rows = applied(&[1, 2, 3, 4, 5]);
+        assert_eq!(check(&SET, &rows, LENIENT).unwrap().future, [4, 5]);
+        let strict = Rules {
+            strict: true,
+            ..LENIENT
+        };
+        assert!(matches!(
+            check(&SET, &rows, strict),
+            Err(Error::FutureVersions { .. })
+        ));
+    }
+
+    #[test]
+    fn holes_are_out_of_order_unless_allowed() {
+        let rows = applied(&[1, 3]);
+        let checked = check(&SET, &rows, LENIENT).unwrap();
+        assert!(matches!(
+            pending(&SET, &checked, LENIENT, None),
+            Err(Error::OutOfOrder {
+                version: 2,
+                highest_applied: 3,
+                ..
+            })
+        ));
+        let allow = Rules {
+            allow_out_of_order: true,
+            ..LENIENT
+        };
+        assert_eq!(
+            versions(&pending(&SET, &checked, allow, None).unwrap()),
+            [2]
+        );
+    }
+
+    #[test]
+    fn reverting_needs_every_down_step_first() {
+        let rows = applied(&[1, 2, 3]);
+        let checked = check(&SET, &rows, LENIENT).unwrap();
+        assert_eq!(versions(&to_revert(&SET, &checked, 2).unwrap()), [3]);
+        assert!(matches!(
+            to_revert(&SET, &checked, 0),
+            Err(Error::Irreversible { version: 2, .. })
+        ));
+        let rows = applied(&[1, 2, 3, 4]);
+        let checked = check(&SET, &rows, LENIENT).unwrap();
+        assert!(matches!(
+            to_revert(&SET, &checked, 2),
+            Err(Error::FutureVersions { .. })
+        ));
+    }
+
+    #[test]
+    fn status_names_every_state() {
+        let mut rows = applied(&[1, 2, 4]);
+        rows[1].checksum = "edited".into();
+        rows.push(row(3, "c3", RowState::InProgress));
+        let states: Vec<State> = status(&SET, &rows).iter().map(|s| s.state).collect();
+        assert_eq!(
+            states,
+            [State::Applied, State::Changed, State::Dirty, State::Future]
+        );
+    }
+}

@@ -632,3 +632,136 @@ fn apply_one<D: Driver>(
     );
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The runtime's choreography against a recording driver: which
+    //! statements and locks each path takes.
+
+    use super::*;
+    use crate::plan::tests::SET;
+    use crate::tx::{Dialect, Value};
+
+    /// Answers the boot check with `head`, records every call.
+    #[derive(Default)]
+    struct Recorder {
+        head: Vec<Vec<Option<String>>>,
+        calls: Vec<String>,
+    }
+
+    struct Recording<'r>(&'r mut Recorder);
+
+    impl Database for Recorder {
+        type Driver<'c> = Recording<'c>;
+        fn driver(&mut self) -> Recording<'_> {
+            Recording(self)
+        }
+    }
+
+    impl Tx for Recording<'_> {
+        fn execute(&mut self, sql: &str, _: &[Value]) -> Result<u64> {
+            self.0.calls.push(format!(
+                "execute {}",
+                sql.split_whitespace().next().unwrap_or("")
+            ));
+            Ok(1)
+        }
+        fn batch(&mut self, sql: &str) -> Result<()> {
+            self.0.calls.push(format!(
+                "batch {}",
+                sql.split_whitespace().next().unwrap_or("")
+            ));
+            Ok(())
+        }
+        fn query(&mut self, _: &str, _: &[Value]) -> Result<Vec<Vec<Value>>> {
+            self.0.calls.push("query".into());
+            Ok(Vec::new())
+        }
+        fn dialect(&self) -> Dialect {
+            Dialect::Postgres
+        }
+    }
+
+    impl Driver for Recording<'_> {
+        fn begin(&mut self) -> Result<()> {
+            self.0.calls.push("begin".into());
+            Ok(())
+        }
+        fn commit(&mut self) -> Result<()> {
+            self.0.calls.push("commit".into());
+            Ok(())
+        }
+        fn rollback(&mut self) -> Result<()> {
+            self.0.calls.push("rollback".into());
+            Ok(())
+        }
+        fn lock(&mut self, _: &TableName<'_>, _: Duration) -> Result<()> {
+            self.0.calls.push("lock".into());
+            Ok(())
+        }
+        fn unlock(&mut self) -> Result<()> {
+            self.0.calls.push("unlock".into());
+            Ok(())
+        }
+        fn is_missing_table(&self, _: &Error) -> bool {
+            false
+        }
+        fn query_text(&mut self, _: &str) -> Result<Vec<Vec<Option<String>>>> {
+            self.0.calls.push("query_text".into());
+            Ok(self.0.head.clone())
+        }
+    }
+
+    fn head(version: &str, chain: &str) -> Vec<Vec<Option<String>>> {
+        vec![vec![
+            Some(version.into()),
+            Some(chain.into()),
+            Some("applied".into()),
+        ]]
+    }
+
+    #[test]
+    fn boot_with_nothing_pending_is_one_statement_and_no_lock() {
+        let mut db = Recorder {
+            head: head("3", "h3"),
+            ..Recorder::default()
+        };
+        let report = SET.run_pending(&mut db).unwrap();
+        assert!(report.applied.is_empty());
+        assert_eq!(report.version, 3);
+        assert_eq!(db.calls, ["query_text"]);
+    }
+
+    #[test]
+    fn a_different_chain_or_version_takes_the_slow_path_under_the_lock() {
+        for (version, chain) in [("3", "edited"), ("2", "h2")] {
+            let mut db = Recorder {
+                head: head(version, chain),
+                ..Recorder::default()
+            };
+            // The recorder's history reads back empty, so all three apply.
+            let report = SET.run_pending(&mut db).unwrap();
+            assert_eq!(report.applied.len(), 3);
+            assert_eq!(db.calls[..3], ["query_text", "lock", "batch CREATE"]);
+            assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
+            let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
+            assert_eq!(db.calls[4..8], per_migration, "{:?}", db.calls);
+        }
+    }
+
+    #[test]
+    fn an_unfinished_row_is_never_current() {
+        let mut rows = head("3", "h3");
+        rows.push(vec![
+            Some("2".into()),
+            Some("h2".into()),
+            Some("in_progress".into()),
+        ]);
+        let mut db = Recorder {
+            head: rows,
+            ..Recorder::default()
+        };
+        SET.run_pending(&mut db).unwrap();
+        assert!(db.calls.contains(&"lock".to_owned()));
+    }
+}
