@@ -1,14 +1,18 @@
 //! Database URLs: opening `sqlite://` and `postgres://` connections, and
 //! keeping passwords out of everything printed.
 
+#[cfg(feature = "postgres")]
 use migrate_core::postgres::{Client, NoTls};
+#[cfg(feature = "sqlite")]
 use migrate_core::rusqlite::{Connection, OpenFlags};
 
 use crate::Failure;
 
-/// An open connection to either database.
+/// An open connection to one of the databases this build supports.
 pub enum Conn {
+    #[cfg(feature = "sqlite")]
     Sqlite(Connection),
+    #[cfg(feature = "postgres")]
     Postgres(Client),
 }
 
@@ -16,7 +20,9 @@ pub enum Conn {
 macro_rules! with_db {
     ($conn:expr, |$db:ident| $body:expr) => {
         match $conn {
+            #[cfg(feature = "sqlite")]
             $crate::database::Conn::Sqlite($db) => $body,
+            #[cfg(feature = "postgres")]
             $crate::database::Conn::Postgres($db) => $body,
         }
     };
@@ -51,33 +57,51 @@ pub fn open(url: Option<&str>, create: bool) -> Result<Conn, Failure> {
     let url = url.ok_or_else(|| {
         Failure::usage("no database given; pass --database sqlite://app.db or postgres://..., or set DATABASE_URL")
     })?;
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
+    #[cfg(feature = "sqlite")]
     {
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if create {
-            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        if let Some(path) = path {
+            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if create {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+            return Connection::open_with_flags(path, flags)
+                .map(Conn::Sqlite)
+                .map_err(|e| {
+                    Failure::problem(format!("cannot open the SQLite database `{path}`: {e}"))
+                });
         }
-        return Connection::open_with_flags(path, flags)
-            .map(Conn::Sqlite)
-            .map_err(|e| {
-                Failure::problem(format!("cannot open the SQLite database `{path}`: {e}"))
-            });
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Client::connect(url, NoTls)
-            .map(Conn::Postgres)
-            .map_err(|e| {
-                Failure::problem(format!(
-                    "cannot connect to PostgreSQL at `{}`: {e}",
-                    redacted(url)
-                ))
-            });
+    #[cfg(feature = "postgres")]
+    {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Client::connect(url, NoTls)
+                .map(Conn::Postgres)
+                .map_err(|e| {
+                    Failure::problem(format!(
+                        "cannot connect to PostgreSQL at `{}`: {e}",
+                        redacted(url)
+                    ))
+                });
+        }
     }
+    let _ = create;
+    let supported: &[&str] = &[
+        #[cfg(feature = "sqlite")]
+        "sqlite://path.db",
+        #[cfg(feature = "postgres")]
+        "postgres://user@host/db",
+    ];
     Err(Failure::usage(format!(
-        "unsupported database URL `{}`; use sqlite://path.db or postgres://user@host/db",
-        redacted(url)
+        "unsupported database URL `{}`; this build supports {}",
+        redacted(url),
+        if supported.is_empty() {
+            "no database: enable the `sqlite` or `postgres` feature".to_owned()
+        } else {
+            supported.join(" and ")
+        }
     )))
 }
 

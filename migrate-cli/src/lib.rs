@@ -18,6 +18,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "the migrate commands need a database: enable the `sqlite` or `postgres` feature \
+     (with the `migrate` crate: features = [\"cli\", \"sqlite\"])"
+);
+
 mod args;
 mod check;
 mod commands;
