@@ -28,3 +28,5 @@ pub static PG_SCHEMA_TABLE: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/rt-v1", table = "app.schema_history");
 pub static PLUGIN: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/flyway", table = "billing_schema_history");
+pub static SQLITE_SCHEMA_TABLE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-v1", table = "main.app_history");

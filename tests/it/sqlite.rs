@@ -601,3 +601,24 @@ fn the_stale_binary_warning_names_files_the_binary_does_not_embed() {
     );
     assert!(warnings[0].contains("cargo:rerun-if-changed=migrations"));
 }
+
+#[test]
+fn a_schema_qualified_table_on_sqlite() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    SQLITE_SCHEMA_TABLE.run_pending(&mut conn).unwrap();
+    assert_eq!(history_versions(&conn, "main.app_history"), [1, 2, 3]);
+    let index: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'app_history_unfinished'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 1);
+    assert!(SQLITE_SCHEMA_TABLE
+        .run_pending(&mut open(&path))
+        .unwrap()
+        .applied
+        .is_empty());
+}
