@@ -171,6 +171,18 @@ pub(crate) struct HistorySql {
     dialect: Dialect,
     table: String,
     index: String,
+    /// The statements run once per migration, formatted once per run.
+    insert: String,
+    finish: String,
+    delete: String,
+}
+
+/// The dialect's current time as UTC ISO 8601 text.
+fn now(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        _ => "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+    }
 }
 
 fn version_value(version: u64) -> Value {
@@ -203,9 +215,21 @@ impl HistorySql {
             }
             _ => format!("\"{}_unfinished\"", table.table),
         };
+        let quoted = table.quoted();
+        let now = now(dialect);
         HistorySql {
             dialect,
-            table: table.quoted(),
+            insert: format!(
+                "INSERT INTO {quoted} (version, name, kind, checksum, loose_checksum, \
+                 chained_checksum, state, applied_at, execution_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, {now}, $8)"
+            ),
+            finish: format!(
+                "UPDATE {quoted} SET state = $1, execution_ms = $2, applied_at = {now} \
+                 WHERE version = $3"
+            ),
+            delete: format!("DELETE FROM {quoted} WHERE version = $1"),
+            table: quoted,
             index,
         }
     }
@@ -306,13 +330,6 @@ impl HistorySql {
             .collect()
     }
 
-    fn now(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-            _ => "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-        }
-    }
-
     /// Records a migration as applied or in progress.
     pub(crate) fn insert(
         &self,
@@ -322,12 +339,7 @@ impl HistorySql {
         execution_ms: i64,
     ) -> Result<()> {
         tx.execute(
-            &format!(
-                "INSERT INTO {} (version, name, kind, checksum, loose_checksum, chained_checksum, \
-                 state, applied_at, execution_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, {}, $8)",
-                self.table,
-                self.now()
-            ),
+            &self.insert,
             &[
                 version_value(migration.version()),
                 migration.name().into(),
@@ -345,11 +357,7 @@ impl HistorySql {
     /// Marks an in-progress row applied.
     pub(crate) fn finish(&self, tx: &mut dyn Tx, version: u64, execution_ms: i64) -> Result<()> {
         tx.execute(
-            &format!(
-                "UPDATE {} SET state = $1, execution_ms = $2, applied_at = {} WHERE version = $3",
-                self.table,
-                self.now()
-            ),
+            &self.finish,
             &[
                 RowState::Applied.as_str().into(),
                 Value::Integer(execution_ms),
@@ -361,10 +369,7 @@ impl HistorySql {
 
     /// Deletes a row (a reverted or undone migration).
     pub(crate) fn delete(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
-        tx.execute(
-            &format!("DELETE FROM {} WHERE version = $1", self.table),
-            &[version_value(version)],
-        )?;
+        tx.execute(&self.delete, &[version_value(version)])?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //!   process that dies releases it. In-memory databases need none.
 //! - `$1, $2, ...` in [`Tx`] calls bind by name, so they work in any order.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -61,13 +62,21 @@ fn from_sql(value: ValueRef<'_>) -> Value {
     }
 }
 
+/// Placeholder names, so binding needs no formatting for common arities.
+const NAMES: [&str; 16] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16",
+];
+
 /// Binds `$1, $2, ...` by name; a statement written with `?` placeholders
 /// instead is bound by position.
 fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
     let named = stmt.parameter_index("$1").map_err(driver_error)?.is_some();
     for (i, value) in params.iter().enumerate() {
         let index = if named {
-            let name = format!("${}", i + 1);
+            let name: Cow<'_, str> = NAMES
+                .get(i)
+                .map_or_else(|| Cow::Owned(format!("${}", i + 1)), |n| Cow::Borrowed(*n));
             stmt.parameter_index(&name)
                 .map_err(driver_error)?
                 .ok_or_else(|| {
