@@ -558,7 +558,13 @@ impl<'m> Runner<'m> {
 }
 
 fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
-    step.run(driver as &mut dyn Tx)
+    match step {
+        Step::Sql {
+            sql,
+            transactional: false,
+        } => driver.batch_without_transaction(sql),
+        _ => step.run(driver as &mut dyn Tx),
+    }
 }
 
 fn failed(migration: &Migration, cleanup: Cleanup, source: Error) -> Error {

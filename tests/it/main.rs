@@ -7,5 +7,6 @@ mod logger;
 mod postgres;
 mod processes;
 mod rebuild;
+mod scenarios;
 mod sets;
 mod sqlite;

@@ -1,5 +1,6 @@
-//! The runtime on a real PostgreSQL server: every SQLite behaviour, plus the
-//! advisory lock, schema-qualified tables and independent sets. Each test
+//! The runtime on a real PostgreSQL server: the shared scenarios (see
+//! `scenarios.rs`), then what only PostgreSQL has — server error positions,
+//! `CREATE INDEX CONCURRENTLY`, schemas, the advisory lock. Each test
 //! creates its own database, so they run in parallel.
 //!
 //! The server comes from `MIGRATE_TEST_POSTGRES_URL`, which `scripts/test`
@@ -10,8 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use migrate::postgres::{Client, NoTls};
-use migrate::{Cleanup, Error, Repair, State};
+use migrate::Error;
 
+use crate::scenarios::{scenario_tests, Backend};
 use crate::sets::*;
 
 /// A fresh database on the test server, or `None` (with a notice) when there
@@ -66,318 +68,109 @@ pub fn table_exists(client: &mut Client, name: &str) -> bool {
         .get(0)
 }
 
+/// A fresh database on the test server.
+pub struct Postgres {
+    url: String,
+    client: Client,
+}
+
+impl Backend for Postgres {
+    type Conn = Client;
+    const MISSING_TABLE: &'static str = "ERROR: relation \"no_such_table\" does not exist";
+
+    fn fresh() -> Option<Self> {
+        let url = fresh_database()?;
+        let client = connect(&url);
+        Some(Postgres { url, client })
+    }
+    fn conn(&mut self) -> &mut Client {
+        &mut self.client
+    }
+    fn reconnect(&mut self) {
+        self.client = connect(&self.url);
+    }
+    fn versions(&mut self, table: &str) -> Vec<u64> {
+        versions(&mut self.client, table)
+    }
+    fn table_exists(&mut self, name: &str) -> bool {
+        table_exists(&mut self.client, name)
+    }
+    fn exec(&mut self, sql: &str) {
+        self.client.batch_execute(sql).unwrap();
+    }
+    fn item_names(&mut self) -> Vec<String> {
+        self.client
+            .query("SELECT name FROM items ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+}
+
+scenario_tests!(Postgres);
+
 const HISTORY: &str = "migrate_schema_history";
 
-macro_rules! database {
-    () => {
-        match fresh_database() {
-            Some(url) => url,
-            None => return,
-        }
+#[test]
+fn errors_carry_the_line_and_column_in_the_migration() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
     };
-}
-
-#[test]
-fn applies_everything_then_nothing_and_runs_rust_migrations() {
-    let url = database!();
-    let mut client = connect(&url);
-    let report = V2.run_pending(&mut client).unwrap();
-    assert_eq!(
-        report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
-    );
-    assert_eq!(versions(&mut client, HISTORY), [1, 2, 3, 4, 5]);
-    // The Rust migration ran through Tx with $N placeholders on PostgreSQL.
-    let names: Vec<String> = client
-        .query("SELECT name FROM items ORDER BY id", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(names, ["widget", "gadget"]);
-    let again = V2.run_pending(&mut connect(&url)).unwrap();
-    assert!(again.applied.is_empty());
-    assert_eq!(again.version, 5);
-    // The example set too (BIGINT ids, a Rust backfill).
-    let url = database!();
-    assert_eq!(
-        EXAMPLE
-            .run_pending(&mut connect(&url))
-            .unwrap()
-            .applied
-            .len(),
-        4
-    );
-}
-
-#[test]
-fn run_to_rollback_to_status_plan() {
-    let url = database!();
-    let mut client = connect(&url);
-    assert_eq!(V2.plan(&mut client).unwrap().len(), 5);
+    let err = FAILING.run_pending(db.conn()).unwrap_err();
     assert!(
-        !table_exists(&mut client, HISTORY),
-        "plan created the history table"
-    );
-    V2.run_to(&mut client, 3).unwrap();
-    assert_eq!(V2.plan(&mut client).unwrap().len(), 2);
-    let states: Vec<State> = V2
-        .status(&mut client)
-        .unwrap()
-        .iter()
-        .map(|s| s.state)
-        .collect();
-    assert_eq!(
-        states,
-        [
-            State::Applied,
-            State::Applied,
-            State::Applied,
-            State::Pending,
-            State::Pending
-        ]
-    );
-    V2.run_pending(&mut client).unwrap();
-    let report = V2.rollback_to(&mut client, 1).unwrap();
-    assert_eq!(
-        report
-            .reverted
-            .iter()
-            .map(|a| a.version)
-            .collect::<Vec<_>>(),
-        [5, 4, 3, 2]
-    );
-    assert_eq!(versions(&mut client, HISTORY), [1]);
-    assert!(!table_exists(&mut client, "orders"));
-
-    let url = database!();
-    let mut client = connect(&url);
-    IRREVERSIBLE.run_pending(&mut client).unwrap();
-    let err = IRREVERSIBLE.rollback_to(&mut client, 0).unwrap_err();
-    assert!(
-        matches!(err, Error::Irreversible { version: 2, .. }),
+        err.to_string()
+            .contains("ERROR: relation \"no_such_table\" does not exist (line 2, column 13)"),
         "{err}"
     );
-    assert_eq!(
-        versions(&mut client, HISTORY),
-        [1, 2, 3],
-        "nothing may be reverted"
-    );
 }
 
 #[test]
-fn a_failing_migration_carries_the_server_message_and_position() {
-    let url = database!();
-    let mut client = connect(&url);
-    let err = FAILING.run_pending(&mut client).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 3,
-                cleanup: Cleanup::RolledBack,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let message = err.to_string();
-    assert!(
-        message.contains("ERROR: relation \"no_such_table\" does not exist (line 2, column 13)"),
-        "{message}"
-    );
-    assert!(!table_exists(&mut client, "half_done"));
-    assert_eq!(versions(&mut client, HISTORY), [1, 2]);
-    assert_eq!(FIXED.run_pending(&mut client).unwrap().applied.len(), 1);
-
-    let url = database!();
-    let err = RUST_FAILS.run_pending(&mut connect(&url)).unwrap_err();
-    assert!(err.to_string().contains("items must not be empty"), "{err}");
-    assert!(!table_exists(&mut connect(&url), "audit"));
-}
-
-#[test]
-fn drift_future_versions_and_out_of_order() {
-    let url = database!();
-    let mut client = connect(&url);
-    V1.run_to(&mut client, 2).unwrap();
-    assert!(matches!(
-        EDITED.run_pending(&mut client),
-        Err(Error::ChecksumMismatch {
-            version: 2,
-            whitespace_only: false,
-            ..
-        })
-    ));
-    assert!(matches!(
-        WHITESPACE.run_pending(&mut client),
-        Err(Error::ChecksumMismatch {
-            version: 2,
-            whitespace_only: true,
-            ..
-        })
-    ));
-    assert_eq!(versions(&mut client, HISTORY), [1, 2]);
-
-    V2.run_pending(&mut client).unwrap();
-    assert_eq!(V1.run_pending(&mut client).unwrap().future_versions, [4, 5]);
-    assert!(matches!(
-        V1.runner().strict(true).run_pending(&mut client),
-        Err(Error::FutureVersions { .. })
-    ));
-
-    let url = database!();
-    let mut client = connect(&url);
-    V2.run_to(&mut client, 4).unwrap();
-    client.batch_execute("DELETE FROM migrate_schema_history WHERE version = 2; ALTER TABLE items DROP COLUMN price").unwrap();
-    assert!(matches!(
-        V2.run_pending(&mut client),
-        Err(Error::OutOfOrder {
-            version: 2,
-            highest_applied: 4,
-            ..
-        })
-    ));
-    let report = V2
-        .runner()
-        .allow_out_of_order(true)
-        .run_pending(&mut client)
-        .unwrap();
-    assert_eq!(
-        report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
-        [2, 5]
-    );
+fn the_example_set_runs_on_postgres() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    assert_eq!(EXAMPLE.run_pending(db.conn()).unwrap().applied.len(), 4);
+    EXAMPLE.rollback_to(db.conn(), 0).unwrap();
+    assert!(!db.table_exists("users"));
 }
 
 #[test]
 fn create_index_concurrently_runs_outside_a_transaction() {
-    let url = database!();
-    let mut client = connect(&url);
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
     assert_eq!(
         PG_CONCURRENTLY
-            .run_pending(&mut client)
+            .run_pending(db.conn())
             .unwrap()
             .applied
             .len(),
         2
     );
-    assert!(table_exists(&mut client, "items_by_name"));
-    PG_CONCURRENTLY.rollback_to(&mut client, 1).unwrap();
-    assert!(!table_exists(&mut client, "items_by_name"));
-}
-
-#[test]
-fn a_failed_no_transaction_migration_is_dirty_until_repaired() {
-    let url = database!();
-    let mut client = connect(&url);
-    let err = NO_TX_FAILS.run_pending(&mut client).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: Cleanup::LeftDirty,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = NO_TX_FAILS.run_pending(&mut connect(&url)).unwrap_err();
-    assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
-    client
-        .batch_execute("CREATE TABLE missing (id INTEGER)")
-        .unwrap();
-    NO_TX_FAILS
-        .repair(&mut client, 2, Repair::Completed)
-        .unwrap();
-    let report = NO_TX_FAILS.run_pending(&mut client).unwrap();
-    assert_eq!(
-        report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
-        [3]
-    );
-}
-
-#[test]
-fn grouped_mode_and_baseline() {
-    let url = database!();
-    let mut client = connect(&url);
-    let err = FAILING
-        .runner()
-        .grouped(true)
-        .run_pending(&mut client)
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                cleanup: Cleanup::GroupRolledBack,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(!table_exists(&mut client, "items"));
-    assert_eq!(
-        V2.runner()
-            .grouped(true)
-            .run_pending(&mut client)
-            .unwrap()
-            .applied
-            .len(),
-        5
-    );
-
-    let url = database!();
-    let mut client = connect(&url);
-    client
-        .batch_execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL DEFAULT 0)")
-        .unwrap();
-    V2.baseline(&mut client, 2).unwrap();
-    assert!(matches!(
-        V2.baseline(&mut client, 2),
-        Err(Error::HistoryNotEmpty { rows: 2, .. })
-    ));
-    assert_eq!(V2.run_pending(&mut client).unwrap().applied.len(), 3);
+    assert!(db.table_exists("items_by_name"));
+    PG_CONCURRENTLY.rollback_to(db.conn(), 1).unwrap();
+    assert!(!db.table_exists("items_by_name"));
 }
 
 #[test]
 fn a_schema_qualified_history_table() {
-    let url = database!();
-    let mut client = connect(&url);
-    PG_SCHEMA_TABLE.run_pending(&mut client).unwrap();
-    assert_eq!(versions(&mut client, "app.schema_history"), [1, 2, 3]);
-    assert!(!table_exists(&mut client, HISTORY));
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    PG_SCHEMA_TABLE.run_pending(db.conn()).unwrap();
+    assert_eq!(db.versions("app.schema_history"), [1, 2, 3]);
+    assert!(!db.table_exists(HISTORY));
     assert!(PG_SCHEMA_TABLE
-        .run_pending(&mut client)
+        .run_pending(db.conn())
         .unwrap()
         .applied
         .is_empty());
 }
 
 #[test]
-fn independent_sets_keep_independent_histories() {
-    let url = database!();
-    let mut client = connect(&url);
-    V1.run_pending(&mut client).unwrap();
-    PLUGIN.run_pending(&mut client).unwrap();
-    assert_eq!(versions(&mut client, HISTORY), [1, 2, 3]);
-    assert_eq!(versions(&mut client, "billing_schema_history"), [1, 2]);
-    // Neither sees the other's rows as future versions.
-    assert!(V1
-        .run_pending(&mut client)
-        .unwrap()
-        .future_versions
-        .is_empty());
-    assert!(PLUGIN
-        .run_pending(&mut client)
-        .unwrap()
-        .future_versions
-        .is_empty());
-}
-
-#[test]
 fn sixteen_threads_booting_at_once() {
-    let url = database!();
+    let Some(url) = fresh_database() else { return };
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
     let handles: Vec<_> = (0..16)
         .map(|_| {
@@ -399,13 +192,18 @@ fn sixteen_threads_booting_at_once() {
 
 #[test]
 fn the_lock_times_out_clearly_and_other_sets_are_not_blocked() {
-    let url = database!();
+    let Some(url) = fresh_database() else { return };
     let mut holder = connect(&url);
-    // Hold the history table's lock as a running migrator would.
     V1.run_pending(&mut holder).unwrap();
+    // Hold the history table's lock as a running migrator would: the key is
+    // the first 8 bytes of SHA-256 over `migrate:<schema>.<table>`.
+    holder
+        .batch_execute(
+            "SELECT pg_advisory_lock(('x' || substr(encode(sha256(\
+             'migrate:public.migrate_schema_history'::bytea), 'hex'), 1, 16))::bit(64)::bigint)",
+        )
+        .unwrap();
     let mut other = connect(&url);
-    let key_sql = "SELECT pg_advisory_lock(('x' || substr(encode(sha256('migrate:public.migrate_schema_history'::bytea), 'hex'), 1, 16))::bit(64)::bigint)";
-    holder.batch_execute(key_sql).unwrap();
     let err = V2
         .runner()
         .lock_timeout(Duration::from_millis(300))

@@ -71,6 +71,18 @@ pub trait Driver: Tx {
     /// Whether `error` says the history table does not exist yet.
     fn is_missing_table(&self, error: &Error) -> bool;
 
+    /// Runs the SQL of a `-- migrate:no-transaction` step, outside any
+    /// transaction, so each statement commits on its own. The default sends
+    /// it as one batch; PostgreSQL overrides it, because a multi-statement
+    /// string is one implicit transaction there.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
+        self.batch(sql)
+    }
+
     /// Runs a parameterless query in one round trip, every value as text
     /// (`None` for NULL). Boot's check uses it; the default goes through
     /// [`Tx::query`].

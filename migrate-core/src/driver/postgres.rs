@@ -351,6 +351,15 @@ impl Driver for PostgresDriver<'_> {
         matches!(code, Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME)
     }
 
+    fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
+        for statement in split_statements(sql) {
+            self.client
+                .batch_execute(statement)
+                .map_err(|e| pg_error(e, statement))?;
+        }
+        Ok(())
+    }
+
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         let messages = self
             .client
@@ -367,5 +376,116 @@ impl Driver for PostgresDriver<'_> {
                 _ => None,
             })
             .collect())
+    }
+}
+
+/// Splits SQL into statements at top-level `;`, skipping over quoted strings
+/// (`'...'`, `E'...'`), quoted identifiers, dollar-quoted bodies and
+/// comments. Empty statements are dropped.
+fn split_statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut statements = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                let quote = bytes[i];
+                let escapes = quote == b'\'' && i > 0 && matches!(bytes[i - 1], b'E' | b'e');
+                i += 1;
+                while i < bytes.len() {
+                    if escapes && bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == quote {
+                        if bytes.get(i + 1) == Some(&quote) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                while i < bytes.len() {
+                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'$' => {
+                // `$tag$ ... $tag$` (tag may be empty); `$1` is a parameter.
+                let tag_end = sql[i + 1..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map(|n| i + 1 + n);
+                match tag_end {
+                    Some(end)
+                        if bytes[end] == b'$'
+                            && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) =>
+                    {
+                        let tag = &sql[i..=end];
+                        i = sql[end + 1..]
+                            .find(tag)
+                            .map_or(bytes.len(), |n| end + 1 + n + tag.len());
+                    }
+                    _ => i += 1,
+                }
+            }
+            b';' => {
+                statements.push(&sql[start..i]);
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    statements.push(&sql[start..]);
+    statements
+        .into_iter()
+        .filter(|s| !crate::source::sql_is_blank(s))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_statements;
+
+    #[test]
+    fn splits_at_top_level_semicolons_only() {
+        let sql = "-- migrate:no-transaction\n\
+                   CREATE INDEX CONCURRENTLY a ON t (x);\n\
+                   INSERT INTO t VALUES ('semi;colon', 'it''s; fine', E'back\\';slash');\n\
+                   /* a ; comment /* nested; */ */ SELECT \"odd;name\" FROM t;\n\
+                   CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2; $body$ LANGUAGE sql;\n\
+                   DO $$ BEGIN PERFORM 1; END $$;\n\
+                   SELECT $1::int;\n\
+                   -- trailing comment; with a semicolon\n";
+        let parts: Vec<&str> = split_statements(sql).iter().map(|s| s.trim()).collect();
+        assert_eq!(parts.len(), 6, "{parts:#?}");
+        assert!(parts[0].ends_with("CREATE INDEX CONCURRENTLY a ON t (x)"));
+        assert!(
+            parts[1].starts_with("INSERT") && parts[1].ends_with("slash')"),
+            "{}",
+            parts[1]
+        );
+        assert!(parts[2].ends_with("SELECT \"odd;name\" FROM t"));
+        assert!(parts[3].ends_with("$body$ LANGUAGE sql"));
+        assert_eq!(parts[4], "DO $$ BEGIN PERFORM 1; END $$");
+        assert_eq!(parts[5], "SELECT $1::int");
     }
 }

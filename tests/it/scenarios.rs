@@ -1,0 +1,452 @@
+//! The runtime's behaviour, written once and run on every database: each
+//! scenario is generic over a [`Backend`] (a fresh SQLite file, a fresh
+//! PostgreSQL database) and instantiated by `scenario_tests!` in
+//! `sqlite.rs` and `postgres.rs`. What only one database has (PRAGMA
+//! user_version, advisory locks, server error positions) is tested there.
+
+use migrate::{Cleanup, Database, Error, Repair, State};
+
+use crate::sets::*;
+
+/// A fresh, empty database of one kind, with the few queries tests need.
+pub trait Backend: Sized {
+    type Conn: Database;
+    /// `None` when this database is not available here (and that is allowed).
+    fn fresh() -> Option<Self>;
+    fn conn(&mut self) -> &mut Self::Conn;
+    /// A new connection to the same database: a reboot.
+    fn reconnect(&mut self);
+    fn versions(&mut self, table: &str) -> Vec<u64>;
+    fn table_exists(&mut self, name: &str) -> bool;
+    fn exec(&mut self, sql: &str);
+    fn item_names(&mut self) -> Vec<String>;
+    /// How this database says `no_such_table` does not exist.
+    const MISSING_TABLE: &'static str;
+}
+
+const HISTORY: &str = "migrate_schema_history";
+
+fn versions_of(report: &migrate::Report) -> Vec<u64> {
+    report.applied.iter().map(|a| a.version).collect()
+}
+
+pub fn applies_everything_in_order_then_nothing<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let report = V2.run_pending(db.conn()).unwrap();
+    assert_eq!(versions_of(&report), [1, 2, 3, 4, 5]);
+    assert_eq!(report.applied[2].file_name, "0003_seed_items.rs");
+    assert_eq!(report.version, 5);
+    assert_eq!(db.versions(HISTORY), [1, 2, 3, 4, 5]);
+    // The Rust migration ran through Tx with $N placeholders.
+    assert_eq!(db.item_names(), ["widget", "gadget"]);
+    db.reconnect();
+    let again = V2.run_pending(db.conn()).unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.version, 5);
+}
+
+pub fn upgrading_applies_only_the_new_migrations<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V1.run_pending(db.conn()).unwrap();
+    assert_eq!(versions_of(&V2.run_pending(db.conn()).unwrap()), [4, 5]);
+}
+
+pub fn run_to_status_and_plan<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    assert!(V2
+        .status(db.conn())
+        .unwrap()
+        .iter()
+        .all(|s| s.state == State::Pending));
+    assert_eq!(V2.plan(db.conn()).unwrap().len(), 5);
+    assert!(
+        !db.table_exists(HISTORY),
+        "looking created the history table"
+    );
+
+    assert_eq!(V2.run_to(db.conn(), 3).unwrap().applied.len(), 3);
+    let plan: Vec<u64> = V2
+        .plan(db.conn())
+        .unwrap()
+        .iter()
+        .map(|m| m.version())
+        .collect();
+    assert_eq!(plan, [4, 5]);
+    assert!(!db.table_exists("orders"), "plan applied something");
+    let status = V2.status(db.conn()).unwrap();
+    let states: Vec<State> = status.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [
+            State::Applied,
+            State::Applied,
+            State::Applied,
+            State::Pending,
+            State::Pending
+        ]
+    );
+    assert!(status[0].applied_at.is_some());
+    assert_eq!(status[0].file_name, Some("0001_create_items.sql"));
+    assert!(matches!(
+        V2.run_to(db.conn(), 9),
+        Err(Error::UnknownVersion {
+            version: 9,
+            latest_known: 5
+        })
+    ));
+
+    // An older binary sees the newer versions as future; an edited one as changed.
+    V2.run_pending(db.conn()).unwrap();
+    let states: Vec<State> = V1
+        .status(db.conn())
+        .unwrap()
+        .iter()
+        .map(|s| s.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            State::Applied,
+            State::Applied,
+            State::Applied,
+            State::Future,
+            State::Future
+        ]
+    );
+    assert_eq!(EDITED.status(db.conn()).unwrap()[1].state, State::Changed);
+}
+
+pub fn rollback_to_reverts_newest_first<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V2.run_pending(db.conn()).unwrap();
+    let report = V2.rollback_to(db.conn(), 2).unwrap();
+    let reverted: Vec<u64> = report.reverted.iter().map(|a| a.version).collect();
+    assert_eq!(reverted, [5, 4, 3]);
+    assert_eq!(report.version, 2);
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    assert!(!db.table_exists("orders"));
+    // The Rust down step ran: the seeded rows are gone.
+    assert!(db.item_names().is_empty());
+    assert_eq!(V2.run_pending(db.conn()).unwrap().applied.len(), 3);
+    V2.rollback_to(db.conn(), 0).unwrap();
+    assert!(db.versions(HISTORY).is_empty());
+    assert!(!db.table_exists("items"));
+}
+
+pub fn rollback_without_a_down_changes_nothing<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    IRREVERSIBLE.run_pending(db.conn()).unwrap();
+    let err = IRREVERSIBLE.rollback_to(db.conn(), 0).unwrap_err();
+    assert!(
+        matches!(err, Error::Irreversible { version: 2, .. }),
+        "{err}"
+    );
+    // Version 3 had a down step, but nothing was reverted.
+    assert_eq!(db.versions(HISTORY), [1, 2, 3]);
+    assert!(db.table_exists("tags"));
+    IRREVERSIBLE.rollback_to(db.conn(), 2).unwrap();
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+}
+
+pub fn a_failing_migration_leaves_no_trace_and_earlier_ones_stay<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = FAILING.run_pending(db.conn()).unwrap_err();
+    match &err {
+        Error::Failed {
+            version,
+            name,
+            file,
+            cleanup,
+            ..
+        } => {
+            assert_eq!(
+                (*version, name.as_str(), file.as_str()),
+                (3, "broken", "0003_broken.sql")
+            );
+            assert_eq!(*cleanup, Cleanup::RolledBack);
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.starts_with("migration 3 (`0003_broken.sql`) failed and was rolled back: "),
+        "{message}"
+    );
+    assert!(message.contains(B::MISSING_TABLE), "{message}");
+    assert!(std::error::Error::source(&err).is_some());
+    // Its first statement left nothing behind; 1 and 2 stay applied.
+    assert!(!db.table_exists("half_done"));
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    // The fixed binary continues from there.
+    assert_eq!(FIXED.run_pending(db.conn()).unwrap().applied.len(), 1);
+    assert!(db.table_exists("half_done"));
+}
+
+pub fn a_rust_migration_returning_err_is_rolled_back<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = RUST_FAILS.run_pending(db.conn()).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Failed {
+            version: 2,
+            cleanup: Cleanup::RolledBack,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "migration 2 (`0002_check_items.rs`) failed and was rolled back: items must not be \
+         empty; fix the migration and run again (earlier migrations stay applied)"
+    );
+    assert!(!db.table_exists("audit"));
+    assert_eq!(db.versions(HISTORY), [1]);
+}
+
+pub fn an_edited_migration_is_refused_before_anything_is_applied<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V1.run_to(db.conn(), 2).unwrap();
+    let err = EDITED.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ChecksumMismatch {
+                version: 2,
+                whitespace_only: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .starts_with("migration 2 (`0002_add_price.sql`) was changed after it was applied"));
+    assert!(!err.to_string().contains("only whitespace"));
+    // Version 3 was pending, and was not applied.
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    let err = WHITESPACE.run_pending(db.conn()).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::ChecksumMismatch {
+            version: 2,
+            whitespace_only: true,
+            ..
+        }
+    ));
+    assert!(
+        err.to_string().contains("(only whitespace differs)"),
+        "{err}"
+    );
+}
+
+pub fn future_versions_are_tolerated_unless_strict<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V2.run_pending(db.conn()).unwrap();
+    // An older binary boots during a rollback deploy.
+    let report = V1.run_pending(db.conn()).unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.future_versions, [4, 5]);
+    let err = V1.runner().strict(true).run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(&err, Error::FutureVersions { versions, latest_known: 3 } if versions == &[4, 5])
+    );
+}
+
+pub fn out_of_order_is_refused_unless_allowed<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V2.run_to(db.conn(), 4).unwrap();
+    // A hole below the highest applied version, as a hand-edited history leaves.
+    db.exec("DELETE FROM migrate_schema_history WHERE version = 2");
+    db.exec("ALTER TABLE items DROP COLUMN price");
+    assert_eq!(V2.status(db.conn()).unwrap()[1].state, State::Pending);
+    let err = V2.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutOfOrder {
+                version: 2,
+                highest_applied: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(matches!(V2.plan(db.conn()), Err(Error::OutOfOrder { .. })));
+    assert_eq!(db.versions(HISTORY), [1, 3, 4], "nothing may be applied");
+    let report = V2
+        .runner()
+        .allow_out_of_order(true)
+        .run_pending(db.conn())
+        .unwrap();
+    assert_eq!(versions_of(&report), [2, 5]);
+    assert_eq!(db.versions(HISTORY), [1, 2, 3, 4, 5]);
+}
+
+pub fn no_transaction_migrations_run_outside_a_transaction<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    // VACUUM fails inside a transaction on both databases.
+    assert_eq!(NO_TX.run_pending(db.conn()).unwrap().applied.len(), 2);
+    let status = NO_TX.status(db.conn()).unwrap();
+    assert_eq!(status[1].state, State::Applied);
+}
+
+pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = NO_TX_FAILS.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: Cleanup::LeftDirty,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("marked dirty"), "{err}");
+    // Its first statement stayed: that is what dirty means.
+    assert!(db.table_exists("half"));
+
+    // Every later run stops, naming the version, until repaired.
+    db.reconnect();
+    let err = NO_TX_FAILS.run_pending(db.conn()).unwrap_err();
+    assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
+    assert!(err.to_string().contains("`migrate repair 2`"), "{err}");
+    assert!(!db.table_exists("after_half"));
+    assert_eq!(
+        NO_TX_FAILS.status(db.conn()).unwrap()[1].state,
+        State::Dirty
+    );
+
+    // Undone by hand and marked so: it runs (and fails) again.
+    assert!(matches!(
+        NO_TX_FAILS.repair(db.conn(), 1, Repair::Undone),
+        Err(Error::NothingToRepair { version: 1 })
+    ));
+    db.exec("DROP TABLE half");
+    NO_TX_FAILS.repair(db.conn(), 2, Repair::Undone).unwrap();
+    assert!(matches!(
+        NO_TX_FAILS.run_pending(db.conn()),
+        Err(Error::Failed { version: 2, .. })
+    ));
+
+    // Finished by hand and marked completed: the run continues after it.
+    db.exec("CREATE TABLE missing (id INTEGER)");
+    NO_TX_FAILS.repair(db.conn(), 2, Repair::Completed).unwrap();
+    assert_eq!(
+        versions_of(&NO_TX_FAILS.run_pending(db.conn()).unwrap()),
+        [3]
+    );
+}
+
+pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = FAILING
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 3,
+                cleanup: Cleanup::GroupRolledBack,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!db.table_exists("items"));
+    assert!(db.versions(HISTORY).is_empty());
+    assert_eq!(
+        V2.runner()
+            .grouped(true)
+            .run_pending(db.conn())
+            .unwrap()
+            .applied
+            .len(),
+        5
+    );
+    assert_eq!(db.versions(HISTORY), [1, 2, 3, 4, 5]);
+
+    let Some(mut other) = B::fresh() else { return };
+    let err = NO_TX
+        .runner()
+        .grouped(true)
+        .run_pending(other.conn())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NoTransactionInGroup { version: 2, .. }),
+        "{err}"
+    );
+}
+
+pub fn baseline_adopts_an_existing_database_once<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL DEFAULT 0)");
+    assert_eq!(V2.baseline(db.conn(), 2).unwrap().version, 2);
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    let err = V2.baseline(db.conn(), 2).unwrap_err();
+    assert!(
+        matches!(err, Error::HistoryNotEmpty { rows: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(V2.run_pending(db.conn()).unwrap().applied.len(), 3);
+    let Some(mut other) = B::fresh() else { return };
+    assert!(matches!(
+        V2.baseline(other.conn(), 6),
+        Err(Error::UnknownVersion { .. })
+    ));
+}
+
+pub fn independent_sets_keep_independent_histories<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V1.run_pending(db.conn()).unwrap();
+    PLUGIN.run_pending(db.conn()).unwrap();
+    assert_eq!(db.versions(HISTORY), [1, 2, 3]);
+    assert_eq!(db.versions("billing_schema_history"), [1, 2]);
+    // Neither sees the other's rows as future versions.
+    assert!(V1
+        .run_pending(db.conn())
+        .unwrap()
+        .future_versions
+        .is_empty());
+    assert!(PLUGIN
+        .run_pending(db.conn())
+        .unwrap()
+        .future_versions
+        .is_empty());
+}
+
+/// One `#[test]` per scenario, for one backend.
+macro_rules! scenario_tests {
+    ($backend:ty) => {
+        scenario_tests!(@each $backend;
+            applies_everything_in_order_then_nothing,
+            upgrading_applies_only_the_new_migrations,
+            run_to_status_and_plan,
+            rollback_to_reverts_newest_first,
+            rollback_without_a_down_changes_nothing,
+            a_failing_migration_leaves_no_trace_and_earlier_ones_stay,
+            a_rust_migration_returning_err_is_rolled_back,
+            an_edited_migration_is_refused_before_anything_is_applied,
+            future_versions_are_tolerated_unless_strict,
+            out_of_order_is_refused_unless_allowed,
+            no_transaction_migrations_run_outside_a_transaction,
+            a_failed_no_transaction_migration_is_dirty_until_repaired,
+            grouped_mode_is_all_or_nothing,
+            baseline_adopts_an_existing_database_once,
+            independent_sets_keep_independent_histories,
+        );
+    };
+    (@each $backend:ty; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                crate::scenarios::$name::<$backend>();
+            }
+        )*
+    };
+}
+pub(crate) use scenario_tests;
