@@ -174,6 +174,7 @@ pub(crate) struct HistorySql {
     /// The statements run once per migration, formatted once per run.
     insert: String,
     finish: String,
+    unfinish: String,
     delete: String,
 }
 
@@ -228,6 +229,7 @@ impl HistorySql {
                 "UPDATE {quoted} SET state = $1, execution_ms = $2, applied_at = {now} \
                  WHERE version = $3"
             ),
+            unfinish: format!("UPDATE {quoted} SET state = $1 WHERE version = $2"),
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
             table: quoted,
             index,
@@ -247,9 +249,9 @@ impl HistorySql {
 
     /// Creates the table (and its schema on PostgreSQL) if missing.
     pub(crate) fn create(&self, tx: &mut dyn Tx) -> Result<()> {
-        let (version_type, applied_at) = match self.dialect {
-            Dialect::Sqlite => ("INTEGER", "TEXT NOT NULL"),
-            _ => ("BIGINT", "TEXT NOT NULL"),
+        let version_type = match self.dialect {
+            Dialect::Sqlite => "INTEGER",
+            _ => "BIGINT",
         };
         let table = &self.table;
         let mut sql = String::new();
@@ -265,7 +267,7 @@ impl HistorySql {
              \x20   loose_checksum TEXT NOT NULL,\n\
              \x20   chained_checksum TEXT NOT NULL,\n\
              \x20   state TEXT NOT NULL,\n\
-             \x20   applied_at {applied_at},\n\
+             \x20   applied_at TEXT NOT NULL,\n\
              \x20   execution_ms BIGINT NOT NULL\n\
              );\n\
              CREATE INDEX IF NOT EXISTS {} ON {} (version) WHERE state <> 'applied';",
@@ -363,6 +365,15 @@ impl HistorySql {
                 Value::Integer(execution_ms),
                 version_value(version),
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks an applied row unfinished, while a no-transaction down step runs.
+    pub(crate) fn unfinish(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
+        tx.execute(
+            &self.unfinish,
+            &[RowState::InProgress.as_str().into(), version_value(version)],
         )?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! binary embeds to what must happen — or why nothing may. Pure: no
 //! database, no clock, so every rule is tested on plain values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, RowState};
@@ -61,24 +61,16 @@ pub struct MigrationStatus {
 }
 
 /// What the database holds, checked against the binary.
-pub(crate) struct Checked<'r> {
-    /// Rows of versions the binary knows, by version.
-    pub known: BTreeMap<u64, &'r HistoryRow>,
+pub(crate) struct Checked {
+    /// Applied versions the binary knows.
+    pub known: BTreeSet<u64>,
     /// Versions recorded but unknown to the binary.
     pub future: Vec<u64>,
 }
 
-fn embedded(migrations: &Migrations, version: u64) -> Option<&'static Migration> {
-    migrations.get(version)
-}
-
 /// Validates the whole history against the binary before anything is done:
 /// unfinished rows, edited migrations, versions from a newer release.
-pub(crate) fn check<'r>(
-    migrations: &Migrations,
-    rows: &'r [HistoryRow],
-    rules: Rules,
-) -> Result<Checked<'r>> {
+pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) -> Result<Checked> {
     if let Some(row) = rows.iter().find(|r| r.state == RowState::InProgress) {
         return Err(Error::Dirty {
             version: row.version,
@@ -86,10 +78,10 @@ pub(crate) fn check<'r>(
             file: file_of(migrations, row),
         });
     }
-    let mut known = BTreeMap::new();
+    let mut known = BTreeSet::new();
     let mut future = Vec::new();
     for row in rows {
-        match embedded(migrations, row.version) {
+        match migrations.get(row.version) {
             Some(m) => {
                 if m.checksum() != row.checksum {
                     return Err(Error::ChecksumMismatch {
@@ -101,7 +93,7 @@ pub(crate) fn check<'r>(
                         whitespace_only: m.loose_checksum() == row.loose_checksum,
                     });
                 }
-                known.insert(row.version, row);
+                known.insert(row.version);
             }
             None => future.push(row.version),
         }
@@ -116,7 +108,7 @@ pub(crate) fn check<'r>(
 }
 
 fn file_of(migrations: &Migrations, row: &HistoryRow) -> String {
-    embedded(migrations, row.version).map_or_else(
+    migrations.get(row.version).map_or_else(
         || format!("version {} (not in this binary)", row.version),
         |m| m.file_name().to_owned(),
     )
@@ -136,7 +128,7 @@ pub(crate) fn known_version(migrations: &Migrations, version: u64) -> Result<()>
 /// The migrations to apply, in order, up to `target` (all when `None`).
 pub(crate) fn pending(
     migrations: &Migrations,
-    checked: &Checked<'_>,
+    checked: &Checked,
     rules: Rules,
     target: Option<u64>,
 ) -> Result<Vec<&'static Migration>> {
@@ -145,7 +137,7 @@ pub(crate) fn pending(
     }
     let highest_applied = checked
         .known
-        .keys()
+        .iter()
         .chain(&checked.future)
         .max()
         .copied()
@@ -153,7 +145,7 @@ pub(crate) fn pending(
     let limit = target.unwrap_or(u64::MAX);
     let pending: Vec<&'static Migration> = migrations
         .iter()
-        .filter(|m| !checked.known.contains_key(&m.version()) && m.version() <= limit)
+        .filter(|m| !checked.known.contains(&m.version()) && m.version() <= limit)
         .collect();
     if !rules.allow_out_of_order {
         if let Some(late) = pending.iter().find(|m| m.version() < highest_applied) {
@@ -171,7 +163,7 @@ pub(crate) fn pending(
 /// every one must have a down step, or nothing is reverted.
 pub(crate) fn to_revert(
     migrations: &Migrations,
-    checked: &Checked<'_>,
+    checked: &Checked,
     target: u64,
 ) -> Result<Vec<&'static Migration>> {
     known_version(migrations, target)?;
@@ -189,10 +181,10 @@ pub(crate) fn to_revert(
     }
     let revert: Vec<&'static Migration> = checked
         .known
-        .keys()
+        .iter()
         .rev()
         .filter(|v| **v > target)
-        .filter_map(|v| embedded(migrations, *v))
+        .filter_map(|v| migrations.get(*v))
         .collect();
     if let Some(m) = revert.iter().find(|m| !m.has_down()) {
         return Err(Error::Irreversible {
@@ -229,7 +221,7 @@ pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<Migrat
         .collect();
     out.extend(
         rows.iter()
-            .filter(|r| embedded(migrations, r.version).is_none())
+            .filter(|r| migrations.get(r.version).is_none())
             .map(|r| MigrationStatus {
                 version: r.version,
                 name: r.name.clone(),

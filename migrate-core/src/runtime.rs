@@ -3,16 +3,18 @@
 //!
 //! Boot with nothing pending is one query: the latest history row and any
 //! unfinished row; the latest row's chained checksum is compared with the
-//! embedded chain, which covers every version up to it. Only when something is pending does the runtime take the migration
-//! lock, read the whole history, validate it against the binary, and apply
-//! each migration in its own transaction together with its history row.
+//! embedded chain, which covers every version up to it. Only when something
+//! is pending does the runtime take the migration lock, read the whole
+//! history, validate it against the binary, and apply each migration in its
+//! own transaction together with its history row.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::driver::{Database, Driver};
 use crate::error::{Cleanup, Error, Result};
 use crate::history::{Head, HistoryRow, HistorySql, RowState, TableName};
-use crate::plan::{self, MigrationStatus, Rules};
+use crate::plan::{self, Checked, MigrationStatus, Rules};
 use crate::registry::{Migration, Migrations, Step};
 use crate::tx::Tx;
 
@@ -197,6 +199,60 @@ fn open<'d, D: Database + ?Sized>(
     Ok((driver, table, sql))
 }
 
+/// The versions a history holds while a run changes it. `PRAGMA
+/// user_version` follows the highest of them; a report names the highest one
+/// this binary knows. Neither is "the last version touched": a migration
+/// applied out of order, or a revert across a hole, must not move them wrongly.
+struct AppliedVersions {
+    versions: BTreeSet<u64>,
+    latest_known: u64,
+}
+
+impl AppliedVersions {
+    fn new(versions: impl IntoIterator<Item = u64>, migrations: &Migrations) -> Self {
+        AppliedVersions {
+            versions: versions.into_iter().collect(),
+            latest_known: migrations.len() as u64,
+        }
+    }
+
+    fn from_checked(checked: &Checked, migrations: &Migrations) -> Self {
+        let all = checked.known.iter().chain(&checked.future).copied();
+        AppliedVersions::new(all, migrations)
+    }
+
+    fn insert(&mut self, version: u64) -> u64 {
+        self.versions.insert(version);
+        self.highest()
+    }
+
+    fn remove(&mut self, version: u64) -> u64 {
+        self.versions.remove(&version);
+        self.highest()
+    }
+
+    fn highest(&self) -> u64 {
+        self.versions.last().copied().unwrap_or(0)
+    }
+
+    fn highest_known(&self) -> u64 {
+        self.versions
+            .range(..=self.latest_known)
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn log_done(verb: &str, done: &Applied) {
+    log::info!(
+        "{verb} migration {} ({}) in {} ms",
+        done.version,
+        done.file_name,
+        done.duration.as_millis()
+    );
+}
+
 impl<'m> Runner<'m> {
     /// Under the migration lock: creates the history table if missing, reads
     /// it whole, and hands the rows to `f`.
@@ -289,21 +345,22 @@ impl<'m> Runner<'m> {
         self.with_history(&mut driver, &table, &sql, |driver, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let pending = plan::pending(self.migrations, &checked, self.rules, target)?;
+            let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
             let mut report = Report {
                 future_versions: checked.future.clone(),
-                version: checked.known.keys().max().copied().unwrap_or(0),
                 ..Report::default()
             };
             if self.grouped {
-                self.apply_grouped(driver, &sql, &pending, &mut report)?;
+                report.applied = self.apply_grouped(driver, &sql, &pending, &mut versions)?;
             } else {
                 for migration in pending {
-                    let applied = apply_one(driver, &sql, migration)?;
+                    let highest = versions.insert(migration.version());
+                    let applied = apply_one(driver, &sql, migration, highest)?;
                     self.report_progress(&applied);
-                    report.version = report.version.max(applied.version);
                     report.applied.push(applied);
                 }
             }
+            report.version = versions.highest_known();
             Ok(report)
         })
     }
@@ -333,16 +390,17 @@ impl<'m> Runner<'m> {
         }))
     }
 
+    /// Applies `pending` in one transaction, all or nothing.
     fn apply_grouped<D: Driver>(
         &self,
         driver: &mut D,
         sql: &HistorySql,
         pending: &[&'static Migration],
-        report: &mut Report,
-    ) -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
+        versions: &mut AppliedVersions,
+    ) -> Result<Vec<Applied>> {
+        let Some(&last) = pending.last() else {
+            return Ok(Vec::new());
+        };
         if let Some(m) = pending.iter().find(|m| !m.transactional()) {
             return Err(Error::NoTransactionInGroup {
                 version: m.version(),
@@ -367,26 +425,21 @@ impl<'m> Runner<'m> {
             }
             applied.push(done(migration, start.elapsed()));
         }
-        let last = pending.last().map_or(0, |m| m.version());
+        for migration in pending {
+            versions.insert(migration.version());
+        }
         let finished = sql
-            .set_schema_version(driver, last)
+            .set_schema_version(driver, versions.highest())
             .and_then(|()| driver.commit());
         if let Err(source) = finished {
             let _ = driver.rollback();
-            let migration = pending[pending.len() - 1];
-            return Err(failed(migration, Cleanup::GroupRolledBack, source));
+            return Err(failed(last, Cleanup::GroupRolledBack, source));
         }
         for a in &applied {
-            log::info!(
-                "applied migration {} ({}) in {} ms",
-                a.version,
-                a.file_name,
-                a.duration.as_millis()
-            );
+            log_done("applied", a);
+            self.report_progress(a);
         }
-        report.version = report.version.max(last);
-        report.applied.extend(applied);
-        Ok(())
+        Ok(applied)
     }
 
     /// Reverts applied migrations above `version`, newest first, each in its
@@ -402,9 +455,9 @@ impl<'m> Runner<'m> {
         self.with_history(&mut driver, &table, &sql, |driver, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let revert = plan::to_revert(self.migrations, &checked, version)?;
+            let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
             let mut report = Report {
                 future_versions: checked.future.clone(),
-                version: checked.known.keys().max().copied().unwrap_or(0),
                 ..Report::default()
             };
             for migration in revert {
@@ -412,7 +465,7 @@ impl<'m> Runner<'m> {
                     continue; // to_revert checked every one has a down step
                 };
                 let start = Instant::now();
-                let below = migration.version() - 1;
+                let below = versions.remove(migration.version());
                 if down.transactional() {
                     driver.begin()?;
                     let result = run_step(driver, down)
@@ -424,23 +477,19 @@ impl<'m> Runner<'m> {
                         return Err(failed(migration, Cleanup::RolledBack, source));
                     }
                 } else {
-                    mark_in_progress(driver, &sql, migration)?;
+                    // The row says "unfinished" while the step runs outside a transaction.
+                    sql.unfinish(driver, migration.version())?;
                     run_step(driver, down)
+                        .and_then(|()| sql.delete(driver, migration.version()))
+                        .and_then(|()| sql.set_schema_version(driver, below))
                         .map_err(|source| failed(migration, Cleanup::LeftDirty, source))?;
-                    sql.delete(driver, migration.version())?;
-                    sql.set_schema_version(driver, below)?;
                 }
-                log::info!(
-                    "reverted migration {} ({}) in {} ms",
-                    migration.version(),
-                    migration.file_name(),
-                    start.elapsed().as_millis()
-                );
-                report.version = below;
                 let reverted = done(migration, start.elapsed());
+                log_done("reverted", &reverted);
                 self.report_progress(&reverted);
                 report.reverted.push(reverted);
             }
+            report.version = versions.highest_known();
             Ok(report)
         })
     }
@@ -524,24 +573,19 @@ impl<'m> Runner<'m> {
             if !unfinished {
                 return Err(Error::NothingToRepair { version });
             }
-            let highest = match how {
-                Repair::Completed => {
-                    sql.finish(driver, version, 0)?;
-                    rows.iter().map(|r| r.version).max().unwrap_or(0)
-                }
+            let mut versions =
+                AppliedVersions::new(rows.iter().map(|r| r.version), self.migrations);
+            match how {
+                Repair::Completed => sql.finish(driver, version, 0)?,
                 Repair::Undone => {
                     sql.delete(driver, version)?;
-                    rows.iter()
-                        .map(|r| r.version)
-                        .filter(|v| *v != version)
-                        .max()
-                        .unwrap_or(0)
+                    versions.remove(version);
                 }
-            };
-            sql.set_schema_version(driver, highest)?;
+            }
+            sql.set_schema_version(driver, versions.highest())?;
             log::info!("repaired version {version} of `{table}`: {how:?}");
             Ok(Report {
-                version: highest,
+                version: versions.highest_known(),
                 ..Report::default()
             })
         })
@@ -591,18 +635,14 @@ fn done(migration: &'static Migration, duration: Duration) -> Applied {
     }
 }
 
-fn mark_in_progress<D: Driver>(driver: &mut D, sql: &HistorySql, m: &Migration) -> Result<()> {
-    // A reverting no-transaction down step: the row says "unfinished" while it runs.
-    sql.delete(driver, m.version())?;
-    sql.insert(driver, m, RowState::InProgress, 0)
-}
-
 /// Applies one migration: in a transaction with its history row, or — for a
-/// no-transaction migration — recorded as in progress first.
+/// no-transaction migration — recorded as in progress first. `highest` is the
+/// highest applied version once it is applied, for `PRAGMA user_version`.
 fn apply_one<D: Driver>(
     driver: &mut D,
     sql: &HistorySql,
     migration: &'static Migration,
+    highest: u64,
 ) -> Result<Applied> {
     let start = Instant::now();
     if migration.transactional() {
@@ -616,7 +656,7 @@ fn apply_one<D: Driver>(
                     millis(start.elapsed()),
                 )
             })
-            .and_then(|()| sql.set_schema_version(driver, migration.version()))
+            .and_then(|()| sql.set_schema_version(driver, highest))
             .and_then(|()| driver.commit());
         if let Err(source) = result {
             let _ = driver.rollback();
@@ -625,17 +665,12 @@ fn apply_one<D: Driver>(
     } else {
         sql.insert(driver, migration, RowState::InProgress, 0)?;
         run_step(driver, migration.up())
+            .and_then(|()| sql.finish(driver, migration.version(), millis(start.elapsed())))
+            .and_then(|()| sql.set_schema_version(driver, highest))
             .map_err(|source| failed(migration, Cleanup::LeftDirty, source))?;
-        sql.finish(driver, migration.version(), millis(start.elapsed()))?;
-        sql.set_schema_version(driver, migration.version())?;
     }
     let applied = done(migration, start.elapsed());
-    log::info!(
-        "applied migration {} ({}) in {} ms",
-        applied.version,
-        applied.file_name,
-        applied.duration.as_millis()
-    );
+    log_done("applied", &applied);
     Ok(applied)
 }
 
@@ -752,6 +787,21 @@ mod tests {
             assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
             let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
             assert_eq!(db.calls[4..8], per_migration, "{:?}", db.calls);
+        }
+    }
+
+    #[test]
+    fn progress_is_reported_once_per_migration_in_both_modes() {
+        for grouped in [false, true] {
+            let mut db = Recorder::default();
+            let seen = std::cell::RefCell::new(Vec::new());
+            let record = |a: &Applied| seen.borrow_mut().push(a.version);
+            SET.runner()
+                .grouped(grouped)
+                .on_progress(&record)
+                .run_pending(&mut db)
+                .unwrap();
+            assert_eq!(*seen.borrow(), [1, 2, 3], "grouped: {grouped}");
         }
     }
 

@@ -339,6 +339,40 @@ pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
     );
 }
 
+pub fn a_failed_no_transaction_down_step_is_dirty_too<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap();
+    let err = NO_TX_DOWN_FAILS.rollback_to(db.conn(), 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: Cleanup::LeftDirty,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Its first statement ran: the row stays, marked unfinished, not deleted.
+    assert!(!db.table_exists("extra"));
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    assert_eq!(
+        NO_TX_DOWN_FAILS.status(db.conn()).unwrap()[1].state,
+        State::Dirty
+    );
+    db.reconnect();
+    assert!(matches!(
+        NO_TX_DOWN_FAILS.run_pending(db.conn()),
+        Err(Error::Dirty { version: 2, .. })
+    ));
+    // The operator finishes the revert by hand and says so.
+    NO_TX_DOWN_FAILS
+        .repair(db.conn(), 2, Repair::Undone)
+        .unwrap();
+    assert_eq!(db.versions(HISTORY), [1]);
+}
+
 pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     let err = FAILING
@@ -435,6 +469,7 @@ macro_rules! scenario_tests {
             out_of_order_is_refused_unless_allowed,
             no_transaction_migrations_run_outside_a_transaction,
             a_failed_no_transaction_migration_is_dirty_until_repaired,
+            a_failed_no_transaction_down_step_is_dirty_too,
             grouped_mode_is_all_or_nothing,
             baseline_adopts_an_existing_database_once,
             independent_sets_keep_independent_histories,

@@ -30,3 +30,5 @@ pub static PLUGIN: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/flyway", table = "billing_schema_history");
 pub static SQLITE_SCHEMA_TABLE: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/rt-v1", table = "main.app_history");
+pub static NO_TX_DOWN_FAILS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-no-tx-down-fails");

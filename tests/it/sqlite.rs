@@ -120,6 +120,33 @@ fn user_version_follows_the_latest_applied_version() {
     let mut grouped = open(&path3);
     V2.runner().grouped(true).run_pending(&mut grouped).unwrap();
     assert_eq!(user_version(&grouped), 5);
+
+    // It is the highest applied version, not the last one touched: applying
+    // 2 late (4 is applied) or reverting across a hole must not lower it wrongly.
+    let (_dir4, path4) = db();
+    let mut holes = open(&path4);
+    V2.run_to(&mut holes, 4).unwrap();
+    holes
+        .execute_batch(
+            "DELETE FROM migrate_schema_history WHERE version = 2;
+             ALTER TABLE items DROP COLUMN price;",
+        )
+        .unwrap();
+    let report = V2
+        .runner()
+        .allow_out_of_order(true)
+        .run_to(&mut holes, 2)
+        .unwrap();
+    assert_eq!(report.version, 4);
+    assert_eq!(user_version(&holes), 4);
+    holes
+        .execute_batch("DELETE FROM migrate_schema_history WHERE version = 3")
+        .unwrap();
+    let report = V2.rollback_to(&mut holes, 1).unwrap();
+    let reverted: Vec<u64> = report.reverted.iter().map(|a| a.version).collect();
+    assert_eq!(reverted, [4, 2]);
+    assert_eq!(report.version, 1);
+    assert_eq!(user_version(&holes), 1);
 }
 
 #[test]
