@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use migrate::postgres::{Client, NoTls};
-use migrate::Error;
+use migrate::{Database, Error, Tx, Value};
 
 use crate::scenarios::{scenario_tests, Backend};
 use crate::sets::*;
@@ -232,4 +232,56 @@ fn the_lock_times_out_clearly_and_other_sets_are_not_blocked() {
     // A closed session releases its lock: the waiting migrator goes through.
     drop(holder);
     assert_eq!(V2.run_pending(&mut other).unwrap().applied.len(), 2);
+}
+
+#[test]
+fn values_fit_whatever_type_the_server_infers() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let mut tx = db.conn().driver();
+    tx.batch(
+        "CREATE TABLE typed (i2 SMALLINT, i4 INTEGER, flag BOOLEAN, f4 REAL, doc JSONB, \
+         price NUMERIC)",
+    )
+    .unwrap();
+    tx.execute(
+        "INSERT INTO typed (i2, i4, flag, f4, doc) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            3.into(),
+            40_000.into(),
+            true.into(),
+            1.5.into(),
+            r#"{"a": 1}"#.into(),
+        ],
+    )
+    .unwrap();
+    let rows = tx
+        .query("SELECT i2, i4, flag, f4, doc::text FROM typed", &[])
+        .unwrap();
+    assert_eq!(
+        rows,
+        [vec![
+            Value::Integer(3),
+            Value::Integer(40_000),
+            Value::Integer(1),
+            Value::Real(1.5),
+            Value::Text(r#"{"a": 1}"#.into()),
+        ]]
+    );
+    // Out of range for the inferred type, or a type a Value cannot hold: clear errors.
+    let err = tx
+        .execute("UPDATE typed SET i2 = $1", &[100_000.into()])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot bind Integer(100000) to a parameter of type int2"),
+        "{err}"
+    );
+    let err = tx.query("SELECT price FROM typed", &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cast it in the query (e.g. `price::text`)"),
+        "{err}"
+    );
 }

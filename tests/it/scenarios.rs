@@ -4,7 +4,7 @@
 //! `sqlite.rs` and `postgres.rs`. What only one database has (PRAGMA
 //! user_version, advisory locks, server error positions) is tested there.
 
-use migrate::{Cleanup, Database, Error, Repair, State};
+use migrate::{Cleanup, Database, Error, Repair, State, Tx, Value};
 
 use crate::sets::*;
 
@@ -373,6 +373,55 @@ pub fn a_failed_no_transaction_down_step_is_dirty_too<B: Backend>() {
     assert_eq!(db.versions(HISTORY), [1]);
 }
 
+/// What a Rust migration relies on: the same `$N` SQL and values on every
+/// database, placeholders bound by number in any order, counts checked.
+pub fn values_cross_the_tx_boundary_both_ways<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let mut tx = db.conn().driver();
+    tx.batch("CREATE TABLE v (i BIGINT, r DOUBLE PRECISION, t TEXT, b BYTEA, n TEXT)")
+        .unwrap();
+    let written = tx
+        .execute(
+            "INSERT INTO v (t, i, r, b, n) VALUES ($2, $1, $3, $4, $5)",
+            &[
+                7.into(),
+                "seven".into(),
+                0.5.into(),
+                vec![0u8, 255].into(),
+                Value::Null,
+            ],
+        )
+        .unwrap();
+    assert_eq!(written, 1);
+    let rows = tx
+        .query(
+            "SELECT i, r, t, b, n FROM v WHERE i = $1 AND t = $2",
+            &[7.into(), "seven".into()],
+        )
+        .unwrap();
+    assert_eq!(
+        rows,
+        [vec![
+            Value::Integer(7),
+            Value::Real(0.5),
+            Value::Text("seven".into()),
+            Value::Blob(vec![0, 255]),
+            Value::Null,
+        ]]
+    );
+    // A value short or a value over is an error, never a silent NULL.
+    assert!(tx
+        .execute("INSERT INTO v (i, t) VALUES ($1, $2)", &[1.into()])
+        .is_err());
+    assert!(tx
+        .execute("INSERT INTO v (i) VALUES ($1)", &[1.into(), 2.into()])
+        .is_err());
+    assert_eq!(
+        tx.query("SELECT count(*) FROM v", &[]).unwrap(),
+        [vec![Value::Integer(1)]]
+    );
+}
+
 pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     let err = FAILING
@@ -470,6 +519,7 @@ macro_rules! scenario_tests {
             no_transaction_migrations_run_outside_a_transaction,
             a_failed_no_transaction_migration_is_dirty_until_repaired,
             a_failed_no_transaction_down_step_is_dirty_too,
+            values_cross_the_tx_boundary_both_ways,
             grouped_mode_is_all_or_nothing,
             baseline_adopts_an_existing_database_once,
             independent_sets_keep_independent_histories,

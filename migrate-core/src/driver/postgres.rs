@@ -75,7 +75,13 @@ impl PostgresError {
 
 fn pg_error(e: postgres::Error, sql: &str) -> Error {
     let Some(db) = e.as_db_error() else {
-        return Error::Driver(Box::new(e));
+        // Client-side errors (a value that does not fit its parameter, a
+        // closed connection) keep their reason in the source: say it.
+        let message = match StdError::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        };
+        return Error::Driver(Box::new(PostgresError { message, source: e }));
     };
     let mut message = format!("{}: {}", db.severity(), db.message());
     if let Some(ErrorPosition::Original(position)) = db.position() {

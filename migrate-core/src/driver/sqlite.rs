@@ -94,8 +94,9 @@ fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
         stmt.raw_bind_parameter(index, to_sql(value))
             .map_err(driver_error)?;
     }
+    // `$1` used twice counts once, so the count is the number of values needed.
     let expected = stmt.parameter_count();
-    if params.len() != expected && !named {
+    if params.len() != expected {
         return Err(Error::Driver(
             format!(
                 "the statement has {expected} placeholder(s) but {} parameter(s) were given",
