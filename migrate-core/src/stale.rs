@@ -30,8 +30,8 @@ pub(crate) fn warn_if_stale(migrations: &Migrations) {
     if !unknown.is_empty() {
         log::warn!(
             "this binary is stale: `{dir}` holds migration file(s) it does not embed ({}); \
-             rebuild it, and have build.rs print `cargo:rerun-if-changed=migrations` so adding \
-             a migration triggers a rebuild",
+             rebuild it, and have build.rs print `cargo:rerun-if-changed={dir}` so adding a \
+             migration triggers a rebuild",
             unknown.join(", ")
         );
     }

@@ -6,8 +6,8 @@
 //! included as a module with `#[path]`, so editing any migration rebuilds the
 //! crate that embeds it.
 
-use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
 
 use migrate_core::source::{SourceFile, SourceMigration};
 use migrate_core::MigrationKind;
@@ -19,12 +19,11 @@ use crate::validate::ValidSet;
 pub fn registry(args: &Args, set: &ValidSet) -> TokenStream {
     let krate = &args.krate;
     let private = quote!(#krate::__private);
-    let span = args.dir.span();
 
     let mut items = Vec::new();
     let mut entries = Vec::new();
     for (migration, &has_down) in set.source.migrations.iter().zip(&set.has_down) {
-        let (item, entry) = migration_tokens(&private, migration, has_down, span);
+        let (item, entry) = migration_tokens(&private, migration, has_down);
         items.push(item);
         entries.push(entry);
     }
@@ -51,7 +50,6 @@ fn migration_tokens(
     private: &TokenStream,
     migration: &SourceMigration,
     has_down: bool,
-    span: Span,
 ) -> (TokenStream, TokenStream) {
     let version = migration.version;
     let name = &migration.name;
@@ -94,18 +92,17 @@ fn migration_tokens(
         MigrationKind::Rust => {
             let module = rust_module_name(version);
             let path = migration.up.path.to_string_lossy();
-            // Typed constants spanned on the macro argument: a wrong signature
-            // is reported as a mismatch against `migrate::MigrationFn`.
+            // Typed constants: a wrong signature is reported as a plain
+            // mismatch against `migrate::MigrationFn`, not as a bad argument
+            // to a hidden constructor inside this crate.
             let up_const = format_ident!("__MIGRATE_UP_{}", version);
             let down_const = format_ident!("__MIGRATE_DOWN_{}", version);
             let mut items = quote! {
                 #[path = #path]
                 #[allow(clippy::all, clippy::pedantic)]
                 mod #module;
-            };
-            items.extend(quote_spanned! {span=>
                 const #up_const: #private::MigrationFn = #module::up;
-            });
+            };
             let mut entry = quote! {
                 #private::Migration::__new(
                     #version, #name, #file_name,
@@ -114,7 +111,7 @@ fn migration_tokens(
                 )
             };
             if has_down {
-                items.extend(quote_spanned! {span=>
+                items.extend(quote! {
                     const #down_const: #private::MigrationFn = #module::down;
                 });
                 entry = quote! {
