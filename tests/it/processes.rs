@@ -94,24 +94,28 @@ fn applied_by(children: Vec<(Child, PathBuf)>) -> usize {
     total
 }
 
-#[test]
-fn eight_processes_booting_at_once_apply_each_migration_exactly_once() {
-    let (dir, path) = db();
+/// Starts `count` children in `role` against `db`, lets every one get as far
+/// as waiting, releases them at once, and returns how many migrations they
+/// applied in all.
+fn boot_together(role: &str, db: &Path, count: usize) -> usize {
+    let dir = tempfile::tempdir().unwrap();
     let go = dir.path().join("go");
-    let children: Vec<(Child, PathBuf)> = (0..8)
+    let children: Vec<(Child, PathBuf)> = (0..count)
         .map(|i| {
             let result = dir.path().join(format!("result-{i}"));
-            (
-                spawn("boot-v2", &path, &result, &[("MIGRATE_IT_GO", &go)]),
-                result,
-            )
+            (spawn(role, db, &result, &[("MIGRATE_IT_GO", &go)]), result)
         })
         .collect();
-    // Let every process get as far as waiting, then release them at once.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(100 + 25 * count as u64));
     std::fs::write(&go, "go").unwrap();
+    applied_by(children)
+}
+
+#[test]
+fn eight_processes_booting_at_once_apply_each_migration_exactly_once() {
+    let (_dir, path) = db();
     // Every migration was applied by exactly one of them.
-    assert_eq!(applied_by(children), 5);
+    assert_eq!(boot_together("boot-v2", &path, 8), 5);
     assert_eq!(
         history_versions(&open(&path), "migrate_schema_history"),
         [1, 2, 3, 4, 5]
@@ -257,25 +261,7 @@ fn sixteen_processes_booting_at_once_on_postgres() {
     let Some(url) = crate::postgres::fresh_database() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let go = dir.path().join("go");
-    let children: Vec<(Child, PathBuf)> = (0..16)
-        .map(|i| {
-            let result = dir.path().join(format!("result-{i}"));
-            (
-                spawn(
-                    "pg-boot-v2",
-                    Path::new(&url),
-                    &result,
-                    &[("MIGRATE_IT_GO", &go)],
-                ),
-                result,
-            )
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(&go, "go").unwrap();
-    assert_eq!(applied_by(children), 5);
+    assert_eq!(boot_together("pg-boot-v2", Path::new(&url), 16), 5);
     let mut client = crate::postgres::connect(&url);
     assert_eq!(
         crate::postgres::versions(&mut client, "migrate_schema_history"),
@@ -303,33 +289,49 @@ fn a_process_killed_mid_migration_on_postgres_leaves_no_trace_and_releases_the_l
         .lock_timeout(Duration::from_millis(200))
         .run_pending(&mut crate::postgres::connect(&url))
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::LockTimeout {
-                holder: Some(_),
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let Error::LockTimeout {
+        holder: Some(holder),
+        ..
+    } = &err
+    else {
+        panic!("expected LockTimeout naming the holder, got {err}");
+    };
+    let backend: i32 = holder.strip_prefix("pid ").unwrap().parse().unwrap();
 
     child.kill().unwrap(); // SIGKILL: the server ends its session, rolls back, drops its lock
     child.wait().unwrap();
 
+    // The server notices the dead client on its own time: wait until its
+    // backend is gone, then nothing of version 2 may be left.
     let mut client = crate::postgres::connect(&url);
-    // The server notices the dead session: wait for its rollback to finish.
     let start = Instant::now();
-    let report = loop {
-        match SLOW
-            .runner()
-            .lock_timeout(Duration::from_secs(10))
-            .run_pending(&mut client)
-        {
-            Ok(report) => break report,
-            Err(e) => assert!(start.elapsed() < Duration::from_secs(30), "{e}"),
-        }
-    };
+    while client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+            &[&backend],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the killed session lingers"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        crate::postgres::versions(&mut client, "migrate_schema_history"),
+        [1]
+    );
+    assert!(!crate::postgres::table_exists(&mut client, "filled"));
+
+    // Its lock went with it: the next boot takes it at once and finishes.
+    let report = SLOW
+        .runner()
+        .lock_timeout(Duration::from_secs(1))
+        .run_pending(&mut client)
+        .unwrap();
     assert_eq!(
         report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
         [2]
