@@ -79,18 +79,18 @@ fn template_up(file: &str, name: &str, rust: bool, down: bool) -> String {
              does not compile, so this file must be filled in before it ships.\n"
         );
     }
-    let mut text = format!(
-        "//! {file}: {name}\n\nuse migrate::{{Tx, Value}};\n\n\
-         pub fn up(tx: &mut dyn Tx) -> migrate::Result<()> {{\n    \
-         let _ = (&tx, Value::Null);\n    \
-         Err(migrate::Error::other(\"{file}: write this migration\"))\n}}\n"
-    );
-    if down {
-        text.push_str(&format!(
-            "\npub fn down(tx: &mut dyn Tx) -> migrate::Result<()> {{\n    \
+    let step = |function: &str, what: &str| {
+        format!(
+            "\npub fn {function}(tx: &mut dyn Tx) -> migrate::Result<()> {{\n    \
+             // e.g. tx.execute(\"UPDATE users SET name = $1 WHERE id = $2\", &[\"ada\".into(), 1.into()])?;\n    \
              let _ = tx;\n    \
-             Err(migrate::Error::other(\"{file}: write the down step\"))\n}}\n"
-        ));
+             Err(migrate::Error::other(\"{file}: write {what}\"))\n}}\n"
+        )
+    };
+    let mut text = format!("//! {file}: {name}\n\nuse migrate::Tx;\n");
+    text.push_str(&step("up", "this migration"));
+    if down {
+        text.push_str(&step("down", "the down step"));
     }
     text
 }

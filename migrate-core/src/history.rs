@@ -191,21 +191,30 @@ fn version_value(version: u64) -> Value {
     Value::Integer(i64::try_from(version).unwrap_or(i64::MAX))
 }
 
-fn integer(row: &[Value], i: usize) -> Result<i64> {
-    row.get(i)
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Error::Driver(format!("history table: column {i} is not an integer").into()))
-}
-
-fn text(row: &[Value], i: usize) -> Result<String> {
-    match row.get(i) {
-        Some(Value::Text(s)) => Ok(s.clone()),
-        Some(Value::Null) => Ok(String::new()),
-        _ => Err(Error::Driver(
-            format!("history table: column {i} is not text").into(),
-        )),
+/// A value as SQL would show it, for error messages.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None => "nothing".to_owned(),
+        Some(Value::Null) => "NULL".to_owned(),
+        Some(Value::Integer(i)) => i.to_string(),
+        Some(Value::Real(r)) => r.to_string(),
+        Some(Value::Text(t)) => format!("'{t}'"),
+        Some(Value::Blob(b)) => format!("a blob of {} bytes", b.len()),
     }
 }
+
+/// The history table's columns, in the order `read_all` selects them.
+const COLUMNS: [&str; 9] = [
+    "version",
+    "name",
+    "kind",
+    "checksum",
+    "loose_checksum",
+    "chained_checksum",
+    "state",
+    "applied_at",
+    "execution_ms",
+];
 
 impl HistorySql {
     pub(crate) fn new(dialect: Dialect, table: &TableName<'_>) -> Self {
@@ -294,7 +303,7 @@ impl HistorySql {
             let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
             if i == 0 {
                 let version = column(0).parse::<u64>().map_err(|_| {
-                    Error::Driver(format!("history table: bad version {:?}", column(0)).into())
+                    self.corrupt(0, "a version from 1", &format!("'{}'", column(0)))
                 })?;
                 head.latest = Some((version, column(1)));
             }
@@ -305,28 +314,58 @@ impl HistorySql {
         Ok(head)
     }
 
+    /// A history value migrate did not write: say where, and what to do.
+    fn corrupt(&self, column: usize, expected: &str, found: &str) -> Error {
+        Error::Driver(
+            format!(
+                "history table {}: column `{}` should hold {expected} but holds {found}; it \
+                 was changed outside migrate: restore it from a backup, or drop it and adopt \
+                 the database again with `baseline`",
+                self.table, COLUMNS[column]
+            )
+            .into(),
+        )
+    }
+
+    fn integer(&self, row: &[Value], column: usize) -> Result<i64> {
+        match row.get(column) {
+            Some(Value::Integer(i)) => Ok(*i),
+            other => Err(self.corrupt(column, "an integer", &shown(other))),
+        }
+    }
+
+    fn text(&self, row: &[Value], column: usize) -> Result<String> {
+        match row.get(column) {
+            Some(Value::Text(s)) => Ok(s.clone()),
+            Some(Value::Null) => Ok(String::new()),
+            other => Err(self.corrupt(column, "text", &shown(other))),
+        }
+    }
+
     /// Every row, lowest version first.
     pub(crate) fn read_all(&self, tx: &mut dyn Tx) -> Result<Vec<HistoryRow>> {
         let rows = tx.query(
             &format!(
-                "SELECT version, name, kind, checksum, loose_checksum, chained_checksum, state, \
-                 applied_at, execution_ms FROM {} ORDER BY version",
+                "SELECT {} FROM {} ORDER BY version",
+                COLUMNS.join(", "),
                 self.table
             ),
             &[],
         )?;
         rows.iter()
             .map(|row| {
+                let version = self.integer(row, 0)?;
                 Ok(HistoryRow {
-                    version: u64::try_from(integer(row, 0)?).unwrap_or(0),
-                    name: text(row, 1)?,
-                    kind: text(row, 2)?,
-                    checksum: text(row, 3)?,
-                    loose_checksum: text(row, 4)?,
-                    chained_checksum: text(row, 5)?,
-                    state: RowState::parse(&text(row, 6)?),
-                    applied_at: text(row, 7)?,
-                    execution_ms: integer(row, 8)?,
+                    version: u64::try_from(version)
+                        .map_err(|_| self.corrupt(0, "a version from 1", &version.to_string()))?,
+                    name: self.text(row, 1)?,
+                    kind: self.text(row, 2)?,
+                    checksum: self.text(row, 3)?,
+                    loose_checksum: self.text(row, 4)?,
+                    chained_checksum: self.text(row, 5)?,
+                    state: RowState::parse(&self.text(row, 6)?),
+                    applied_at: self.text(row, 7)?,
+                    execution_ms: self.integer(row, 8)?,
                 })
             })
             .collect()

@@ -1,7 +1,8 @@
 //! Rebuilds, on a scratch crate built by a real `cargo`:
 //! - editing an embedded migration rebuilds the crate, with no build.rs;
 //! - adding a migration is picked up once the documented one-line build.rs
-//!   is there.
+//!   is there;
+//! - the Rust template `migrate new --rust` writes compiles.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -112,4 +113,17 @@ fn edits_rebuild_and_new_files_are_picked_up_with_build_rs() {
     );
     let added = run(root);
     assert!(added.starts_with("2 0002_b.sql "), "{added}");
+
+    // What `migrate new --rust --down` writes compiles as it is.
+    let dir = root.join("migrations");
+    let code = migrate_cli::run_standalone(
+        ["migrate", "new", "seed", "--rust", "--down", "--dir"]
+            .into_iter()
+            .map(std::ffi::OsString::from)
+            .chain([dir.clone().into_os_string()]),
+    );
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    assert!(dir.join("0003_seed.rs").exists());
+    let generated = run(root);
+    assert!(generated.starts_with("3 0003_seed.rs "), "{generated}");
 }

@@ -281,3 +281,23 @@ fn the_stale_binary_warning_names_files_the_binary_does_not_embed() {
     let hint = format!("`cargo:rerun-if-changed={}`", dir.display());
     assert!(warnings[0].contains(&hint), "{}", warnings[0]);
 }
+
+#[test]
+fn a_hand_damaged_history_row_is_named_with_what_to_do() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    V1.run_pending(&mut conn).unwrap();
+    conn.execute(
+        "UPDATE migrate_schema_history SET execution_ms = 'slow' WHERE version = 2",
+        [],
+    )
+    .unwrap();
+    let err = V1.status(&mut conn).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "database error: history table \"migrate_schema_history\": column `execution_ms` \
+         should hold an integer but holds 'slow'; it was changed outside \
+         migrate: restore it from a backup, or drop it and adopt the database again with \
+         `baseline`"
+    );
+}
