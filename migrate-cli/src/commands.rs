@@ -40,24 +40,19 @@ fn writes(command: &DatabaseCommand) -> bool {
 }
 
 /// The standalone tool reads SQL from the directory; a Rust migration only
-/// runs inside the application that compiled it.
-fn refuse_rust<'a>(
-    versions: impl Iterator<Item = &'a migrate_core::Migration>,
-) -> Result<(), Failure> {
-    if let Some(m) = versions
-        .into_iter()
-        .find(|m| m.kind() == MigrationKind::Rust)
-    {
-        return Err(Failure::problem(format!(
-            "migration {} (`{}`) is a Rust migration, which only the application embedding it \
-             can run; apply it from the application (on boot, or its `migrate::cli::run` \
-             commands), or run `up --to {}` here first",
-            m.version(),
-            m.file_name(),
-            m.version().saturating_sub(1)
-        )));
-    }
-    Ok(())
+/// runs inside the application that compiled it. `first` is the Rust
+/// migration the run would reach first; `instead` says how far to go here.
+fn refuse_rust(first: Option<&migrate_core::Migration>, instead: &str) -> Result<(), Failure> {
+    let Some(m) = first else {
+        return Ok(());
+    };
+    Err(Failure::problem(format!(
+        "migration {} (`{}`) is a Rust migration, which only the application embedding it can \
+         run; run it from the application (on boot, or its `migrate::cli::run` commands), or \
+         stop before it here with `{instead}`",
+        m.version(),
+        m.file_name(),
+    )))
 }
 
 fn execute<D: Database>(
@@ -76,7 +71,13 @@ fn execute<D: Database>(
                 pending.retain(|m| m.version() <= *to);
             }
             if standalone {
-                refuse_rust(pending.iter().copied())?;
+                // Applied in version order: the lowest Rust one is reached first.
+                let first = pending
+                    .iter()
+                    .copied()
+                    .find(|m| m.kind() == MigrationKind::Rust);
+                let stop = first.map_or(0, |m| m.version().saturating_sub(1));
+                refuse_rust(first, &format!("up --to {stop}"))?;
             }
             let bar = progress_bar(pending.len());
             let tick = |_: &Applied| bar.inc(1);
@@ -91,13 +92,16 @@ fn execute<D: Database>(
         }
         DatabaseCommand::Down { to } => {
             if standalone {
-                let applied: Vec<u64> = migrations
+                // Reverted newest first: the highest Rust one is reached first.
+                let first = migrations
                     .status(db)?
                     .iter()
+                    .rev()
                     .filter(|s| s.state == State::Applied && s.version > *to)
-                    .map(|s| s.version)
-                    .collect();
-                refuse_rust(applied.iter().filter_map(|v| migrations.get(*v)))?;
+                    .filter_map(|s| migrations.get(s.version))
+                    .find(|m| m.kind() == MigrationKind::Rust);
+                let stop = first.map_or(0, migrate_core::Migration::version);
+                refuse_rust(first, &format!("down --to {stop}"))?;
             }
             let start = Instant::now();
             let report = migrations.rollback_to(db, *to)?;

@@ -203,6 +203,7 @@ fn rust_migrations_are_left_to_the_application() {
         "{}",
         text(&out.stderr)
     );
+    assert!(text(&out.stderr).contains("stop before it here with `up --to 1`"));
     // What comes before it can still be applied from here.
     let up = ok(&migrate(
         work.path(),
@@ -217,6 +218,40 @@ fn rust_migrations_are_left_to_the_application() {
         ],
     ));
     assert!(up.starts_with("applied 1 migration(s) (1)"), "{up}");
+
+    // Reverting reaches the newest Rust migration first: it names that one.
+    let work = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", work.path().join("app.db").display());
+    let args = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .map(|s| s.to_string())
+            .chain([
+                "--dir".into(),
+                dir.display().to_string(),
+                "--database".into(),
+                db.clone(),
+            ])
+            .collect()
+    };
+    let run = |cmd: &[&str]| {
+        let a = args(cmd);
+        migrate(
+            work.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    ok(&run(&["baseline", "3"]));
+    let out = run(&["down", "--to", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("migration 3 (`0003_no_down.rs`) is a Rust migration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stop before it here with `down --to 3`"),
+        "{stderr}"
+    );
 }
 
 #[test]
