@@ -65,7 +65,7 @@ pub fn migrate_registry(count: usize) -> &'static Migrations {
                 m.version,
                 leak(m.name),
                 leak(m.up.file_name),
-                Migration::__sql(leak(m.up.text), true),
+                Migration::__sql(leak(m.up.text), m.mode),
                 Checksums {
                     exact: leak(m.checksum),
                     loose: leak(m.loose_checksum),

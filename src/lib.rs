@@ -217,8 +217,8 @@ extern crate self as migrate;
 
 pub use migrate_core::{
     Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, Migration, MigrationFn,
-    MigrationKind, MigrationStatus, Migrations, Repair, Report, Result, Runner, State, Step, Tx,
-    Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
+    MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report, Result, Runner, SqlMode,
+    State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
 /// The `postgres` crate this crate's PostgreSQL driver is built with: use it
@@ -285,6 +285,6 @@ pub mod cli {
 #[doc(hidden)]
 pub mod __private {
     pub use migrate_core::registry::Checksums;
-    pub use migrate_core::{Migration, MigrationFn, Migrations};
+    pub use migrate_core::{Migration, MigrationFn, Migrations, SqlMode};
     pub use migrate_macros::embed_migrations;
 }

@@ -125,6 +125,24 @@ pub enum Error {
         /// Who holds the lock, if the database says (e.g. `pid 4242`).
         holder: Option<String>,
     },
+    /// The history table itself could not be created, read or written: the
+    /// fault is in the database's set-up (privileges, a read-only
+    /// connection, another tool's table under the same name), not in a
+    /// migration.
+    History {
+        /// The history table.
+        table: String,
+        /// What migrate was doing, e.g. `create`.
+        action: &'static str,
+        /// The database's error.
+        source: BoxError,
+    },
+    /// `baseline_from_user_version` on a set that does not own SQLite's
+    /// `PRAGMA user_version` (only the set with the default history table does).
+    UserVersionNotOwned {
+        /// The set's history table.
+        table: String,
+    },
     /// Any other database error.
     Driver(BoxError),
     /// An error raised by a Rust migration's own code, see [`Error::other`].
@@ -171,18 +189,23 @@ impl fmt::Display for Error {
                 cleanup,
                 source,
                 ..
-            } => match cleanup {
-                Cleanup::RolledBack => write!(
+            } => match (cleanup, connection_fault(&source.to_string())) {
+                (Cleanup::RolledBack | Cleanup::GroupRolledBack, Some(fix)) => write!(
+                    f,
+                    "migration {version} (`{file}`) could not run and was rolled back: \
+                     {source}; {fix}"
+                ),
+                (Cleanup::RolledBack, None) => write!(
                     f,
                     "migration {version} (`{file}`) failed and was rolled back: {source}; \
                      fix the migration and run again (earlier migrations stay applied)"
                 ),
-                Cleanup::GroupRolledBack => write!(
+                (Cleanup::GroupRolledBack, None) => write!(
                     f,
                     "migration {version} (`{file}`) failed, so the whole group was rolled back \
                      and nothing was applied: {source}; fix the migration and run again"
                 ),
-                Cleanup::LeftDirty => write!(
+                (Cleanup::LeftDirty, _) => write!(
                     f,
                     "migration {version} (`{file}`) failed outside a transaction, so the \
                      database may be partly changed and is marked dirty: {source}; check the \
@@ -289,18 +312,96 @@ impl fmt::Display for Error {
                     "; another process is migrating: wait for it, or raise the lock timeout"
                 )
             }
+            Error::History {
+                table,
+                action,
+                source,
+            } => write!(
+                f,
+                "could not {action} the history table `{table}`: {source}; {}",
+                history_hint(&source.to_string())
+            ),
+            Error::UserVersionNotOwned { table } => write!(
+                f,
+                "the set with history table `{table}` does not own `PRAGMA user_version` (the \
+                 set with the default table `migrate_schema_history` does), so its version \
+                 cannot come from there; adopt it with `baseline(N)` naming its version"
+            ),
             Error::Driver(source) => write!(f, "database error: {source}"),
             Error::Other(source) => write!(f, "{source}"),
         }
     }
 }
 
+/// A failure that is the connection's, not the migration's: its fix.
+fn connection_fault(message: &str) -> Option<&'static str> {
+    let message = message.to_ascii_lowercase();
+    (message.contains("read-only") || message.contains("readonly")).then_some(
+        "the connection is read-only: migrate through a writable connection to the primary",
+    )
+}
+
+/// The likely cause of a failure on the history table, from the database's words.
+fn history_hint(message: &str) -> &'static str {
+    let message = message.to_ascii_lowercase();
+    if message.contains("permission denied") || message.contains("must be owner") {
+        "the database user needs CREATE on the schema and SELECT, INSERT, UPDATE and DELETE on \
+         the table: grant them, or migrate as the schema's owner"
+    } else if message.contains("read-only") || message.contains("readonly") {
+        "the connection is read-only: migrate through a writable connection to the primary"
+    } else if message.contains("no schema has been selected") {
+        "`search_path` names no existing schema: set it, or qualify the table as `schema.table`"
+    } else if message.contains("column") || message.contains("is not a table") {
+        "a table of that name exists but was not created by migrate (another tool's history, \
+         or a view): give migrate its own table with `table = \"...\"`"
+    } else {
+        "check the database's message; migrations themselves are not at fault"
+    }
+}
+
+impl Error {
+    /// The database's error inside a [`Driver`](Error::Driver) or
+    /// [`History`](Error::History) error, for drivers classifying it.
+    pub fn database_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match self {
+            Error::Driver(e) | Error::History { source: e, .. } => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// A Rust migration (or a step of the runtime) panicked; the transaction it
+/// ran in was rolled back like after any error.
+#[derive(Debug)]
+pub struct Panicked {
+    message: String,
+}
+
+impl From<Box<dyn std::any::Any + Send>> for Panicked {
+    fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".to_owned());
+        Panicked { message }
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "panicked: {}", self.message)
+    }
+}
+
+impl StdError for Panicked {}
+
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Error::Failed { source, .. } | Error::Driver(source) => Some(source.as_ref()),
-            // `Other` displays its inner error itself, so its source is the inner's source.
-            Error::Other(source) => source.source(),
+            // These display their inner error themselves, so their source is the inner's source.
+            Error::Other(source) | Error::History { source, .. } => source.source(),
             _ => None,
         }
     }

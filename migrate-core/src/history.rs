@@ -156,11 +156,14 @@ pub struct HistoryRow {
     pub execution_ms: i64,
 }
 
-/// What boot needs: the latest row, and whether any row is unfinished.
+/// What boot needs: the chained checksum recorded for the binary's latest
+/// version, the versions above it, and whether any row is unfinished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Head {
-    /// The highest version and its chained checksum.
-    pub latest: Option<(u64, String)>,
+    /// The chained checksum of the binary's latest version, if applied.
+    pub latest_chain: Option<String>,
+    /// Versions recorded above the binary's latest (a newer release ran).
+    pub future: Vec<u64>,
     /// Whether any row is unfinished (in progress or dirty).
     pub unfinished: bool,
 }
@@ -170,7 +173,15 @@ pub struct Head {
 pub(crate) struct HistorySql {
     dialect: Dialect,
     table: String,
+    /// The table as the registry names it, for messages.
+    shown: String,
+    /// The schema to create first: only one the registry names itself.
+    create_schema: Option<String>,
     index: String,
+    /// Whether this set keeps SQLite's `PRAGMA user_version`: only the set
+    /// with the default, unqualified history table does, since one file
+    /// has one `user_version` and several sets would fight over it.
+    owns_schema_version: bool,
     /// The statements run once per migration, formatted once per run.
     insert: String,
     finish: String,
@@ -217,7 +228,12 @@ const COLUMNS: [&str; 9] = [
 ];
 
 impl HistorySql {
-    pub(crate) fn new(dialect: Dialect, table: &TableName<'_>) -> Self {
+    /// The SQL for `table`, which is `configured` (the registry's name)
+    /// perhaps qualified with the schema the driver resolved.
+    pub(crate) fn new(dialect: Dialect, table: &TableName<'_>, configured: &TableName<'_>) -> Self {
+        let owns_schema_version = dialect == Dialect::Sqlite
+            && configured.schema.is_none()
+            && configured.table == crate::registry::DEFAULT_TABLE;
         let index = match table.schema {
             // PostgreSQL puts an index in its table's schema; SQLite names the schema on the index.
             Some(schema) if dialect == Dialect::Sqlite => {
@@ -229,6 +245,9 @@ impl HistorySql {
         let now = now(dialect);
         HistorySql {
             dialect,
+            owns_schema_version,
+            shown: table.to_string(),
+            create_schema: configured.schema.map(|s| format!("\"{s}\"")),
             insert: format!(
                 "INSERT INTO {quoted} (version, name, kind, checksum, loose_checksum, \
                  chained_checksum, state, applied_at, execution_ms) \
@@ -264,7 +283,7 @@ impl HistorySql {
         };
         let table = &self.table;
         let mut sql = String::new();
-        if let (Dialect::Postgres, Some((schema, _))) = (self.dialect, table.split_once('.')) {
+        if let (Dialect::Postgres, Some(schema)) = (self.dialect, &self.create_schema) {
             sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {schema};\n"));
         }
         sql.push_str(&format!(
@@ -283,32 +302,65 @@ impl HistorySql {
             self.index,
             self.table_only()
         ));
-        tx.batch(&sql)
+        tx.batch(&sql).map_err(|e| self.failed("create", e))?;
+        // `IF NOT EXISTS` accepts any table of that name: make sure it is ours.
+        tx.query(
+            &format!(
+                "SELECT {} FROM {} WHERE 1 = 0",
+                COLUMNS.join(", "),
+                self.table
+            ),
+            &[],
+        )
+        .map_err(|e| self.failed("use", e))?;
+        Ok(())
     }
 
-    /// The boot check, one statement: the latest row (a primary-key seek)
+    /// A failure of one of the history's own statements, named as such.
+    fn failed(&self, action: &'static str, error: Error) -> Error {
+        match error {
+            Error::Driver(source) => Error::History {
+                table: self.shown.clone(),
+                action,
+                source,
+            },
+            other => other,
+        }
+    }
+
+    /// The boot check, one statement: the rows from the binary's latest
+    /// version up (a primary-key range: one row unless a newer release ran)
     /// and any unfinished row (a partial index, empty unless something is
     /// unfinished). No count: a row deleted by hand below the latest is
     /// found by `status`, `plan` and any run with something pending.
-    pub(crate) fn head(&self, driver: &mut dyn Driver) -> Result<Head> {
+    ///
+    /// `filter` restricts the rows to the table the rest of the runtime
+    /// uses (see [`Driver::head_filter`]).
+    pub(crate) fn head(&self, driver: &mut dyn Driver, latest_known: u64) -> Result<Head> {
         let table = &self.table;
-        let rows = driver.query_text(&format!(
-            "SELECT version, chained_checksum, state FROM {table} \
-             WHERE version = (SELECT MAX(version) FROM {table}) \
+        let filter = driver.head_filter(&self.table).unwrap_or_default();
+        let rows = driver
+            .query_text(&format!(
+                "SELECT version, chained_checksum, state FROM {table} \
+             WHERE version >= {latest_known}{filter} \
              UNION ALL \
-             SELECT version, chained_checksum, state FROM {table} WHERE state <> 'applied'"
-        ))?;
+             SELECT version, chained_checksum, state FROM {table} WHERE state <> 'applied'{filter}"
+            ))
+            .map_err(|e| self.failed("read", e))?;
         let mut head = Head::default();
-        for (i, row) in rows.iter().enumerate() {
+        for row in &rows {
             let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
-            if i == 0 {
-                let version = column(0).parse::<u64>().map_err(|_| {
-                    self.corrupt(0, "a version from 1", &format!("'{}'", column(0)))
-                })?;
-                head.latest = Some((version, column(1)));
-            }
             if RowState::parse(&column(2)) != RowState::Applied {
                 head.unfinished = true;
+                continue;
+            }
+            let version = column(0)
+                .parse::<u64>()
+                .map_err(|_| self.corrupt(0, "a version from 1", &format!("'{}'", column(0))))?;
+            if version == latest_known {
+                head.latest_chain = Some(column(1));
+            } else if version > latest_known {
+                head.future.push(version);
             }
         }
         Ok(head)
@@ -344,14 +396,16 @@ impl HistorySql {
 
     /// Every row, lowest version first.
     pub(crate) fn read_all(&self, tx: &mut dyn Tx) -> Result<Vec<HistoryRow>> {
-        let rows = tx.query(
-            &format!(
-                "SELECT {} FROM {} ORDER BY version",
-                COLUMNS.join(", "),
-                self.table
-            ),
-            &[],
-        )?;
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {} FROM {} ORDER BY version",
+                    COLUMNS.join(", "),
+                    self.table
+                ),
+                &[],
+            )
+            .map_err(|e| self.failed("read", e))?;
         rows.iter()
             .map(|row| {
                 let version = self.integer(row, 0)?;
@@ -391,7 +445,8 @@ impl HistorySql {
                 state.as_str().into(),
                 Value::Integer(execution_ms),
             ],
-        )?;
+        )
+        .map_err(|e| self.failed("write", e))?;
         Ok(())
     }
 
@@ -404,7 +459,8 @@ impl HistorySql {
                 Value::Integer(execution_ms),
                 version_value(version),
             ],
-        )?;
+        )
+        .map_err(|e| self.failed("write", e))?;
         Ok(())
     }
 
@@ -413,23 +469,28 @@ impl HistorySql {
         tx.execute(
             &self.unfinish,
             &[RowState::InProgress.as_str().into(), version_value(version)],
-        )?;
+        )
+        .map_err(|e| self.failed("write", e))?;
         Ok(())
     }
 
     /// Deletes a row (a reverted or undone migration).
     pub(crate) fn delete(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
-        tx.execute(&self.delete, &[version_value(version)])?;
+        tx.execute(&self.delete, &[version_value(version)])
+            .map_err(|e| self.failed("write", e))?;
         Ok(())
     }
 
-    /// SQLite keeps `PRAGMA user_version` equal to the highest applied version.
+    /// SQLite keeps `PRAGMA user_version` equal to the highest applied
+    /// version of the set with the default history table; other sets and
+    /// other databases leave it alone.
     pub(crate) fn set_schema_version(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
-        if self.dialect == Dialect::Sqlite {
+        if self.owns_schema_version {
             tx.batch(&format!(
                 "PRAGMA user_version = {}",
                 version.min(i32::MAX as u64)
-            ))?;
+            ))
+            .map_err(|e| self.failed("write `PRAGMA user_version` beside", e))?;
         }
         Ok(())
     }

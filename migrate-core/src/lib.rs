@@ -21,9 +21,11 @@ mod stale;
 pub mod tx;
 
 pub use driver::{Database, Driver};
-pub use error::{BoxError, Cleanup, Error, Result};
+pub use error::{BoxError, Cleanup, Error, Panicked, Result};
 pub use plan::{MigrationStatus, State};
-pub use registry::{Migration, MigrationFn, MigrationKind, Migrations, Step, DEFAULT_TABLE};
+pub use registry::{
+    Migration, MigrationFn, MigrationKind, Migrations, SqlMode, Step, DEFAULT_TABLE,
+};
 pub use runtime::{Applied, Repair, Report, Runner, DEFAULT_LOCK_TIMEOUT};
 pub use tx::{Dialect, Tx, Value};
 

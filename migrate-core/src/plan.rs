@@ -253,7 +253,7 @@ pub(crate) mod tests {
             version,
             name,
             file,
-            Migration::__sql("SELECT 1;", true),
+            Migration::__sql("SELECT 1;", crate::SqlMode::Transaction),
             Checksums {
                 exact: sums[0],
                 loose: sums[1],
@@ -263,11 +263,15 @@ pub(crate) mod tests {
     }
 
     static LIST: [Migration; 3] = [
-        sql(1, "a", "0001_a.sql", ["c1", "l1", "h1"])
-            .__with_down(Some("0001_a.down.sql"), Migration::__sql("SELECT 0;", true)),
+        sql(1, "a", "0001_a.sql", ["c1", "l1", "h1"]).__with_down(
+            Some("0001_a.down.sql"),
+            Migration::__sql("SELECT 0;", crate::SqlMode::Transaction),
+        ),
         sql(2, "b", "0002_b.sql", ["c2", "l2", "h2"]),
-        sql(3, "c", "0003_c.sql", ["c3", "l3", "h3"])
-            .__with_down(Some("0003_c.down.sql"), Migration::__sql("SELECT 0;", true)),
+        sql(3, "c", "0003_c.sql", ["c3", "l3", "h3"]).__with_down(
+            Some("0003_c.down.sql"),
+            Migration::__sql("SELECT 0;", crate::SqlMode::Transaction),
+        ),
     ];
     pub(crate) static SET: Migrations = Migrations::__new(&LIST, "history", None);
 

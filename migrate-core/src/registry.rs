@@ -40,6 +40,34 @@ impl fmt::Display for MigrationKind {
     }
 }
 
+/// How a SQL step meets transactions, from its first-line directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlMode {
+    /// No directive: the step runs in a transaction with its history row.
+    Transaction,
+    /// `-- migrate:no-transaction`: each statement commits on its own; the
+    /// migration is recorded in progress first and is dirty if it fails.
+    NoTransaction,
+    /// `-- migrate:foreign-keys-off`: SQLite's table-rebuild procedure.
+    /// Foreign keys are turned off *before* the transaction (inside one the
+    /// pragma does nothing), `PRAGMA foreign_key_check` runs before the
+    /// commit (a violation fails the migration), and the connection's
+    /// setting is restored afterwards. Other databases run the step in a
+    /// plain transaction.
+    ForeignKeysOff,
+}
+
+impl SqlMode {
+    /// The directive that selects this mode, as written on a file's first line.
+    pub const fn directive(self) -> Option<&'static str> {
+        match self {
+            SqlMode::Transaction => None,
+            SqlMode::NoTransaction => Some("-- migrate:no-transaction"),
+            SqlMode::ForeignKeysOff => Some("-- migrate:foreign-keys-off"),
+        }
+    }
+}
+
 /// One direction of a migration: SQL text or a Rust function.
 #[derive(Clone, Copy)]
 #[non_exhaustive]
@@ -48,8 +76,8 @@ pub enum Step {
     Sql {
         /// The SQL text, line endings normalised to `\n`.
         sql: &'static str,
-        /// `false` when the file starts with `-- migrate:no-transaction`.
-        transactional: bool,
+        /// How it meets transactions (its first-line directive).
+        mode: SqlMode,
     },
     /// A Rust function, always run inside a transaction.
     Rust(MigrationFn),
@@ -70,9 +98,14 @@ impl Step {
 
     /// Whether this step runs inside a transaction.
     pub const fn transactional(&self) -> bool {
+        !matches!(self.mode(), SqlMode::NoTransaction)
+    }
+
+    /// How this step meets transactions; a Rust step always runs in one.
+    pub const fn mode(&self) -> SqlMode {
         match self {
-            Step::Sql { transactional, .. } => *transactional,
-            Step::Rust(_) => true,
+            Step::Sql { mode, .. } => *mode,
+            Step::Rust(_) => SqlMode::Transaction,
         }
     }
 
@@ -88,10 +121,10 @@ impl Step {
 impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Sql { sql, transactional } => f
+            Step::Sql { sql, mode } => f
                 .debug_struct("Sql")
                 .field("bytes", &sql.len())
-                .field("transactional", transactional)
+                .field("mode", mode)
                 .finish(),
             Step::Rust(_) => f.write_str("Rust"),
         }
@@ -154,8 +187,8 @@ impl Migration {
 
     /// Used by `embed_migrations!`; not public API.
     #[doc(hidden)]
-    pub const fn __sql(sql: &'static str, transactional: bool) -> Step {
-        Step::Sql { sql, transactional }
+    pub const fn __sql(sql: &'static str, mode: SqlMode) -> Step {
+        Step::Sql { sql, mode }
     }
 
     /// Used by `embed_migrations!`; not public API.
@@ -365,7 +398,7 @@ impl Migrations {
                 let up = match m.kind {
                     MigrationKind::Sql => Step::Sql {
                         sql: leak(&m.up.text),
-                        transactional: m.transactional,
+                        mode: m.mode,
                     },
                     MigrationKind::Rust => Step::Rust(not_compiled),
                 };
@@ -385,7 +418,7 @@ impl Migrations {
                         Some(leak(&down.file_name)),
                         Step::Sql {
                             sql: leak(&down.text),
-                            transactional: m.down_transactional,
+                            mode: m.down_mode,
                         },
                     ),
                     (None, MigrationKind::Rust) => {

@@ -9,13 +9,14 @@
 //! own transaction together with its history row.
 
 use std::collections::BTreeSet;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::driver::{Database, Driver};
-use crate::error::{Cleanup, Error, Result};
+use crate::error::{Cleanup, Error, Panicked, Result};
 use crate::history::{Head, HistoryRow, HistorySql, RowState, TableName};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
-use crate::registry::{Migration, Migrations, Step};
+use crate::registry::{Migration, Migrations, SqlMode, Step};
 use crate::tx::Tx;
 
 /// The default time to wait for another process's migration lock.
@@ -173,7 +174,10 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Runs `f` holding the migration lock, and releases it on every path.
+/// Runs `f` holding the migration lock, and releases it on every path:
+/// errors and panics alike end any transaction left open first, so the
+/// connection is usable and the lock is really released. A panic resumes
+/// once the database is clean.
 fn locked<D: Driver, T>(
     driver: &mut D,
     table: &TableName<'_>,
@@ -181,22 +185,59 @@ fn locked<D: Driver, T>(
     f: impl FnOnce(&mut D) -> Result<T>,
 ) -> Result<T> {
     driver.lock(table, timeout)?;
-    let result = f(driver);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(driver)));
+    if !matches!(outcome, Ok(Ok(_))) {
+        if let Err(e) = driver.rollback() {
+            log::warn!("could not end the transaction after a failure on `{table}`: {e}");
+        }
+    }
     let unlocked = driver.unlock();
-    let value = result?;
-    unlocked?;
-    Ok(value)
+    let value = match outcome {
+        Ok(result) => result,
+        Err(payload) => panic::resume_unwind(payload),
+    };
+    match (value, unlocked) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(unlock)) => {
+            log::error!(
+                "could not release the migration lock on `{table}` after an error: {unlock}; \
+                 close this connection so the database releases it"
+            );
+            Err(e)
+        }
+    }
 }
 
-/// A driver for `db`, the history table's name and its SQL.
-fn open<'d, D: Database + ?Sized>(
-    migrations: &Migrations,
-    db: &'d mut D,
-) -> Result<(D::Driver<'d>, TableName<'static>, HistorySql)> {
-    let driver = db.driver();
-    let table = table_of(migrations)?;
-    let sql = HistorySql::new(driver.dialect(), &table);
-    Ok((driver, table, sql))
+/// The history table a run works on: the registry's name, qualified with
+/// the driver's default schema when it names none, so that boot, status,
+/// creation, the lock and every write agree on one table whatever
+/// `search_path` or a migration's own `set_config` say.
+struct Resolved {
+    schema: Option<String>,
+    table: TableName<'static>,
+}
+
+impl Resolved {
+    fn new<D: Driver>(driver: &mut D, table: TableName<'static>) -> Result<Self> {
+        let schema = match table.schema {
+            Some(_) => None,
+            None => driver.default_schema()?,
+        };
+        Ok(Resolved { schema, table })
+    }
+
+    fn name(&self) -> TableName<'_> {
+        TableName {
+            schema: self.schema.as_deref().or(self.table.schema),
+            table: self.table.table,
+        }
+    }
+
+    fn sql(&self, dialect: crate::tx::Dialect) -> HistorySql {
+        HistorySql::new(dialect, &self.name(), &self.table)
+    }
 }
 
 /// The versions a history holds while a run changes it. `PRAGMA
@@ -259,14 +300,15 @@ impl<'m> Runner<'m> {
     fn with_history<Dr: Driver, T>(
         &self,
         driver: &mut Dr,
-        table: &TableName<'_>,
-        sql: &HistorySql,
-        f: impl FnOnce(&mut Dr, Vec<HistoryRow>) -> Result<T>,
+        f: impl FnOnce(&mut Dr, &HistorySql, &TableName<'_>, Vec<HistoryRow>) -> Result<T>,
     ) -> Result<T> {
-        locked(driver, table, self.lock_timeout, |driver| {
+        let resolved = Resolved::new(driver, table_of(self.migrations)?)?;
+        let table = resolved.name();
+        let sql = resolved.sql(driver.dialect());
+        locked(driver, &table, self.lock_timeout, |driver| {
             sql.create(driver)?;
             let rows = sql.read_all(driver)?;
-            f(driver, rows)
+            f(driver, &sql, &table, rows)
         })
     }
 
@@ -290,6 +332,7 @@ impl<'m> Runner<'m> {
     }
 
     /// How long to wait for another process's migration lock (default 60 s).
+    /// On SQLite it also bounds the wait for the database's own write lock.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
         self
@@ -310,16 +353,23 @@ impl<'m> Runner<'m> {
 
     /// Applies every pending migration.
     ///
-    /// With nothing pending this is one query. Otherwise it takes the
-    /// migration lock (other processes wait their turn and then find nothing
-    /// to do), validates the whole history, and applies each migration in
-    /// its own transaction together with its history row.
+    /// With nothing pending this is one query, which writes nothing: a
+    /// read-only replica, or a database a newer release already migrated,
+    /// boots without the lock. Otherwise it takes the migration lock (other
+    /// processes wait their turn and then find nothing to do), validates the
+    /// whole history, and applies each migration in its own transaction
+    /// together with its history row.
+    ///
+    /// A Rust migration that panics is rolled back like one that returns an
+    /// error, and reported as [`Error::Failed`]; the lock is released and
+    /// the connection stays usable.
     ///
     /// # Errors
     ///
     /// - [`Error::Dirty`], [`Error::ChecksumMismatch`], [`Error::OutOfOrder`],
     ///   [`Error::FutureVersions`] (strict): found before anything is applied;
     /// - [`Error::Failed`]: a migration failed; earlier ones stay applied;
+    /// - [`Error::History`]: the history table could not be created, read or written;
     /// - [`Error::LockTimeout`], [`Error::Driver`].
     pub fn run_pending<D: Database + ?Sized>(&self, db: &mut D) -> Result<Report> {
         self.apply(db, None)
@@ -335,14 +385,14 @@ impl<'m> Runner<'m> {
     }
 
     fn apply<D: Database + ?Sized>(&self, db: &mut D, target: Option<u64>) -> Result<Report> {
-        let (mut driver, table, sql) = open(self.migrations, db)?;
+        let mut driver = db.driver();
         crate::stale::warn_if_stale(self.migrations);
         if target.is_none() {
-            if let Some(report) = self.current(&mut driver, &sql)? {
+            if let Some(report) = self.current(&mut driver)? {
                 return Ok(report);
             }
         }
-        self.with_history(&mut driver, &table, &sql, |driver, rows| {
+        self.with_history(&mut driver, |driver, sql, _, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let pending = plan::pending(self.migrations, &checked, self.rules, target)?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
@@ -351,11 +401,20 @@ impl<'m> Runner<'m> {
                 ..Report::default()
             };
             if self.grouped {
-                report.applied = self.apply_grouped(driver, &sql, &pending, &mut versions)?;
+                report.applied = self.apply_grouped(driver, sql, &pending, &mut versions)?;
             } else {
                 for migration in pending {
+                    let start = Instant::now();
                     let highest = versions.insert(migration.version());
-                    let applied = apply_one(driver, &sql, migration, highest)?;
+                    let unit = Unit {
+                        migration,
+                        step: migration.up(),
+                        change: Change::Apply,
+                        schema_version: highest,
+                    };
+                    unit.run(driver, sql)?;
+                    let applied = done(migration, start.elapsed());
+                    log_done("applied", &applied);
                     self.report_progress(&applied);
                     report.applied.push(applied);
                 }
@@ -365,27 +424,28 @@ impl<'m> Runner<'m> {
         })
     }
 
-    /// The hot path: `Some` when the database is already current.
-    fn current<D: Driver>(&self, driver: &mut D, sql: &HistorySql) -> Result<Option<Report>> {
-        let head = match sql.head(driver) {
+    /// The hot path: `Some` when the database is already current. Reads one
+    /// statement and writes nothing.
+    fn current<D: Driver>(&self, driver: &mut D) -> Result<Option<Report>> {
+        let table = table_of(self.migrations)?;
+        let sql = HistorySql::new(driver.dialect(), &table, &table);
+        let latest_known = self.migrations.len() as u64;
+        let head = match sql.head(driver, latest_known) {
             Ok(head) => head,
             Err(e) if driver.is_missing_table(&e) => Head::default(),
             Err(e) => return Err(e),
         };
-        if head.unfinished {
+        if head.unfinished || (self.rules.strict && !head.future.is_empty()) {
             return Ok(None);
         }
-        let current = match (&head.latest, self.migrations.latest()) {
-            (None, None) => Some(0),
-            (Some((version, chain)), Some(latest))
-                if *version == latest.version() && chain == latest.chained_checksum() =>
-            {
-                Some(*version)
-            }
-            _ => None,
+        let current = match (&head.latest_chain, self.migrations.latest()) {
+            (_, None) => true,
+            (Some(chain), Some(latest)) => chain == latest.chained_checksum(),
+            (None, Some(_)) => false,
         };
-        Ok(current.map(|version| Report {
-            version,
+        Ok(current.then(|| Report {
+            version: latest_known,
+            future_versions: head.future,
             ..Report::default()
         }))
     }
@@ -407,34 +467,26 @@ impl<'m> Runner<'m> {
                 file: m.file_name().to_owned(),
             });
         }
-        driver.begin()?;
-        let mut applied = Vec::with_capacity(pending.len());
-        for migration in pending {
-            let start = Instant::now();
-            let result = run_step(driver, migration.up()).and_then(|()| {
-                sql.insert(
-                    driver,
-                    migration,
-                    RowState::Applied,
-                    millis(start.elapsed()),
-                )
-            });
-            if let Err(source) = result {
-                let _ = driver.rollback();
-                return Err(failed(migration, Cleanup::GroupRolledBack, source));
-            }
-            applied.push(done(migration, start.elapsed()));
-        }
+        let foreign_keys_off = pending
+            .iter()
+            .any(|m| m.up().mode() == SqlMode::ForeignKeysOff);
         for migration in pending {
             versions.insert(migration.version());
         }
-        let finished = sql
-            .set_schema_version(driver, versions.highest())
-            .and_then(|()| driver.commit());
-        if let Err(source) = finished {
-            let _ = driver.rollback();
-            return Err(failed(last, Cleanup::GroupRolledBack, source));
-        }
+        let mut applied = Vec::with_capacity(pending.len());
+        let mut culprit = last;
+        in_transaction(driver, foreign_keys_off, |driver| {
+            for migration in pending {
+                culprit = migration;
+                let start = Instant::now();
+                run_step(driver, migration.up())?;
+                record(driver, sql, migration, Change::Apply, start)?;
+                applied.push(done(migration, start.elapsed()));
+            }
+            culprit = last;
+            sql.set_schema_version(driver, versions.highest())
+        })
+        .map_err(|source| failed(culprit, Cleanup::GroupRolledBack, source))?;
         for a in &applied {
             log_done("applied", a);
             self.report_progress(a);
@@ -451,8 +503,8 @@ impl<'m> Runner<'m> {
     /// before anything is reverted), [`Error::UnknownVersion`], the history
     /// errors of [`run_pending`](Self::run_pending), [`Error::Failed`].
     pub fn rollback_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
-        let (mut driver, table, sql) = open(self.migrations, db)?;
-        self.with_history(&mut driver, &table, &sql, |driver, rows| {
+        let mut driver = db.driver();
+        self.with_history(&mut driver, |driver, sql, _, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let revert = plan::to_revert(self.migrations, &checked, version)?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
@@ -465,25 +517,13 @@ impl<'m> Runner<'m> {
                     continue; // to_revert checked every one has a down step
                 };
                 let start = Instant::now();
-                let below = versions.remove(migration.version());
-                if down.transactional() {
-                    driver.begin()?;
-                    let result = run_step(driver, down)
-                        .and_then(|()| sql.delete(driver, migration.version()))
-                        .and_then(|()| sql.set_schema_version(driver, below))
-                        .and_then(|()| driver.commit());
-                    if let Err(source) = result {
-                        let _ = driver.rollback();
-                        return Err(failed(migration, Cleanup::RolledBack, source));
-                    }
-                } else {
-                    // The row says "unfinished" while the step runs outside a transaction.
-                    sql.unfinish(driver, migration.version())?;
-                    run_step(driver, down)
-                        .and_then(|()| sql.delete(driver, migration.version()))
-                        .and_then(|()| sql.set_schema_version(driver, below))
-                        .map_err(|source| failed(migration, Cleanup::LeftDirty, source))?;
-                }
+                let unit = Unit {
+                    migration,
+                    step: down,
+                    change: Change::Revert,
+                    schema_version: versions.remove(migration.version()),
+                };
+                unit.run(driver, sql)?;
                 let reverted = done(migration, start.elapsed());
                 log_done("reverted", &reverted);
                 self.report_progress(&reverted);
@@ -525,26 +565,24 @@ impl<'m> Runner<'m> {
     /// [`Error::UnknownVersion`].
     pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
         plan::known_version(self.migrations, version)?;
-        let (mut driver, table, sql) = open(self.migrations, db)?;
-        self.with_history(&mut driver, &table, &sql, |driver, rows| {
+        let mut driver = db.driver();
+        self.with_history(&mut driver, |driver, sql, table, rows| {
             if !rows.is_empty() {
                 return Err(Error::HistoryNotEmpty {
                     table: table.to_string(),
                     rows: rows.len(),
                 });
             }
-            driver.begin()?;
-            let result = self
-                .migrations
-                .iter()
-                .take_while(|m| m.version() <= version)
-                .try_for_each(|m| sql.insert(driver, m, RowState::Applied, 0))
-                .and_then(|()| sql.set_schema_version(driver, version))
-                .and_then(|()| driver.commit());
-            if let Err(e) = result {
-                let _ = driver.rollback();
-                return Err(e);
-            }
+            in_transaction(driver, false, |driver| {
+                for m in self
+                    .migrations
+                    .iter()
+                    .take_while(|m| m.version() <= version)
+                {
+                    sql.insert(driver, m, RowState::Applied, 0)?;
+                }
+                sql.set_schema_version(driver, version)
+            })?;
             log::info!("baselined `{table}` at version {version}");
             Ok(Report {
                 version,
@@ -565,8 +603,8 @@ impl<'m> Runner<'m> {
         version: u64,
         how: Repair,
     ) -> Result<Report> {
-        let (mut driver, table, sql) = open(self.migrations, db)?;
-        self.with_history(&mut driver, &table, &sql, |driver, rows| {
+        let mut driver = db.driver();
+        self.with_history(&mut driver, |driver, sql, table, rows| {
             let unfinished = rows
                 .iter()
                 .any(|r| r.version == version && r.state == RowState::InProgress);
@@ -575,14 +613,16 @@ impl<'m> Runner<'m> {
             }
             let mut versions =
                 AppliedVersions::new(rows.iter().map(|r| r.version), self.migrations);
-            match how {
-                Repair::Completed => sql.finish(driver, version, 0)?,
-                Repair::Undone => {
-                    sql.delete(driver, version)?;
-                    versions.remove(version);
+            in_transaction(driver, false, |driver| {
+                match how {
+                    Repair::Completed => sql.finish(driver, version, 0)?,
+                    Repair::Undone => {
+                        sql.delete(driver, version)?;
+                        versions.remove(version);
+                    }
                 }
-            }
-            sql.set_schema_version(driver, versions.highest())?;
+                sql.set_schema_version(driver, versions.highest())
+            })?;
             log::info!("repaired version {version} of `{table}`: {how:?}");
             Ok(Report {
                 version: versions.highest_known(),
@@ -593,7 +633,9 @@ impl<'m> Runner<'m> {
 
     /// The whole history, empty when the table does not exist yet.
     fn read_history<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<HistoryRow>> {
-        let (mut driver, _, sql) = open(self.migrations, db)?;
+        let mut driver = db.driver();
+        let resolved = Resolved::new(&mut driver, table_of(self.migrations)?)?;
+        let sql = resolved.sql(driver.dialect());
         match sql.read_all(&mut driver) {
             Err(e) if driver.is_missing_table(&e) => Ok(Vec::new()),
             other => other,
@@ -601,18 +643,171 @@ impl<'m> Runner<'m> {
     }
 }
 
+/// What a step does to its migration's history row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// An up step: the row is inserted.
+    Apply,
+    /// A down step: the row is deleted.
+    Revert,
+}
+
+/// One migration step and everything that goes with it: the choreography
+/// of begin, run, record, schema version, commit — and on failure what is
+/// rolled back or left dirty — written once for applying and reverting.
+struct Unit {
+    migration: &'static Migration,
+    step: &'static Step,
+    change: Change,
+    /// The highest applied version once this step is done.
+    schema_version: u64,
+}
+
+impl Unit {
+    fn run<D: Driver>(&self, driver: &mut D, sql: &HistorySql) -> Result<()> {
+        let start = Instant::now();
+        let (migration, version) = (self.migration, self.migration.version());
+        match self.step.mode() {
+            SqlMode::NoTransaction => {
+                // The row says "unfinished" while the step runs outside a transaction.
+                match self.change {
+                    Change::Apply => sql.insert(driver, migration, RowState::InProgress, 0)?,
+                    Change::Revert => sql.unfinish(driver, version)?,
+                }
+                let result = run_step(driver, self.step)
+                    .and_then(|()| match self.change {
+                        Change::Apply => sql.finish(driver, version, millis(start.elapsed())),
+                        Change::Revert => sql.delete(driver, version),
+                    })
+                    .and_then(|()| sql.set_schema_version(driver, self.schema_version));
+                if let Err(source) = result {
+                    // Whatever transaction the step opened itself ends here, so
+                    // the connection (and the dirty marker) stay as they are.
+                    let _ = driver.rollback();
+                    return Err(failed(migration, Cleanup::LeftDirty, source));
+                }
+                Ok(())
+            }
+            mode => in_transaction(driver, mode == SqlMode::ForeignKeysOff, |driver| {
+                run_step(driver, self.step)?;
+                record(driver, sql, migration, self.change, start)?;
+                sql.set_schema_version(driver, self.schema_version)
+            })
+            .map_err(|source| failed(migration, Cleanup::RolledBack, source)),
+        }
+    }
+}
+
+/// Writes the history row of a step that ran.
+fn record<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    migration: &Migration,
+    change: Change,
+    start: Instant,
+) -> Result<()> {
+    match change {
+        Change::Apply => sql.insert(
+            driver,
+            migration,
+            RowState::Applied,
+            millis(start.elapsed()),
+        ),
+        Change::Revert => sql.delete(driver, migration.version()),
+    }
+}
+
+/// Runs `body` in a transaction: commit on success, roll back on error.
+/// With `foreign_keys_off`, enforcement is off around the transaction,
+/// violations are checked before the commit, and the connection's setting
+/// is restored on every path.
+fn in_transaction<D: Driver>(
+    driver: &mut D,
+    foreign_keys_off: bool,
+    body: impl FnOnce(&mut D) -> Result<()>,
+) -> Result<()> {
+    let restore = if foreign_keys_off {
+        Some(driver.foreign_keys(false)?)
+    } else {
+        None
+    };
+    let result = driver
+        .begin()
+        .and_then(|()| body(driver))
+        .and_then(|()| match restore {
+            Some(_) => driver.check_foreign_keys(),
+            None => Ok(()),
+        })
+        .and_then(|()| driver.commit());
+    if result.is_err() {
+        let _ = driver.rollback();
+    }
+    let restored = match restore {
+        Some(was_on) => driver.foreign_keys(was_on).map(drop),
+        None => Ok(()),
+    };
+    result.and(restored)
+}
+
+/// Runs one step. A panic inside it becomes an error, so the step's
+/// transaction is rolled back like any failure's. A Rust step's SQL is
+/// checked for statements that would end the transaction it runs in.
 fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
-    match step {
-        Step::Sql {
-            sql,
-            transactional: false,
-        } => driver.batch_without_transaction(sql),
-        _ => step.run(driver as &mut dyn Tx),
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
+        Step::Sql { sql, mode } => match mode {
+            SqlMode::NoTransaction => driver.batch_without_transaction(sql),
+            _ => driver.batch(sql),
+        },
+        Step::Rust(run) => run(&mut Guarded(driver)),
+    }));
+    outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))))
+}
+
+/// The `Tx` a Rust migration receives: the driver's, refusing SQL that
+/// would end the transaction the migration runs in.
+struct Guarded<'d, D>(&'d mut D);
+
+impl<D: Driver> Guarded<'_, D> {
+    fn check(sql: &str) -> Result<()> {
+        match crate::source::sql::first_transaction_control(sql) {
+            Some((line, command)) => Err(Error::other(format!(
+                "`{command}` (line {line} of the SQL passed to `Tx`) is transaction control, \
+                 but this migration already runs in a transaction; remove it"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<D: Driver> Tx for Guarded<'_, D> {
+    fn execute(&mut self, sql: &str, params: &[crate::tx::Value]) -> Result<u64> {
+        Self::check(sql)?;
+        self.0.execute(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Self::check(sql)?;
+        self.0.batch(sql)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[crate::tx::Value],
+    ) -> Result<Vec<Vec<crate::tx::Value>>> {
+        Self::check(sql)?;
+        self.0.query(sql, params)
+    }
+
+    fn dialect(&self) -> crate::tx::Dialect {
+        self.0.dialect()
     }
 }
 
 fn failed(migration: &Migration, cleanup: Cleanup, source: Error) -> Error {
     let source: crate::error::BoxError = match source {
+        // The history's own failures name their table and step: not the migration's fault.
+        history @ Error::History { .. } => return history,
         // A Rust migration's own error, or the driver's, is the cause itself.
         Error::Driver(e) | Error::Other(e) => e,
         other => Box::new(other),
@@ -633,45 +828,6 @@ fn done(migration: &'static Migration, duration: Duration) -> Applied {
         file_name: migration.file_name(),
         duration,
     }
-}
-
-/// Applies one migration: in a transaction with its history row, or — for a
-/// no-transaction migration — recorded as in progress first. `highest` is the
-/// highest applied version once it is applied, for `PRAGMA user_version`.
-fn apply_one<D: Driver>(
-    driver: &mut D,
-    sql: &HistorySql,
-    migration: &'static Migration,
-    highest: u64,
-) -> Result<Applied> {
-    let start = Instant::now();
-    if migration.transactional() {
-        driver.begin()?;
-        let result = run_step(driver, migration.up())
-            .and_then(|()| {
-                sql.insert(
-                    driver,
-                    migration,
-                    RowState::Applied,
-                    millis(start.elapsed()),
-                )
-            })
-            .and_then(|()| sql.set_schema_version(driver, highest))
-            .and_then(|()| driver.commit());
-        if let Err(source) = result {
-            let _ = driver.rollback();
-            return Err(failed(migration, Cleanup::RolledBack, source));
-        }
-    } else {
-        sql.insert(driver, migration, RowState::InProgress, 0)?;
-        run_step(driver, migration.up())
-            .and_then(|()| sql.finish(driver, migration.version(), millis(start.elapsed())))
-            .and_then(|()| sql.set_schema_version(driver, highest))
-            .map_err(|source| failed(migration, Cleanup::LeftDirty, source))?;
-    }
-    let applied = done(migration, start.elapsed());
-    log_done("applied", &applied);
-    Ok(applied)
 }
 
 #[cfg(test)]
@@ -783,10 +939,12 @@ mod tests {
             // The recorder's history reads back empty, so all three apply.
             let report = SET.run_pending(&mut db).unwrap();
             assert_eq!(report.applied.len(), 3);
-            assert_eq!(db.calls[..3], ["query_text", "lock", "batch CREATE"]);
+            // Boot's read, the lock, create, check the table is ours, read it all.
+            let slow_path = ["query_text", "lock", "batch CREATE", "query", "query"];
+            assert_eq!(db.calls[..5], slow_path, "{:?}", db.calls);
             assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
             let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
-            assert_eq!(db.calls[4..8], per_migration, "{:?}", db.calls);
+            assert_eq!(db.calls[5..9], per_migration, "{:?}", db.calls);
         }
     }
 

@@ -63,8 +63,11 @@ fn a_valid_set_in_version_order_with_everything_filled_in() {
     let first = &source.migrations[0];
     assert_eq!(first.up.file_name, "0001_a.sql");
     assert_eq!(first.down.as_ref().unwrap().text, "DROP TABLE t;");
-    assert!(first.transactional);
-    assert!(!source.migrations[1].transactional);
+    assert_eq!(first.mode, migrate_core::SqlMode::Transaction);
+    assert_eq!(
+        source.migrations[1].mode,
+        migrate_core::SqlMode::NoTransaction
+    );
     assert_eq!(
         source.migrations[3].down.as_ref().unwrap().file_name,
         "U4__d.sql"
@@ -256,7 +259,7 @@ fn unknown_directives_are_errors() {
         messages(&[("0001_a.sql", "-- migrate:no-transactions\nVACUUM;")]),
         [
             "`0001_a.sql`: unknown directive `-- migrate:no-transactions` on the first line; \
-          the only directive is `-- migrate:no-transaction`"
+          the directives are `-- migrate:no-transaction` and `-- migrate:foreign-keys-off`"
         ]
     );
 }

@@ -10,7 +10,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use migrate_core::source::{SourceFile, SourceMigration};
-use migrate_core::MigrationKind;
+use migrate_core::{MigrationKind, SqlMode};
 
 use crate::args::Args;
 use crate::validate::ValidSet;
@@ -67,11 +67,11 @@ fn migration_tokens(
         MigrationKind::Sql => {
             let mut items = track(&migration.up);
             let up_sql = &migration.up.text;
-            let up_tx = migration.transactional;
+            let up_mode = mode_tokens(private, migration.mode);
             let mut entry = quote! {
                 #private::Migration::__new(
                     #version, #name, #file_name,
-                    #private::Migration::__sql(#up_sql, #up_tx),
+                    #private::Migration::__sql(#up_sql, #up_mode),
                     #checksums,
                 )
             };
@@ -79,11 +79,11 @@ fn migration_tokens(
                 items.extend(track(down));
                 let down_file = &down.file_name;
                 let down_sql = &down.text;
-                let down_tx = migration.down_transactional;
+                let down_mode = mode_tokens(private, migration.down_mode);
                 entry = quote! {
                     #entry.__with_down(
                         ::core::option::Option::Some(#down_file),
-                        #private::Migration::__sql(#down_sql, #down_tx),
+                        #private::Migration::__sql(#down_sql, #down_mode),
                     )
                 };
             }
@@ -123,6 +123,14 @@ fn migration_tokens(
             }
             (items, entry)
         }
+    }
+}
+
+fn mode_tokens(private: &TokenStream, mode: SqlMode) -> TokenStream {
+    match mode {
+        SqlMode::Transaction => quote!(#private::SqlMode::Transaction),
+        SqlMode::NoTransaction => quote!(#private::SqlMode::NoTransaction),
+        SqlMode::ForeignKeysOff => quote!(#private::SqlMode::ForeignKeysOff),
     }
 }
 

@@ -20,7 +20,7 @@ fn assert_same(embedded: &migrate::Migrations, dir: &str) {
         assert_eq!(m.checksum(), disk.checksum);
         assert_eq!(m.loose_checksum(), disk.loose_checksum);
         assert_eq!(m.chained_checksum(), disk.chained_checksum);
-        assert_eq!(m.transactional(), disk.transactional);
+        assert_eq!(m.up().mode(), disk.mode);
         match m.kind() {
             MigrationKind::Sql => {
                 assert_eq!(m.up_sql(), Some(disk.up.text.as_str()));

@@ -296,7 +296,12 @@ fn a_process_killed_mid_migration_on_postgres_leaves_no_trace_and_releases_the_l
     else {
         panic!("expected LockTimeout naming the holder, got {err}");
     };
-    let backend: i32 = holder.strip_prefix("pid ").unwrap().parse().unwrap();
+    let backend: i32 = holder
+        .strip_prefix("backend pid ")
+        .and_then(|rest| rest.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
 
     child.kill().unwrap(); // SIGKILL: the server ends its session, rolls back, drops its lock
     child.wait().unwrap();

@@ -20,6 +20,12 @@ pub trait Backend: Sized {
     fn table_exists(&mut self, name: &str) -> bool;
     fn exec(&mut self, sql: &str);
     fn item_names(&mut self) -> Vec<String>;
+    /// Another connection to the same database: a second process.
+    fn other(&self) -> Self::Conn;
+    /// A connection that may read but not write (a read replica).
+    fn read_only(&self) -> Self::Conn;
+    /// Runs `sql` on `conn`, panicking on failure: the connection works.
+    fn exec_on(conn: &mut Self::Conn, sql: &str);
     /// How this database says `no_such_table` does not exist.
     const MISSING_TABLE: &'static str;
 }
@@ -503,6 +509,179 @@ pub fn independent_sets_keep_independent_histories<B: Backend>() {
 }
 
 /// One `#[test]` per scenario, for one backend.
+/// Issue: a panicking Rust migration was applied twice on retry, and the
+/// lock leaked. Now: rolled back, reported as `Failed`, lock released, and
+/// the same connection retries cleanly.
+pub fn a_panicking_migration_is_rolled_back_and_the_connection_stays_usable<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = RUST_PANICS.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: Cleanup::RolledBack,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "migration 2 (`0002_insert_then_panic.rs`) failed and was rolled back: panicked: \
+             boom in the middle of migration 2"
+        ),
+        "{err}"
+    );
+    // Nothing of migration 2 stayed; the lock is free for another process.
+    let mut other = db.other();
+    let plan = RUST_PANICS.plan(&mut other).unwrap();
+    assert_eq!(plan.len(), 1);
+    B::exec_on(&mut other, "SELECT 1");
+    assert!(db.item_names().is_empty());
+    // The same connection retries, and the migration runs exactly once.
+    let report = RUST_PANICS
+        .runner()
+        .lock_timeout(std::time::Duration::from_secs(5))
+        .run_pending(db.conn())
+        .unwrap();
+    assert_eq!(versions_of(&report), [2]);
+    assert_eq!(db.item_names(), ["one", "two", "three"]);
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    db.reconnect();
+    assert_eq!(db.item_names(), ["one", "two", "three"]);
+}
+
+/// A Rust migration cannot end the transaction it runs in through `Tx`.
+pub fn transaction_control_passed_to_tx_is_refused<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = RUST_COMMITS.run_pending(db.conn()).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "`COMMIT` (line 2 of the SQL passed to `Tx`) is transaction control, but this \
+             migration already runs in a transaction"
+        ),
+        "{err}"
+    );
+    db.reconnect();
+    assert!(
+        !db.table_exists("audit"),
+        "the migration's work was committed"
+    );
+    assert_eq!(db.versions(HISTORY), [1]);
+}
+
+/// Issue: a failed no-transaction migration that opened its own
+/// transaction left the connection inside it (SQLite: later writes lost at
+/// close; PostgreSQL: aborted, lock held, others timing out).
+pub fn a_no_transaction_migration_failing_inside_its_own_transaction_leaves_a_usable_connection<
+    B: Backend,
+>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = NO_TX_OWN_TX_FAILS.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: Cleanup::LeftDirty,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Another process sees the dirty state, not a lock timeout.
+    let mut other = db.other();
+    let err = NO_TX_OWN_TX_FAILS
+        .runner()
+        .lock_timeout(std::time::Duration::from_secs(2))
+        .run_pending(&mut other)
+        .unwrap_err();
+    assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
+    // The same connection repairs, and the app's own writes on it are kept.
+    NO_TX_OWN_TX_FAILS
+        .repair(db.conn(), 2, Repair::Undone)
+        .unwrap();
+    db.exec("INSERT INTO items (id, name) VALUES (7, 'kept')");
+    db.reconnect();
+    assert_eq!(db.item_names(), ["kept"]);
+    assert_eq!(db.versions(HISTORY), [1]);
+}
+
+/// Issue: an older binary booting on a read replica (versions newer than
+/// it) failed creating the history table; on a writable database it took
+/// the lock on every boot. Now: one read, nothing written, no lock.
+pub fn a_read_only_boot_with_nothing_pending_writes_nothing<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V2.run_pending(db.conn()).unwrap();
+    let mut replica = db.read_only();
+    let report = V1.runner().run_pending(&mut replica).unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.future_versions, [4, 5]);
+    assert_eq!(report.version, 3);
+    let report = V2.run_pending(&mut replica).unwrap();
+    assert_eq!((report.version, report.future_versions.len()), (5, 0));
+    // Status and plan read too.
+    assert_eq!(V1.status(&mut replica).unwrap().len(), 5);
+    assert!(V1.plan(&mut replica).unwrap().is_empty());
+    // Strict mode still refuses, naming the versions.
+    let err = V1
+        .runner()
+        .strict(true)
+        .run_pending(&mut replica)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::FutureVersions { .. } | Error::History { .. }),
+        "{err}"
+    );
+}
+
+/// Issue: the library's own statement failing on a read-only connection was
+/// blamed on the migration ("fix the migration").
+pub fn a_read_only_connection_with_something_pending_blames_the_connection<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V1.run_pending(db.conn()).unwrap();
+    let mut replica = db.read_only();
+    let err = V2.run_pending(&mut replica).unwrap_err();
+    let message = err.to_string();
+    // PostgreSQL refuses creating the history table; SQLite, which has it,
+    // refuses the migration's first write.
+    assert!(
+        message.starts_with("could not create the history table `")
+            || message.starts_with(
+                "migration 4 (`0004_create_orders.sql`) could not run and was rolled back"
+            ),
+        "{message}"
+    );
+    assert!(message.contains("the connection is read-only"), "{message}");
+    assert!(!message.contains("fix the migration"), "{message}");
+    assert_eq!(db.versions(HISTORY), [1, 2, 3]);
+}
+
+/// Issue: another tool's history table under the configured name gave
+/// "column chained_checksum does not exist", no word of the table being foreign.
+pub fn another_tools_table_under_the_same_name_is_named_as_such<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    // refinery's shape.
+    db.exec(
+        "CREATE TABLE migrate_schema_history (version INTEGER PRIMARY KEY, name TEXT, \
+         applied_on TEXT, checksum TEXT)",
+    );
+    for result in [
+        V1.run_pending(db.conn()).map(drop),
+        V1.status(db.conn()).map(drop),
+    ] {
+        let err = result.unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, Error::History { .. }), "{message}");
+        assert!(
+            message.contains("exists but was not created by migrate"),
+            "{message}"
+        );
+    }
+    assert!(!db.table_exists("items"));
+}
+
 macro_rules! scenario_tests {
     ($backend:ty) => {
         scenario_tests!(@each $backend;
@@ -523,6 +702,12 @@ macro_rules! scenario_tests {
             grouped_mode_is_all_or_nothing,
             baseline_adopts_an_existing_database_once,
             independent_sets_keep_independent_histories,
+            a_panicking_migration_is_rolled_back_and_the_connection_stays_usable,
+            transaction_control_passed_to_tx_is_refused,
+            a_no_transaction_migration_failing_inside_its_own_transaction_leaves_a_usable_connection,
+            a_read_only_boot_with_nothing_pending_writes_nothing,
+            a_read_only_connection_with_something_pending_blames_the_connection,
+            another_tools_table_under_the_same_name_is_named_as_such,
         );
     };
     (@each $backend:ty; $($name:ident,)*) => {

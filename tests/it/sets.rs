@@ -32,3 +32,18 @@ pub static SQLITE_SCHEMA_TABLE: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/rt-v1", table = "main.app_history");
 pub static NO_TX_DOWN_FAILS: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/rt-no-tx-down-fails");
+pub static RUST_PANICS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-rust-panics");
+pub static RUST_COMMITS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-rust-commits");
+pub static NO_TX_OWN_TX_FAILS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-no-tx-own-tx-fails");
+pub static PG_DUMP: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/pg-dump");
+pub static PG_NO_TX_BODIES: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/pg-no-tx-bodies");
+pub static PG_NO_TX_ERROR_LINE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/pg-no-tx-error-line");
+pub static SQLITE_REBUILD: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/sqlite-rebuild");
+pub static SQLITE_REBUILD_BAD: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/sqlite-rebuild-bad");

@@ -3,9 +3,10 @@
 //! in-memory databases, the stale-binary warning.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use migrate::rusqlite::Connection;
-use migrate::MigrationKind;
+use migrate::{Error, MigrationKind};
 
 use crate::logger;
 use crate::scenarios::{scenario_tests, Backend};
@@ -81,6 +82,23 @@ impl Backend for Sqlite {
     }
     fn exec(&mut self, sql: &str) {
         self.conn.execute_batch(sql).unwrap();
+    }
+    fn other(&self) -> Connection {
+        open(&self.path)
+    }
+    fn read_only(&self) -> Connection {
+        Connection::open_with_flags(
+            &self.path,
+            migrate::rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+    fn exec_on(conn: &mut Connection, sql: &str) {
+        conn.execute_batch(sql).unwrap();
+        assert!(
+            conn.is_autocommit(),
+            "the connection was left in a transaction"
+        );
     }
     fn item_names(&mut self) -> Vec<String> {
         let mut stmt = self
@@ -300,4 +318,106 @@ fn a_hand_damaged_history_row_is_named_with_what_to_do() {
          migrate: restore it from a backup, or drop it and adopt the database again with \
          `baseline`"
     );
+}
+
+/// Issue: with foreign keys on, SQLite's documented table rebuild ran
+/// inside the migration's transaction, where `PRAGMA foreign_keys = OFF`
+/// is a no-op: `DROP TABLE parent` cascaded and deleted every child row.
+#[test]
+fn a_table_rebuild_with_foreign_keys_off_keeps_child_rows() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    SQLITE_REBUILD.run_pending(&mut conn).unwrap();
+    let children: i64 = conn
+        .query_row("SELECT count(*) FROM child", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(children, 3, "the rebuild cascaded into the child table");
+    let parent_sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'parent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(parent_sql.contains("NOT NULL"), "{parent_sql}");
+    // The connection's setting is back.
+    let on: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(on, 1);
+}
+
+/// A rebuild that loses referenced rows fails `PRAGMA foreign_key_check`
+/// before the commit and is rolled back; the setting is restored.
+#[test]
+fn a_table_rebuild_that_breaks_foreign_keys_is_rolled_back() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    let err = SQLITE_REBUILD_BAD.run_pending(&mut conn).unwrap_err();
+    assert!(matches!(err, Error::Failed { version: 2, .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the migration left 3 foreign key violation(s) (`child` row 1 → `parent`"),
+        "{err}"
+    );
+    let parents: i64 = conn
+        .query_row("SELECT count(*) FROM parent", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(parents, 1, "the rebuild was not rolled back");
+    assert_eq!(history_versions(&conn, HISTORY), [1]);
+    let on: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(on, 1);
+}
+
+/// Issue: adopting a second set from `user_version` recorded it as applied
+/// without running it, since one file has one `user_version`. Only the set
+/// with the default history table owns it.
+#[test]
+fn only_the_default_set_owns_user_version() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    V1.baseline_from_user_version(&mut conn).unwrap();
+    V1.run_pending(&mut conn).unwrap();
+    assert_eq!(user_version(&conn), 3);
+    let err = PLUGIN.baseline_from_user_version(&mut conn).unwrap_err();
+    assert!(
+        matches!(&err, Error::UserVersionNotOwned { table } if table == "billing_schema_history"),
+        "{err}"
+    );
+    let plugin = PLUGIN.run_pending(&mut conn).unwrap();
+    assert_eq!(plugin.applied.len(), PLUGIN.len());
+    assert_eq!(user_version(&conn), 3, "another set moved user_version");
+}
+
+/// Issue: independent sets on SQLite waited for each other (one lock file
+/// per database). The lock is per history table.
+#[test]
+fn independent_sets_do_not_wait_for_each_other() {
+    let (_dir, path) = db();
+    let lock_path = format!("{}-migrate_schema_history.migrate-lock", path.display());
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let mut conn = open(&path);
+    let start = std::time::Instant::now();
+    PLUGIN
+        .runner()
+        .lock_timeout(Duration::from_secs(5))
+        .run_pending(&mut conn)
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "the plugin waited"
+    );
+    let err = V1
+        .runner()
+        .lock_timeout(Duration::from_millis(200))
+        .run_pending(&mut conn)
+        .unwrap_err();
+    assert!(matches!(err, Error::LockTimeout { .. }), "{err}");
+    held.unlock().unwrap();
+    V1.run_pending(&mut conn).unwrap();
 }

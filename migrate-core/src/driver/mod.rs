@@ -83,6 +83,44 @@ pub trait Driver: Tx {
         self.batch(sql)
     }
 
+    /// The schema an unqualified history table lives in, for every
+    /// operation (PostgreSQL: `current_schema()`); `None` where the database
+    /// has no such notion.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, or none selected (an empty `search_path`).
+    fn default_schema(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// SQL appended to boot's `WHERE` clauses so that it reads the same
+    /// table as every other operation: PostgreSQL resolves an unqualified
+    /// name through `search_path`, which may find another schema's table.
+    fn head_filter(&self, _quoted_table: &str) -> Option<String> {
+        None
+    }
+
+    /// Turns foreign key enforcement on or off, outside any transaction,
+    /// returning whether it was on (`-- migrate:foreign-keys-off`). The
+    /// default does nothing: only SQLite needs it.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn foreign_keys(&mut self, _on: bool) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Fails when the open transaction left a foreign key violated.
+    ///
+    /// # Errors
+    ///
+    /// The violations found, or the database's error.
+    fn check_foreign_keys(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Runs a parameterless query in one round trip, every value as text
     /// (`None` for NULL). Boot's check uses it; the default goes through
     /// [`Tx::query`].

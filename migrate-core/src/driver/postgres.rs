@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use super::{Database, Driver};
 use crate::error::{Error, Result};
 use crate::history::TableName;
+use crate::source::sql::statements;
 use crate::tx::{Dialect, Tx, Value};
 
 /// A `postgres::Client` borrowed for one runtime call.
@@ -74,6 +75,11 @@ impl PostgresError {
 }
 
 fn pg_error(e: postgres::Error, sql: &str) -> Error {
+    pg_error_at(e, sql, 1)
+}
+
+/// As [`pg_error`], for `sql` that starts on line `first_line` of its file.
+fn pg_error_at(e: postgres::Error, sql: &str, first_line: usize) -> Error {
     let Some(db) = e.as_db_error() else {
         // Client-side errors (a value that does not fit its parameter, a
         // closed connection) keep their reason in the source: say it.
@@ -90,7 +96,7 @@ fn pg_error(e: postgres::Error, sql: &str) -> Error {
             .chars()
             .take((*position as usize).saturating_sub(1))
             .collect();
-        let line = before.matches('\n').count() + 1;
+        let line = before.matches('\n').count() + first_line;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         message.push_str(&format!(" (line {line}, column {column})"));
     }
@@ -291,13 +297,7 @@ impl Driver for PostgresDriver<'_> {
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
         let schema = match table.schema {
             Some(schema) => schema.to_owned(),
-            None => {
-                let rows = self.query("SELECT current_schema()::text", &[])?;
-                rows.first()
-                    .and_then(|r| r.first())
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "public".to_owned())
-            }
+            None => self.default_schema()?.unwrap_or_default(),
         };
         let key = lock_key(&schema, table.table);
         let start = Instant::now();
@@ -312,21 +312,31 @@ impl Driver for PostgresDriver<'_> {
             }
             if start.elapsed() >= timeout {
                 // Advisory locks on a bigint key: classid holds the high half, objid the low.
+                // Name the holder as an operator finds it: its application
+                // and client address, not only the server backend's pid.
                 let holder = self
                     .query(
-                        "SELECT pid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                         AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                        "SELECT format('backend pid %s%s%s', l.pid, \
+                           ', application_name ' || quote_literal(NULLIF(a.application_name, '')), \
+                           ', client ' || host(a.client_addr) || ':' || a.client_port) \
+                         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+                         WHERE l.locktype = 'advisory' AND l.granted \
+                         AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
                         &[
                             Value::Integer((key >> 32) & 0xffff_ffff),
                             Value::Integer(key & 0xffff_ffff),
                         ],
                     )
                     .ok()
-                    .and_then(|rows| rows.first().and_then(|r| r.first()).and_then(Value::as_i64));
+                    .and_then(|rows| {
+                        rows.first()
+                            .and_then(|r| r.first())
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                    });
                 return Err(Error::LockTimeout {
                     table: format!("{schema}.{}", table.table),
                     waited: start.elapsed(),
-                    holder: holder.map(|pid| format!("pid {pid}")),
+                    holder,
                 });
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -344,7 +354,7 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn is_missing_table(&self, error: &Error) -> bool {
-        let Error::Driver(e) = error else {
+        let Some(e) = error.database_error() else {
             return false;
         };
         let code = e
@@ -358,12 +368,36 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
-        for statement in split_statements(sql) {
+        // One statement at a time: a multi-statement string would be one
+        // implicit transaction. Errors name lines of the whole file.
+        for statement in statements(sql) {
+            let first_line = sql[..statement.offset].matches('\n').count() + 1;
             self.client
-                .batch_execute(statement)
-                .map_err(|e| pg_error(e, statement))?;
+                .batch_execute(statement.text)
+                .map_err(|e| pg_error_at(e, statement.text, first_line))?;
         }
         Ok(())
+    }
+
+    fn default_schema(&mut self) -> Result<Option<String>> {
+        let rows = self.query_text("SELECT current_schema()")?;
+        match rows.first().and_then(|r| r.first()).cloned().flatten() {
+            Some(schema) => Ok(Some(schema)),
+            None => Err(Error::Driver(
+                "no schema has been selected: `search_path` names no existing schema".into(),
+            )),
+        }
+    }
+
+    fn head_filter(&self, quoted_table: &str) -> Option<String> {
+        // Unqualified, the name resolves through `search_path`, which can
+        // find another schema's table when `current_schema()` has none yet
+        // (a new tenant): keep only rows of the table in `current_schema()`.
+        (!quoted_table.contains("\".\"")).then(|| {
+            format!(
+                " AND tableoid = to_regclass(quote_ident(current_schema()) || '.' || '{quoted_table}')"
+            )
+        })
     }
 
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
@@ -382,116 +416,5 @@ impl Driver for PostgresDriver<'_> {
                 _ => None,
             })
             .collect())
-    }
-}
-
-/// Splits SQL into statements at top-level `;`, skipping over quoted strings
-/// (`'...'`, `E'...'`), quoted identifiers, dollar-quoted bodies and
-/// comments. Empty statements are dropped.
-fn split_statements(sql: &str) -> Vec<&str> {
-    let bytes = sql.as_bytes();
-    let mut statements = Vec::new();
-    let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' | b'"' => {
-                let quote = bytes[i];
-                let escapes = quote == b'\'' && i > 0 && matches!(bytes[i - 1], b'E' | b'e');
-                i += 1;
-                while i < bytes.len() {
-                    if escapes && bytes[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if bytes[i] == quote {
-                        if bytes.get(i + 1) == Some(&quote) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut depth = 0usize;
-                while i < bytes.len() {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b'$' => {
-                // `$tag$ ... $tag$` (tag may be empty); `$1` is a parameter.
-                let tag_end = sql[i + 1..]
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .map(|n| i + 1 + n);
-                match tag_end {
-                    Some(end)
-                        if bytes[end] == b'$'
-                            && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) =>
-                    {
-                        let tag = &sql[i..=end];
-                        i = sql[end + 1..]
-                            .find(tag)
-                            .map_or(bytes.len(), |n| end + 1 + n + tag.len());
-                    }
-                    _ => i += 1,
-                }
-            }
-            b';' => {
-                statements.push(&sql[start..i]);
-                i += 1;
-                start = i;
-            }
-            _ => i += 1,
-        }
-    }
-    statements.push(&sql[start..]);
-    statements
-        .into_iter()
-        .filter(|s| !crate::source::sql_is_blank(s))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_statements;
-
-    #[test]
-    fn splits_at_top_level_semicolons_only() {
-        let sql = "-- migrate:no-transaction\n\
-                   CREATE INDEX CONCURRENTLY a ON t (x);\n\
-                   INSERT INTO t VALUES ('semi;colon', 'it''s; fine', E'back\\';slash');\n\
-                   /* a ; comment /* nested; */ */ SELECT \"odd;name\" FROM t;\n\
-                   CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; SELECT 2; $body$ LANGUAGE sql;\n\
-                   DO $$ BEGIN PERFORM 1; END $$;\n\
-                   SELECT $1::int;\n\
-                   -- trailing comment; with a semicolon\n";
-        let parts: Vec<&str> = split_statements(sql).iter().map(|s| s.trim()).collect();
-        assert_eq!(parts.len(), 6, "{parts:#?}");
-        assert!(parts[0].ends_with("CREATE INDEX CONCURRENTLY a ON t (x)"));
-        assert!(
-            parts[1].starts_with("INSERT") && parts[1].ends_with("slash')"),
-            "{}",
-            parts[1]
-        );
-        assert!(parts[2].ends_with("SELECT \"odd;name\" FROM t"));
-        assert!(parts[3].ends_with("$body$ LANGUAGE sql"));
-        assert_eq!(parts[4], "DO $$ BEGIN PERFORM 1; END $$");
-        assert_eq!(parts[5], "SELECT $1::int");
     }
 }

@@ -25,6 +25,8 @@ use crate::tx::{Dialect, Tx, Value};
 pub struct SqliteDriver<'c> {
     conn: &'c mut Connection,
     lock: Option<File>,
+    /// The connection's busy timeout (ms) while the migration lock raises it.
+    busy_timeout: Option<i64>,
 }
 
 impl Database for Connection {
@@ -34,6 +36,7 @@ impl Database for Connection {
         SqliteDriver {
             conn: self,
             lock: None,
+            busy_timeout: None,
         }
     }
 }
@@ -142,13 +145,27 @@ impl Tx for SqliteDriver<'_> {
 }
 
 impl SqliteDriver<'_> {
-    /// `<database>-migrate-lock`, or `None` for an in-memory or temporary database.
-    fn lock_path(&self) -> Option<PathBuf> {
+    /// `<database>-<table>.migrate-lock`: one per history table, so
+    /// independent sets never wait for each other; `None` for an in-memory
+    /// or temporary database.
+    fn lock_path(&self, table: &TableName<'_>) -> Option<PathBuf> {
         let path = self.conn.path()?;
         if path.is_empty() {
             return None;
         }
-        Some(PathBuf::from(format!("{path}-migrate-lock")))
+        Some(PathBuf::from(format!("{path}-{table}.migrate-lock")))
+    }
+
+    /// Waits up to `timeout` for SQLite's own write lock too, instead of the
+    /// connection's busy timeout; `unlock` restores it.
+    fn raise_busy_timeout(&mut self, timeout: Duration) -> Result<()> {
+        let previous: i64 = self
+            .conn
+            .query_row("PRAGMA busy_timeout", [], |row| row.get(0))
+            .map_err(driver_error)?;
+        self.conn.busy_timeout(timeout).map_err(driver_error)?;
+        self.busy_timeout = Some(previous);
+        Ok(())
     }
 }
 
@@ -183,7 +200,8 @@ impl Driver for SqliteDriver<'_> {
     }
 
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
-        let Some(path) = self.lock_path() else {
+        self.raise_busy_timeout(timeout)?;
+        let Some(path) = self.lock_path(table) else {
             return Ok(());
         };
         let mut file = OpenOptions::new()
@@ -223,6 +241,12 @@ impl Driver for SqliteDriver<'_> {
     }
 
     fn unlock(&mut self) -> Result<()> {
+        if let Some(ms) = self.busy_timeout.take() {
+            let ms = u64::try_from(ms).unwrap_or(0);
+            self.conn
+                .busy_timeout(Duration::from_millis(ms))
+                .map_err(driver_error)?;
+        }
         if let Some(file) = self.lock.take() {
             let _ = file.set_len(0);
             file.unlock().map_err(|e| Error::Driver(Box::new(e)))?;
@@ -231,7 +255,61 @@ impl Driver for SqliteDriver<'_> {
     }
 
     fn is_missing_table(&self, error: &Error) -> bool {
-        matches!(error, Error::Driver(e) if e.to_string().contains("no such table"))
+        error
+            .database_error()
+            .is_some_and(|e| e.to_string().contains("no such table"))
+    }
+
+    fn foreign_keys(&mut self, on: bool) -> Result<bool> {
+        let was_on: bool = self
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .map_err(driver_error)?;
+        self.conn
+            .execute_batch(if on {
+                "PRAGMA foreign_keys = ON"
+            } else {
+                "PRAGMA foreign_keys = OFF"
+            })
+            .map_err(driver_error)?;
+        Ok(was_on)
+    }
+
+    fn check_foreign_keys(&mut self) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .map_err(driver_error)?;
+        let violations: Vec<String> = stmt
+            .query_map([], |row| {
+                let table: String = row.get(0)?;
+                let rowid: Option<i64> = row.get(1)?;
+                let parent: String = row.get(2)?;
+                Ok(match rowid {
+                    Some(rowid) => format!("`{table}` row {rowid} → `{parent}`"),
+                    None => format!("`{table}` → `{parent}`"),
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(driver_error)?;
+        if violations.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<&str> = violations.iter().take(5).map(String::as_str).collect();
+        Err(Error::Driver(
+            format!(
+                "the migration left {} foreign key violation(s) ({}{}), so it was rolled back; \
+                 copy every referenced row into the rebuilt table before dropping the old one",
+                violations.len(),
+                shown.join(", "),
+                if violations.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )
+            .into(),
+        ))
     }
 }
 
@@ -243,14 +321,26 @@ impl crate::registry::Migrations {
     ///
     /// Safe on every boot: once the history table has rows it does nothing.
     ///
+    /// One database file has one `user_version`, so only the set with the
+    /// default history table (`migrate_schema_history`) owns it: it is the
+    /// only set this adopts, and the only one whose runs keep
+    /// `user_version` up to date. Adopt any other set with
+    /// [`baseline`](crate::Migrations::baseline) and an explicit version.
+    ///
     /// # Errors
     ///
+    /// [`Error::UserVersionNotOwned`] for a set with another history table;
     /// [`Error::UnknownVersion`] when `user_version` is beyond this binary's
     /// migrations; [`Error::Driver`].
     pub fn baseline_from_user_version(
         &self,
         conn: &mut Connection,
     ) -> Result<crate::runtime::Report> {
+        if self.table() != crate::registry::DEFAULT_TABLE {
+            return Err(Error::UserVersionNotOwned {
+                table: self.table().to_owned(),
+            });
+        }
         let user_version: i64 = conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(driver_error)?;

@@ -8,6 +8,8 @@ pub(crate) enum Directive {
     None,
     /// `-- migrate:no-transaction`.
     NoTransaction,
+    /// `-- migrate:foreign-keys-off`.
+    ForeignKeysOff,
     /// `-- migrate:<anything else>`, to be reported.
     Unknown(String),
 }
@@ -23,8 +25,23 @@ pub(crate) fn sql_directive(text: &str) -> Directive {
     };
     match directive.trim() {
         "no-transaction" => Directive::NoTransaction,
+        "foreign-keys-off" => Directive::ForeignKeysOff,
         other => Directive::Unknown(other.to_owned()),
     }
+}
+
+/// `-- migrate:` directives below the first line, where they would be
+/// silently ignored: each one's 1-based line and text.
+pub(crate) fn misplaced_directives(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, line)| {
+            let comment = line.trim_start().strip_prefix("--")?;
+            let directive = comment.trim_start().strip_prefix("migrate:")?;
+            Some((i + 1, format!("-- migrate:{}", directive.trim())))
+        })
+        .collect()
 }
 
 /// Whether a SQL text holds nothing but whitespace, `-- line` comments and

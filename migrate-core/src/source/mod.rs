@@ -14,6 +14,7 @@ mod problem;
 #[cfg(feature = "rust-source")]
 mod rust;
 mod scan;
+pub mod sql;
 
 use std::path::PathBuf;
 
@@ -28,7 +29,7 @@ pub fn sql_is_blank(sql: &str) -> bool {
     content::sql_is_blank(sql)
 }
 
-use crate::registry::MigrationKind;
+use crate::registry::{MigrationKind, SqlMode};
 
 /// A validated migration directory: migrations in version order, contiguous from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +69,10 @@ pub struct SourceMigration {
     pub up: SourceFile,
     /// The SQL down file, if any. Rust migrations keep `down` in their one file.
     pub down: Option<SourceFile>,
-    /// Whether the up step runs in a transaction (no `-- migrate:no-transaction`).
-    pub transactional: bool,
-    /// Whether the down step runs in a transaction.
-    pub down_transactional: bool,
+    /// How the up step meets transactions (its first-line directive).
+    pub mode: SqlMode,
+    /// How the down step meets transactions.
+    pub down_mode: SqlMode,
     /// SHA-256 (hex) of the up file's normalised text.
     pub checksum: String,
     /// SHA-256 (hex) of the up file's text without whitespace.

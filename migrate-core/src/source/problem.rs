@@ -49,6 +49,32 @@ pub enum Problem {
         /// The directive as written, e.g. `no-transactions`.
         directive: String,
     },
+    /// A `-- migrate:` directive below the first line, where it would be ignored.
+    MisplacedDirective {
+        /// The file name.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The directive as written.
+        directive: String,
+    },
+    /// A transactional SQL migration with a top-level `BEGIN`, `COMMIT`, ...
+    /// that would end the transaction the runtime runs it in.
+    TransactionControl {
+        /// The file name.
+        file: String,
+        /// 1-based line of the statement.
+        line: usize,
+        /// The command, e.g. `COMMIT`.
+        command: String,
+    },
+    /// `PRAGMA foreign_keys = ...` in a transactional migration, where SQLite ignores it.
+    ForeignKeysInTransaction {
+        /// The file name.
+        file: String,
+        /// 1-based line of the statement.
+        line: usize,
+    },
     /// Two or more files claim the same version (and direction).
     DuplicateVersion {
         /// The version.
@@ -139,6 +165,9 @@ impl Problem {
             | Problem::NotUtf8 { file, .. }
             | Problem::Empty { file }
             | Problem::UnknownDirective { file, .. }
+            | Problem::MisplacedDirective { file, .. }
+            | Problem::TransactionControl { file, .. }
+            | Problem::ForeignKeysInTransaction { file, .. }
             | Problem::DoesNotStartAtOne { file, .. }
             | Problem::DownWithoutUp { file, .. }
             | Problem::RustMissingUp { file }
@@ -183,7 +212,32 @@ impl fmt::Display for Problem {
             Problem::UnknownDirective { file, directive } => write!(
                 f,
                 "`{file}`: unknown directive `-- migrate:{directive}` on the first line; \
-                 the only directive is `-- migrate:no-transaction`"
+                 the directives are `-- migrate:no-transaction` and `-- migrate:foreign-keys-off`"
+            ),
+            Problem::MisplacedDirective {
+                file,
+                line,
+                directive,
+            } => write!(
+                f,
+                "`{file}` line {line}: `{directive}` is ignored below the first line; \
+                 move it to line 1"
+            ),
+            Problem::TransactionControl {
+                file,
+                line,
+                command,
+            } => write!(
+                f,
+                "`{file}` line {line}: `{command}` is transaction control, but this migration \
+                 already runs in a transaction; delete it, or put `-- migrate:no-transaction` \
+                 on line 1 to manage transactions yourself"
+            ),
+            Problem::ForeignKeysInTransaction { file, line } => write!(
+                f,
+                "`{file}` line {line}: `PRAGMA foreign_keys` does nothing inside the \
+                 migration's transaction, so a table rebuild would cascade its deletes; put \
+                 `-- migrate:foreign-keys-off` on line 1 instead"
             ),
             Problem::DuplicateVersion {
                 version,

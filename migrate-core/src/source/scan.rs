@@ -10,7 +10,7 @@ use super::name::{parse_file_name, Direction, MigrationFileName, NameStyle};
 use super::problem::{Problem, Problems};
 use super::{MigrationSource, SourceFile, SourceMigration};
 use crate::checksum;
-use crate::registry::MigrationKind;
+use crate::registry::{MigrationKind, SqlMode};
 
 /// Reads, validates and checksums every migration in `dir`.
 ///
@@ -131,7 +131,7 @@ struct RawFile {
 struct Checked {
     parsed: MigrationFileName,
     file: SourceFile,
-    transactional: bool,
+    mode: SqlMode,
 }
 
 fn looks_like_migration_dir(name: &str) -> bool {
@@ -202,17 +202,26 @@ fn check_contents(
         }
     };
     let text = checksum::normalise(&text).into_owned();
-    let mut transactional = true;
+    let mut mode = SqlMode::Transaction;
     match parsed.kind {
         MigrationKind::Sql => {
             match content::sql_directive(&text) {
                 Directive::None => {}
-                Directive::NoTransaction => transactional = false,
+                Directive::NoTransaction => mode = SqlMode::NoTransaction,
+                Directive::ForeignKeysOff => mode = SqlMode::ForeignKeysOff,
                 Directive::Unknown(directive) => problems.push(Problem::UnknownDirective {
                     file: raw.file_name.clone(),
                     directive,
                 }),
             }
+            for (line, directive) in content::misplaced_directives(&text) {
+                problems.push(Problem::MisplacedDirective {
+                    file: raw.file_name.clone(),
+                    line,
+                    directive,
+                });
+            }
+            check_statements(&raw.file_name, &text, mode, problems);
             if content::sql_is_blank(&text) {
                 problems.push(Problem::Empty {
                     file: raw.file_name.clone(),
@@ -234,8 +243,31 @@ fn check_contents(
             path: raw.path,
             text,
         },
-        transactional,
+        mode,
     })
+}
+
+/// What a SQL file's statements must not do in its mode: end the
+/// transaction the runtime wraps it in, or switch foreign keys inside it
+/// (a no-op there, so a table rebuild would cascade its deletes).
+fn check_statements(file: &str, text: &str, mode: SqlMode, problems: &mut Vec<Problem>) {
+    if mode == SqlMode::NoTransaction {
+        return;
+    }
+    for statement in super::sql::statements(text) {
+        if let Some(command) = statement.transaction_control() {
+            problems.push(Problem::TransactionControl {
+                file: file.to_owned(),
+                line: statement.line,
+                command: command.to_owned(),
+            });
+        } else if mode == SqlMode::Transaction && statement.sets_foreign_keys() {
+            problems.push(Problem::ForeignKeysInTransaction {
+                file: file.to_owned(),
+                line: statement.line,
+            });
+        }
+    }
 }
 
 /// The rules over the whole set: one up (and at most one down) per version,
@@ -379,8 +411,8 @@ fn assemble(checked: Vec<Checked>) -> Vec<SourceMigration> {
                 loose_checksum: checksum::loose_checksum(&up.file.text),
                 checksum,
                 chained_checksum: chained.clone(),
-                transactional: up.transactional,
-                down_transactional: down.as_ref().is_none_or(|d| d.transactional),
+                mode: up.mode,
+                down_mode: down.as_ref().map_or(SqlMode::Transaction, |d| d.mode),
                 up: up.file,
                 down: down.map(|d| d.file),
             }
