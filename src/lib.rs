@@ -221,6 +221,10 @@ pub use migrate_core::{
     State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
+/// The validated name of a history table, as [`Driver::lock`] receives it:
+/// for implementing [`Driver`] on a connection type of your own.
+pub use migrate_core::history::TableName;
+
 /// The `postgres` crate this crate's PostgreSQL driver is built with: use it
 /// to connect, so your `postgres` and migrate's are the same version.
 #[cfg(feature = "postgres")]

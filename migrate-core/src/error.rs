@@ -21,6 +21,10 @@ pub enum Cleanup {
     /// It ran outside a transaction: the database may be partly changed and
     /// is marked dirty until repaired.
     LeftDirty,
+    /// The commit was sent but not confirmed (the connection failed): the
+    /// migration and its history row were committed together or not at
+    /// all, and the history says which.
+    Unconfirmed,
 }
 
 /// Everything that can go wrong while migrating.
@@ -143,6 +147,8 @@ pub enum Error {
         /// The set's history table.
         table: String,
     },
+    /// A commit the database did not confirm; see [`Cleanup::Unconfirmed`].
+    Unconfirmed(BoxError),
     /// Any other database error.
     Driver(BoxError),
     /// An error raised by a Rust migration's own code, see [`Error::other`].
@@ -204,6 +210,12 @@ impl fmt::Display for Error {
                     f,
                     "migration {version} (`{file}`) failed, so the whole group was rolled back \
                      and nothing was applied: {source}; fix the migration and run again"
+                ),
+                (Cleanup::Unconfirmed, _) => write!(
+                    f,
+                    "migration {version} (`{file}`) was sent for commit but the database did not \
+                     confirm it: {source}; it was committed with its history row or not at all: \
+                     run again once the database is reachable, its history decides"
                 ),
                 (Cleanup::LeftDirty, _) => write!(
                     f,
@@ -327,6 +339,11 @@ impl fmt::Display for Error {
                  set with the default table `migrate_schema_history` does), so its version \
                  cannot come from there; adopt it with `baseline(N)` naming its version"
             ),
+            Error::Unconfirmed(source) => write!(
+                f,
+                "the database did not confirm a commit: {source}; check `status` before \
+                 running again"
+            ),
             Error::Driver(source) => write!(f, "database error: {source}"),
             Error::Other(source) => write!(f, "{source}"),
         }
@@ -399,7 +416,9 @@ impl StdError for Panicked {}
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Error::Failed { source, .. } | Error::Driver(source) => Some(source.as_ref()),
+            Error::Failed { source, .. } | Error::Driver(source) | Error::Unconfirmed(source) => {
+                Some(source.as_ref())
+            }
             // These display their inner error themselves, so their source is the inner's source.
             Error::Other(source) | Error::History { source, .. } => source.source(),
             _ => None,

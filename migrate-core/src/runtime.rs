@@ -184,7 +184,11 @@ fn locked<D: Driver, T>(
     timeout: Duration,
     f: impl FnOnce(&mut D) -> Result<T>,
 ) -> Result<T> {
-    driver.lock(table, timeout)?;
+    if let Err(e) = driver.lock(table, timeout) {
+        // It may have been taken before the failure was reported.
+        let _ = driver.unlock();
+        return Err(e);
+    }
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(driver)));
     if !matches!(outcome, Ok(Ok(_))) {
         if let Err(e) = driver.rollback() {
@@ -731,6 +735,7 @@ fn in_transaction<D: Driver>(
     } else {
         None
     };
+    let mut committing = false;
     let result = driver
         .begin()
         .and_then(|()| body(driver))
@@ -738,10 +743,19 @@ fn in_transaction<D: Driver>(
             Some(_) => driver.check_foreign_keys(),
             None => Ok(()),
         })
-        .and_then(|()| driver.commit());
+        .and_then(|()| {
+            committing = true;
+            driver.commit()
+        });
     if result.is_err() {
         let _ = driver.rollback();
     }
+    // A commit that reports failure may still have happened (a lost reply):
+    // say so rather than claim a rollback.
+    let result = match result {
+        Err(source) if committing => Err(Error::Unconfirmed(Box::new(source))),
+        other => other,
+    };
     let restored = match restore {
         Some(was_on) => driver.foreign_keys(was_on).map(drop),
         None => Ok(()),
@@ -808,6 +822,15 @@ fn failed(migration: &Migration, cleanup: Cleanup, source: Error) -> Error {
     let source: crate::error::BoxError = match source {
         // The history's own failures name their table and step: not the migration's fault.
         history @ Error::History { .. } => return history,
+        Error::Unconfirmed(source) => {
+            return Error::Failed {
+                version: migration.version(),
+                name: migration.name().to_owned(),
+                file: migration.file_name().to_owned(),
+                cleanup: Cleanup::Unconfirmed,
+                source,
+            }
+        }
         // A Rust migration's own error, or the driver's, is the cause itself.
         Error::Driver(e) | Error::Other(e) => e,
         other => Box::new(other),

@@ -3,6 +3,7 @@
 mod cli;
 mod embedded_vs_disk;
 mod errors;
+mod faults;
 mod logger;
 mod postgres;
 mod processes;

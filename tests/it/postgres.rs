@@ -108,8 +108,29 @@ impl Backend for Postgres {
             .unwrap();
         client
     }
+    fn location(&self) -> String {
+        self.url.clone()
+    }
+    fn connect(location: &str) -> Client {
+        connect(location)
+    }
     fn exec_on(conn: &mut Client, sql: &str) {
         conn.batch_execute(sql).unwrap();
+        // Outside a transaction, a (simple-protocol) statement is its own:
+        // the transaction started when the statement did.
+        let alone = conn
+            .simple_query("SELECT now() = statement_timestamp()")
+            .unwrap()
+            .into_iter()
+            .find_map(|m| match m {
+                migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            });
+        assert_eq!(
+            alone.as_deref(),
+            Some("t"),
+            "the connection was left in a transaction"
+        );
     }
     fn item_names(&mut self) -> Vec<String> {
         self.client

@@ -24,8 +24,13 @@ pub trait Backend: Sized {
     fn other(&self) -> Self::Conn;
     /// A connection that may read but not write (a read replica).
     fn read_only(&self) -> Self::Conn;
-    /// Runs `sql` on `conn`, panicking on failure: the connection works.
+    /// Runs `sql` on `conn`, panicking on failure or when the connection
+    /// is left inside a transaction: the connection works.
     fn exec_on(conn: &mut Self::Conn, sql: &str);
+    /// Where the database is (a path or URL), for a child process.
+    fn location(&self) -> String;
+    /// Opens a connection to `location`.
+    fn connect(location: &str) -> Self::Conn;
     /// How this database says `no_such_table` does not exist.
     const MISSING_TABLE: &'static str;
 }

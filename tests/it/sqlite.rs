@@ -93,6 +93,12 @@ impl Backend for Sqlite {
         )
         .unwrap()
     }
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn connect(location: &str) -> Connection {
+        open(Path::new(location))
+    }
     fn exec_on(conn: &mut Connection, sql: &str) {
         conn.execute_batch(sql).unwrap();
         assert!(

@@ -1,0 +1,448 @@
+//! Fault injection: a wrapper around the real drivers makes operation k of a
+//! run fail — an error before or after the database did it, a panic, or
+//! the process killed — for every k of the run, and after each the
+//! invariants must hold:
+//!
+//! - the history matches the schema: each applied migration's table is
+//!   there, each unapplied one's is not (a no-transaction migration may be
+//!   dirty, and is then repaired by what the schema shows);
+//! - the error names the right migration: a rolled-back `Failed { v }`
+//!   means versions below `v` applied and `v` not;
+//! - no lock is held: another connection takes it at once;
+//! - the connection is usable and outside any transaction;
+//! - a fresh run completes, applying everything.
+//!
+//! The same harness runs on SQLite files and on PostgreSQL, over a set with
+//! every step kind: SQL, Rust, no-transaction, down steps, grouped runs.
+
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use migrate::{Cleanup, Database, Dialect, Driver, Error, Repair, Result, TableName, Tx, Value};
+
+use crate::scenarios::Backend;
+
+static SET: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/fault-set");
+const HISTORY: &str = "migrate_schema_history";
+const TABLES: [&str; 4] = ["fa", "fb", "fc", "fd"];
+
+/// What happens at the chosen operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An error instead of the operation.
+    ErrorBefore,
+    /// The operation is done, then an error is reported (a lost reply).
+    ErrorAfter,
+    /// A panic instead of the operation.
+    Panic,
+    /// The process dies instead of the operation.
+    Abort,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    at: usize,
+    kind: Kind,
+}
+
+/// A connection whose driver fails at operation `fault.at` (counted from 1).
+struct Faulty<'a, C> {
+    conn: &'a mut C,
+    fault: Option<Fault>,
+    ops: Cell<usize>,
+}
+
+impl<'a, C> Faulty<'a, C> {
+    fn new(conn: &'a mut C, fault: Option<Fault>) -> Self {
+        Faulty {
+            conn,
+            fault,
+            ops: Cell::new(0),
+        }
+    }
+}
+
+struct FaultyDriver<'f, D> {
+    inner: D,
+    fault: Option<Fault>,
+    ops: &'f Cell<usize>,
+}
+
+impl<C: Database> Database for Faulty<'_, C> {
+    type Driver<'c>
+        = FaultyDriver<'c, C::Driver<'c>>
+    where
+        Self: 'c;
+
+    fn driver(&mut self) -> Self::Driver<'_> {
+        FaultyDriver {
+            inner: self.conn.driver(),
+            fault: self.fault,
+            ops: &self.ops,
+        }
+    }
+}
+
+impl<D> FaultyDriver<'_, D> {
+    /// Counts one operation and runs it, injecting the fault where it is due.
+    fn op<T>(&mut self, run: impl FnOnce(&mut D) -> Result<T>) -> Result<T> {
+        let n = self.ops.get() + 1;
+        self.ops.set(n);
+        let due = self.fault.filter(|f| f.at == n).map(|f| f.kind);
+        match due {
+            Some(Kind::ErrorBefore) => Err(Error::Driver(format!("injected fault at {n}").into())),
+            Some(Kind::Panic) => panic!("injected panic at {n}"),
+            Some(Kind::Abort) => std::process::abort(),
+            Some(Kind::ErrorAfter) => {
+                run(&mut self.inner)?;
+                Err(Error::Driver(format!("injected lost reply at {n}").into()))
+            }
+            None => run(&mut self.inner),
+        }
+    }
+}
+
+impl<D: Driver> Tx for FaultyDriver<'_, D> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.op(|d| d.execute(sql, params))
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.op(|d| d.batch(sql))
+    }
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        self.op(|d| d.query(sql, params))
+    }
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+}
+
+impl<D: Driver> Driver for FaultyDriver<'_, D> {
+    fn begin(&mut self) -> Result<()> {
+        self.op(|d| d.begin())
+    }
+    fn commit(&mut self) -> Result<()> {
+        self.op(|d| d.commit())
+    }
+    fn rollback(&mut self) -> Result<()> {
+        // Cleanup itself is not faulted: the harness tests what a failure
+        // leaves, and a failing rollback is the database's own crash.
+        self.inner.rollback()
+    }
+    fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
+        self.op(|d| d.lock(table, timeout))
+    }
+    fn unlock(&mut self) -> Result<()> {
+        self.inner.unlock()
+    }
+    fn is_missing_table(&self, error: &Error) -> bool {
+        self.inner.is_missing_table(error)
+    }
+    fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
+        self.op(|d| d.batch_without_transaction(sql))
+    }
+    fn default_schema(&mut self) -> Result<Option<String>> {
+        self.op(|d| d.default_schema())
+    }
+    fn head_filter(&self, quoted_table: &str) -> Option<String> {
+        self.inner.head_filter(quoted_table)
+    }
+    fn foreign_keys(&mut self, on: bool) -> Result<bool> {
+        self.op(|d| d.foreign_keys(on))
+    }
+    fn check_foreign_keys(&mut self) -> Result<()> {
+        self.op(|d| d.check_foreign_keys())
+    }
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        self.op(|d| d.query_text(sql))
+    }
+}
+
+/// What a harness run does under the fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    /// `run_pending` on an empty database: one transaction per migration.
+    Apply,
+    /// `run_to(2)` grouped: one transaction for both.
+    ApplyGrouped,
+    /// `rollback_to(0)` on a fully migrated database.
+    Revert,
+}
+
+impl Operation {
+    const ALL: [Operation; 3] = [Operation::Apply, Operation::ApplyGrouped, Operation::Revert];
+
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Apply => "apply",
+            Operation::ApplyGrouped => "apply-grouped",
+            Operation::Revert => "revert",
+        }
+    }
+
+    fn parse(name: &str) -> Self {
+        Operation::ALL
+            .into_iter()
+            .find(|o| o.name() == name)
+            .unwrap()
+    }
+
+    fn prepare<C: Database>(self, conn: &mut C) {
+        if self == Operation::Revert {
+            SET.run_pending(conn).unwrap();
+        }
+    }
+
+    fn run<C: Database>(self, conn: &mut C) -> Result<migrate::Report> {
+        match self {
+            Operation::Apply => SET.run_pending(conn),
+            Operation::ApplyGrouped => SET.runner().grouped(true).run_to(conn, 2),
+            Operation::Revert => SET.rollback_to(conn, 0),
+        }
+    }
+}
+
+/// How many operations a clean run of `operation` performs.
+fn count_ops<B: Backend>(operation: Operation) -> Option<usize> {
+    let mut db = B::fresh()?;
+    operation.prepare(db.conn());
+    let mut faulty = Faulty::new(db.conn(), None);
+    operation.run(&mut faulty).unwrap();
+    Some(faulty.ops.get())
+}
+
+/// The history's applied and unfinished versions.
+fn history<B: Backend>(db: &mut B) -> (Vec<u64>, Vec<u64>) {
+    if !db.table_exists(HISTORY) {
+        return (Vec::new(), Vec::new());
+    }
+    let all = db.versions(HISTORY);
+    let status = SET.status(&mut db.other()).unwrap();
+    let dirty: Vec<u64> = status
+        .iter()
+        .filter(|s| s.state == migrate::State::Dirty)
+        .map(|s| s.version)
+        .collect();
+    let applied = all.into_iter().filter(|v| !dirty.contains(v)).collect();
+    (applied, dirty)
+}
+
+/// Checks every invariant after a faulted run, then finishes the migration.
+fn check_invariants<B: Backend>(
+    db: &mut B,
+    what: &str,
+    outcome: Option<&Result<migrate::Report>>,
+    same_connection: bool,
+) {
+    // No lock held: another connection gets it at once.
+    let mut other = db.other();
+    // (`repair` of a version that is not unfinished takes the lock, then refuses.)
+    let locked =
+        SET.runner()
+            .lock_timeout(Duration::from_secs(3))
+            .repair(&mut other, 0, Repair::Undone);
+    assert!(
+        matches!(locked, Err(Error::NothingToRepair { .. })),
+        "{what}: the lock is still held: {locked:?}"
+    );
+    // The connection is usable and outside any transaction.
+    if same_connection {
+        let usable = panic::catch_unwind(AssertUnwindSafe(|| B::exec_on(db.conn(), "SELECT 1")));
+        assert!(usable.is_ok(), "{what}: the connection is not usable");
+    }
+    // History = schema.
+    let (applied, dirty) = history(db);
+    for (i, table) in TABLES.iter().enumerate() {
+        let version = i as u64 + 1;
+        if dirty.contains(&version) {
+            continue;
+        }
+        assert_eq!(
+            db.table_exists(table),
+            applied.contains(&version),
+            "{what}: history {applied:?} but table {table} exists: {}",
+            db.table_exists(table)
+        );
+    }
+    assert!(dirty.len() <= 1, "{what}: several dirty rows {dirty:?}");
+    // The error names the migration that did not stay.
+    if let Some(Err(Error::Failed {
+        version,
+        cleanup: Cleanup::RolledBack,
+        ..
+    })) = outcome
+    {
+        let reverting = applied.len() > *version as usize || what.contains("revert");
+        if !reverting {
+            assert!(
+                !applied.contains(version),
+                "{what}: {version} was reported rolled back but is applied"
+            );
+            assert!(
+                (1..*version).all(|v| applied.contains(&v)),
+                "{what}: {version} failed but earlier ones are missing: {applied:?}"
+            );
+        } else {
+            assert!(
+                applied.contains(version),
+                "{what}: the revert of {version} was reported rolled back but it is gone"
+            );
+        }
+    }
+    // A dirty no-transaction step is repaired by what the schema shows.
+    for version in dirty {
+        let table = TABLES[version as usize - 1];
+        let how = if db.table_exists(table) {
+            Repair::Completed
+        } else {
+            Repair::Undone
+        };
+        SET.repair(&mut db.other(), version, how).unwrap();
+    }
+    // A fresh run completes.
+    let mut fresh = db.other();
+    SET.run_pending(&mut fresh)
+        .unwrap_or_else(|e| panic!("{what}: a fresh run failed: {e}"));
+    assert_eq!(db.versions(HISTORY), [1, 2, 3, 4], "{what}");
+    for table in TABLES {
+        assert!(db.table_exists(table), "{what}: {table} missing");
+    }
+}
+
+/// Every operation, every fault point, every in-process fault kind.
+/// Returns how many faulted runs were checked.
+pub fn every_fault_point_keeps_the_invariants<B: Backend>() -> usize {
+    let mut covered = 0;
+    for operation in Operation::ALL {
+        let Some(ops) = count_ops::<B>(operation) else {
+            return 0;
+        };
+        for at in 1..=ops {
+            for kind in [Kind::ErrorBefore, Kind::ErrorAfter, Kind::Panic] {
+                let what = format!(
+                    "{} with {kind:?} at operation {at} of {ops}",
+                    operation.name()
+                );
+                let mut db = B::fresh().unwrap();
+                operation.prepare(db.conn());
+                let outcome = {
+                    let mut faulty = Faulty::new(db.conn(), Some(Fault { at, kind }));
+                    panic::catch_unwind(AssertUnwindSafe(|| operation.run(&mut faulty)))
+                };
+                check_invariants(&mut db, &what, outcome.as_ref().ok(), true);
+                covered += 1;
+            }
+        }
+    }
+    covered
+}
+
+const ROLE: &str = "MIGRATE_FAULT_CHILD";
+
+/// Not a test of its own: the body of the processes killed at operation k
+/// by `every_kill_point_keeps_the_invariants`. Without its variable (a
+/// normal test run) it does nothing.
+#[test]
+fn fault_child_entry() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let mut parts = role.splitn(4, '|');
+    let (backend, operation, at, location) = (
+        parts.next().unwrap(),
+        Operation::parse(parts.next().unwrap()),
+        parts.next().unwrap().parse().unwrap(),
+        parts.next().unwrap(),
+    );
+    let fault = Some(Fault {
+        at,
+        kind: Kind::Abort,
+    });
+    let outcome = match backend {
+        "sqlite" => {
+            let mut conn = <crate::sqlite::Sqlite as Backend>::connect(location);
+            operation.run(&mut Faulty::new(&mut conn, fault)).map(drop)
+        }
+        _ => {
+            let mut conn = <crate::postgres::Postgres as Backend>::connect(location);
+            operation.run(&mut Faulty::new(&mut conn, fault)).map(drop)
+        }
+    };
+    // Reaching here means the kill point was past the end of the run.
+    let _ = outcome;
+}
+
+/// The process dies at operation k, for every k: the server (or SQLite's
+/// journal) must leave the invariants holding for the next process.
+pub fn every_kill_point_keeps_the_invariants<B: Backend>(backend: &str) -> usize {
+    let mut covered = 0;
+    for operation in Operation::ALL {
+        let Some(ops) = count_ops::<B>(operation) else {
+            return 0;
+        };
+        for at in 1..=ops {
+            let what = format!("{} killed at operation {at} of {ops}", operation.name());
+            let mut db = B::fresh().unwrap();
+            operation.prepare(db.conn());
+            let status = Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "faults::fault_child_entry", "--test-threads=1"])
+                .env(
+                    ROLE,
+                    format!("{backend}|{}|{at}|{}", operation.name(), db.location()),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(!status.success(), "{what}: the child was not killed");
+            check_invariants(&mut db, &what, None, false);
+            covered += 1;
+        }
+    }
+    covered
+}
+
+/// Where the harness reports how much it covered, for the test log.
+fn report(backend: &str, kind: &str, covered: usize) {
+    let line = format!("fault injection on {backend}: {covered} {kind} fault points checked");
+    eprintln!("{line}");
+    if let Some(dir) = std::env::var_os("MIGRATE_FAULT_REPORT_DIR") {
+        let path = PathBuf::from(dir).join(format!("{backend}-{kind}.txt"));
+        std::fs::write(path, line).unwrap();
+    }
+}
+
+#[test]
+fn sqlite_every_fault_point() {
+    let covered = every_fault_point_keeps_the_invariants::<crate::sqlite::Sqlite>();
+    assert!(covered > 50, "only {covered} fault points");
+    report("sqlite", "in-process", covered);
+}
+
+#[test]
+fn sqlite_every_kill_point() {
+    let covered = every_kill_point_keeps_the_invariants::<crate::sqlite::Sqlite>("sqlite");
+    assert!(covered > 20, "only {covered} kill points");
+    report("sqlite", "kill", covered);
+}
+
+#[test]
+fn postgres_every_fault_point() {
+    let covered = every_fault_point_keeps_the_invariants::<crate::postgres::Postgres>();
+    if covered > 0 {
+        assert!(covered > 50, "only {covered} fault points");
+        report("postgres", "in-process", covered);
+    }
+}
+
+#[test]
+fn postgres_every_kill_point() {
+    let covered = every_kill_point_keeps_the_invariants::<crate::postgres::Postgres>("postgres");
+    if covered > 0 {
+        assert!(covered > 20, "only {covered} kill points");
+        report("postgres", "kill", covered);
+    }
+}
