@@ -13,7 +13,8 @@ pub struct Standalone {
     /// The migration directory.
     #[arg(long, global = true, default_value = "migrations")]
     pub dir: PathBuf,
-    /// The database: sqlite://path.db or postgres://user@host/db.
+    /// The database: sqlite://path.db (sqlite:///abs/path.db, sqlite::memory:,
+    /// ?mode=ro|rw|rwc) or postgres://user@host/db.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// The history table (or schema.table).
@@ -52,7 +53,8 @@ pub enum StandaloneCommand {
 pub struct Embedded {
     #[command(subcommand)]
     pub command: DatabaseCommand,
-    /// The database: sqlite://path.db or postgres://user@host/db.
+    /// The database: sqlite://path.db (sqlite:///abs/path.db, sqlite::memory:,
+    /// ?mode=ro|rw|rwc) or postgres://user@host/db.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// Show the causes of an error.

@@ -337,3 +337,176 @@ fn postgres_from_the_command_line() {
     ));
     assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
 }
+
+/// `count` SQL migrations with down steps in `dir/migrations`.
+fn write_migrations(dir: &Path, count: u64) -> PathBuf {
+    let migrations = dir.join("migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    for v in 1..=count {
+        std::fs::write(
+            migrations.join(format!("{v:04}_t{v}.sql")),
+            format!("CREATE TABLE t{v} (id INTEGER);\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            migrations.join(format!("{v:04}_t{v}.down.sql")),
+            format!("DROP TABLE t{v};\n"),
+        )
+        .unwrap();
+    }
+    migrations
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn sqlite_url_parameters_are_read_not_taken_as_part_of_the_file_name() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 3);
+    let db = work.path().join("q.db");
+    // The form sqlx users have in DATABASE_URL.
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let up = ok(&migrate(work.path(), &["up", "--database", &url]));
+    assert!(up.starts_with("applied 3 migration(s) (1 to 3)"), "{up}");
+    assert!(db.exists());
+    assert!(
+        !files_in(work.path()).iter().any(|f| f.contains('?')),
+        "{:?}",
+        files_in(work.path())
+    );
+    // Every form names the same file: relative, `sqlite:path`, read-only.
+    for url in [
+        "sqlite://q.db",
+        "sqlite:q.db",
+        "sqlite:q.db?mode=ro",
+        "sqlite://q.db?mode=rw",
+    ] {
+        let status = ok(&migrate(work.path(), &["status", "--database", url]));
+        assert!(
+            status.ends_with("3 applied, 0 pending\n"),
+            "{url}: {status}"
+        );
+    }
+    let abs = format!("sqlite://{}?mode=ro", db.display());
+    let status = ok(&migrate(work.path(), &["status", "--database", &abs]));
+    assert!(status.ends_with("3 applied, 0 pending\n"), "{status}");
+
+    // Through DATABASE_URL as well.
+    let out = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["down", "--to", "2"])
+        .current_dir(work.path())
+        .env("DATABASE_URL", &url)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        ok(&out).starts_with("reverted 1 migration(s) (3)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn sqlite_url_paths_are_percent_decoded_and_memory_is_in_memory() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 2);
+    let url = format!(
+        "sqlite://{}/my%20app%3F.db",
+        work.path().display().to_string().replace(' ', "%20")
+    );
+    ok(&migrate(work.path(), &["up", "--database", &url]));
+    assert!(
+        work.path().join("my app?.db").exists(),
+        "{:?}",
+        files_in(work.path())
+    );
+
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite:x.db?mode=memory",
+    ] {
+        let up = ok(&migrate(work.path(), &["up", "--database", url]));
+        assert!(up.starts_with("applied 2 migration(s)"), "{url}: {up}");
+    }
+    assert_eq!(
+        files_in(work.path()),
+        ["migrations", "my app?.db", "my app?.db-migrate-lock"]
+    );
+}
+
+#[test]
+fn sqlite_modes_decide_what_may_be_created_or_written() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 1);
+    let fail = |args: &[&str], code: i32| -> String {
+        let out = migrate(work.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        stderr
+    };
+    // Reading commands never create the file, whatever the mode.
+    for url in ["sqlite://new.db", "sqlite://new.db?mode=rwc"] {
+        let stderr = fail(&["status", "--database", url], 1);
+        assert!(stderr.contains("`new.db` does not exist"), "{stderr}");
+    }
+    // mode=rw: an existing file only.
+    let stderr = fail(&["up", "--database", "sqlite://new.db?mode=rw"], 1);
+    assert!(stderr.contains("`new.db` does not exist"), "{stderr}");
+    assert!(stderr.contains("mode=rw"), "{stderr}");
+    assert_eq!(files_in(work.path()), ["migrations"]);
+
+    ok(&migrate(
+        work.path(),
+        &["up", "--database", "sqlite://app.db"],
+    ));
+    // mode=ro: reading only; a writing command is refused before anything runs.
+    let stderr = fail(
+        &["down", "--to", "0", "--database", "sqlite://app.db?mode=ro"],
+        2,
+    );
+    assert!(stderr.contains("mode=ro"), "{stderr}");
+    let status = ok(&migrate(
+        work.path(),
+        &["status", "--database", "sqlite://app.db?mode=ro"],
+    ));
+    assert!(status.ends_with("1 applied, 0 pending\n"), "{status}");
+}
+
+#[test]
+fn unknown_sqlite_url_parameters_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 1);
+    for (url, named) in [
+        ("sqlite://app.db?cache=shared", "`cache`"),
+        (
+            "sqlite://app.db?mode=rwc&journal_mode=wal",
+            "`journal_mode`",
+        ),
+        ("sqlite://app.db?mode=rwx", "`rwx`"),
+    ] {
+        let out = migrate(work.path(), &["up", "--database", url]);
+        assert_eq!(out.status.code(), Some(2), "{url}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+        assert!(
+            stderr.contains("mode=ro"),
+            "names what is supported: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert_eq!(files_in(work.path()), ["migrations"]);
+}
