@@ -14,7 +14,7 @@ pub struct Standalone {
     #[arg(long, global = true, default_value = "migrations")]
     pub dir: PathBuf,
     /// The database: sqlite://path.db (sqlite:///abs/path.db, sqlite::memory:,
-    /// ?mode=ro|rw|rwc) or postgres://user@host/db.
+    /// ?mode=ro|rw|rwc), postgres://user:password@host/db or 'host=... dbname=...'.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// The history table (or schema.table).
@@ -54,7 +54,7 @@ pub struct Embedded {
     #[command(subcommand)]
     pub command: DatabaseCommand,
     /// The database: sqlite://path.db (sqlite:///abs/path.db, sqlite::memory:,
-    /// ?mode=ro|rw|rwc) or postgres://user@host/db.
+    /// ?mode=ro|rw|rwc), postgres://user:password@host/db or 'host=... dbname=...'.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// Show the causes of an error.

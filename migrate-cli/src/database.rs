@@ -1,6 +1,15 @@
-//! Database URLs: opening `sqlite://` and `postgres://` connections, and
-//! keeping passwords out of everything printed.
+//! Database URLs: what `--database` (or `DATABASE_URL`) names, parsed once
+//! into a [`Target`] that is both what is opened and what messages name.
+//!
+//! Passwords are kept out of everything printed by structure: a PostgreSQL
+//! target is shown rebuilt from its parts with the password (the URL's
+//! `user:password@` field, any `password=` parameter, or the keyword form's
+//! `password=`) replaced by `***`. Nothing is hidden by searching printed
+//! text for the password: that garbles ordinary words and so tells the
+//! password (`o` turns "connect" into "c***nnect"). Driver and server
+//! messages are printed as they are; neither repeats the password.
 
+use std::fmt;
 use std::path::PathBuf;
 
 #[cfg(feature = "postgres")]
@@ -33,33 +42,11 @@ macro_rules! with_db {
 }
 pub(crate) use with_db;
 
-/// The password in a URL, to hide wherever it might be printed.
-pub fn secrets(url: Option<&str>) -> Vec<String> {
-    let Some((_, rest)) = url.and_then(|u| u.split_once("://")) else {
-        return Vec::new();
-    };
-    let authority = rest.split('/').next().unwrap_or("");
-    match authority.rsplit_once('@') {
-        Some((userinfo, _)) => match userinfo.split_once(':') {
-            Some((_, password)) if !password.is_empty() => vec![password.to_owned()],
-            _ => Vec::new(),
-        },
-        None => Vec::new(),
-    }
-}
-
-/// `text` with every secret replaced by `***`.
-pub fn hide_secrets(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_owned(), |text, secret| {
-        text.replace(secret.as_str(), "***")
-    })
-}
-
 /// What a database URL names, parsed once: what is opened is what messages name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target {
     Sqlite(Sqlite),
-    Postgres(String),
+    Postgres(Postgres),
 }
 
 /// A SQLite database, from the URL forms sqlx users have in `DATABASE_URL`:
@@ -91,36 +78,39 @@ const SQLITE_MODES: &str = "mode=ro (read-only), mode=rw (an existing file), \
                             mode=rwc (created if missing) or mode=memory";
 
 impl Target {
-    /// Parses a `--database` value. The error is a usage error's message.
+    /// Parses a `--database` value. The error is a usage error's message,
+    /// which never repeats the value: it may hold a password.
     pub fn parse(url: &str) -> Result<Target, String> {
         if let Some(rest) = strip_scheme(url, "sqlite:") {
             return parse_sqlite(rest).map(Target::Sqlite);
         }
-        if strip_scheme(url, "postgres://").is_some()
-            || strip_scheme(url, "postgresql://").is_some()
-        {
-            return Ok(Target::Postgres(url.to_owned()));
+        for scheme in ["postgres://", "postgresql://"] {
+            if let Some(rest) = strip_scheme(url, scheme) {
+                let scheme = &url[..scheme.len()];
+                return parse_postgres_url(scheme, rest).map(Target::Postgres);
+            }
         }
-        Err(unsupported(url))
+        match url.split_once("://") {
+            Some((scheme, _)) if is_scheme(scheme) => Err(format!(
+                "unsupported database URL scheme `{scheme}://`; {SUPPORTED}"
+            )),
+            None if is_keyword_form(url) => parse_keywords(url).map(Target::Postgres),
+            _ => Err(format!(
+                "the database is not a URL this tool reads (not shown, as it may hold a \
+                 password); {SUPPORTED}"
+            )),
+        }
     }
 }
 
-fn unsupported(url: &str) -> String {
-    let supported: &[&str] = &[
-        #[cfg(feature = "sqlite")]
-        "sqlite://path.db",
-        #[cfg(feature = "postgres")]
-        "postgres://user@host/db",
-    ];
-    format!(
-        "unsupported database URL `{}`; this build supports {}",
-        redacted(url),
-        if supported.is_empty() {
-            "no database: enable the `sqlite` or `postgres` feature".to_owned()
-        } else {
-            supported.join(" and ")
-        }
-    )
+const SUPPORTED: &str = "use sqlite://path.db, postgres://user@host/db or \
+                         `host=... user=... dbname=...`";
+
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
 /// `url` after `scheme`, which is matched ignoring ASCII case.
@@ -191,22 +181,37 @@ pub fn open(url: Option<&str>, writes: bool) -> Result<Conn, Failure> {
     match Target::parse(url).map_err(Failure::usage)? {
         #[cfg(feature = "sqlite")]
         Target::Sqlite(db) => open_sqlite(&db, writes),
-        #[cfg(feature = "postgres")]
-        Target::Postgres(url) => Client::connect(&url, NoTls)
-            .map(Conn::Postgres)
-            .map_err(|e| {
-                Failure::problem(format!(
-                    "cannot connect to PostgreSQL at `{}`: {e}",
-                    redacted(&url)
-                ))
-            }),
-        // A URL for a database this build was compiled without.
-        #[allow(unreachable_patterns)]
-        _ => {
+        #[cfg(not(feature = "sqlite"))]
+        Target::Sqlite(_) => {
             let _ = writes;
-            Err(Failure::usage(unsupported(url)))
+            Err(not_built("SQLite", "sqlite"))
         }
+        #[cfg(feature = "postgres")]
+        Target::Postgres(db) => connect_postgres(&db),
+        #[cfg(not(feature = "postgres"))]
+        Target::Postgres(_) => Err(not_built("PostgreSQL", "postgres")),
     }
+}
+
+/// For a database this build was compiled without.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn not_built(database: &str, feature: &str) -> Failure {
+    Failure::usage(format!(
+        "this build has no {database} support; it needs the `{feature}` feature"
+    ))
+}
+
+#[cfg(feature = "postgres")]
+fn connect_postgres(db: &Postgres) -> Result<Conn, Failure> {
+    let config: migrate_core::postgres::Config = db.keywords().parse().map_err(|e| {
+        Failure::usage(format!(
+            "invalid PostgreSQL connection settings in `{db}`: {e}"
+        ))
+    })?;
+    config
+        .connect(NoTls)
+        .map(Conn::Postgres)
+        .map_err(|e| Failure::problem(format!("cannot connect to PostgreSQL at `{db}`: {e}")))
 }
 
 #[cfg(feature = "sqlite")]
@@ -258,29 +263,592 @@ fn open_sqlite(db: &Sqlite, writes: bool) -> Result<Conn, Failure> {
         })
 }
 
-/// The URL with its password replaced by `***`.
-pub fn redacted(url: &str) -> String {
-    hide_secrets(url, &secrets(Some(url)))
+/// A PostgreSQL database: a `postgres://` (or `postgresql://`) URL, or a
+/// keyword string (`host=localhost user=app password='...' dbname=prod`),
+/// read into the driver's connection parameters.
+#[derive(PartialEq, Eq)]
+pub struct Postgres {
+    /// The parameters by their keyword names, decoded, in the order given.
+    params: Vec<(String, String)>,
+    /// The URL or keyword string rebuilt from its parts, passwords as `***`.
+    shown: String,
+}
+
+impl Postgres {
+    /// The parameters as the driver's keyword string, every value quoted,
+    /// so that the driver connects to exactly what was read here (it would
+    /// read an unencoded `/` or `@` in a URL's password differently).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    fn keywords(&self) -> String {
+        let quoted: Vec<String> = self
+            .params
+            .iter()
+            .map(|(key, value)| format!("{key}={}", quote(value)))
+            .collect();
+        quoted.join(" ")
+    }
+}
+
+/// Prints what messages print: the target with its passwords as `***`.
+impl fmt::Display for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// The printed form too: a derived `Debug` would show the password.
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Postgres({})", self.shown)
+    }
+}
+
+/// The connection parameters the driver knows. Any other is refused here,
+/// where the message can leave out a name that may be part of a password.
+const POSTGRES_PARAMETERS: &[&str] = &[
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslnegotiation",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+];
+
+const URL_HINT: &str = "write `&` in a password as %26";
+const KEYWORD_HINT: &str = "quote a password that holds spaces: password='...'";
+
+/// A value in the keyword form: single-quoted, `\` and `'` escaped.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn is_identifier(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// An error about the parameter `name`, which is named unless it comes
+/// after a password in the same list: then it may be the rest of a password
+/// that holds a separator.
+fn bad_parameter(
+    name: &str,
+    after_password: bool,
+    hint: &str,
+    problem: impl FnOnce(&str) -> String,
+) -> String {
+    if after_password {
+        format!(
+            "the PostgreSQL connection parameters do not parse after the password (the \
+             rest is not shown, as it may be part of the password); {hint}"
+        )
+    } else {
+        problem(name)
+    }
+}
+
+fn check_parameter(key: &str, after_password: bool, hint: &str) -> Result<(), String> {
+    if POSTGRES_PARAMETERS.contains(&key) {
+        return Ok(());
+    }
+    Err(bad_parameter(key, after_password, hint, |key| {
+        format!(
+            "unknown PostgreSQL connection parameter `{key}`; the known ones are {}",
+            POSTGRES_PARAMETERS.join(", ")
+        )
+    }))
+}
+
+/// After `postgres://`: `[user[:password]@][host[:port][,...]][/dbname][?key=value&...]`.
+///
+/// The credentials end at the last `@`: a password often holds `@`, `/`,
+/// `:` or `?` unencoded, a host, database name or parameter hardly ever
+/// (an `@` there must be written %40). After them the URL is read as the
+/// driver reads it.
+fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut shown = scheme.to_owned();
+    let (credentials, rest) = match rest.rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    if let Some(credentials) = credentials {
+        let (user, password) = match credentials.split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (credentials, None),
+        };
+        if user.contains(['/', '?']) {
+            return Err(
+                "cannot tell where the user name ends in the PostgreSQL URL (not \
+                        shown, as it may hold a password): write an `@` that is not the \
+                        one before the host as %40"
+                    .to_owned(),
+            );
+        }
+        let user = decode(user, "the user name in the PostgreSQL URL")?;
+        params.push(("user".to_owned(), user));
+        shown.push_str(credentials.split(':').next().unwrap_or_default());
+        if let Some(password) = password {
+            let password = decode(password, "the password in the PostgreSQL URL")?;
+            params.push(("password".to_owned(), password));
+            shown.push_str(":***");
+        }
+        shown.push('@');
+    }
+
+    let (hosts, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    shown.push_str(hosts);
+    for chunk in hosts.split(',').filter(|_| !hosts.is_empty()) {
+        let (host, port) = match chunk.strip_prefix('[') {
+            Some(bracketed) => match bracketed.split_once(']') {
+                Some((host, "")) => (host, None),
+                Some((host, after)) if after.starts_with(':') => (host, Some(&after[1..])),
+                _ => {
+                    return Err(format!(
+                        "the host `{chunk}` in the PostgreSQL URL is not `[address]` or \
+                         `[address]:port`"
+                    ))
+                }
+            },
+            None => match chunk.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (chunk, None),
+            },
+        };
+        let host = decode(host, "a host in the PostgreSQL URL")?;
+        let port = decode(port.unwrap_or("5432"), "a port in the PostgreSQL URL")?;
+        params.push(("host".to_owned(), host));
+        params.push(("port".to_owned(), port));
+    }
+
+    let rest = match rest.strip_prefix('/') {
+        Some(path) => {
+            let (dbname, rest) = path.split_at(path.find('?').unwrap_or(path.len()));
+            shown.push('/');
+            shown.push_str(dbname);
+            if !dbname.is_empty() {
+                let dbname = decode(dbname, "the database name in the PostgreSQL URL")?;
+                params.push(("dbname".to_owned(), dbname));
+            }
+            rest
+        }
+        None => rest,
+    };
+
+    if let Some(mut query) = rest.strip_prefix('?') {
+        shown.push('?');
+        let mut separator = "";
+        // Only a `password=` parameter can run into the ones after it.
+        let mut after_password = false;
+        while !query.is_empty() {
+            // As the driver reads it: a name runs to the next `=`, its value
+            // to the next `&`.
+            let Some((key, tail)) = query.split_once('=') else {
+                return Err(bad_parameter(query, after_password, URL_HINT, |name| {
+                    format!("the PostgreSQL URL parameter `{name}` has no `=value`")
+                }));
+            };
+            let (value, tail) = tail.split_once('&').unwrap_or((tail, ""));
+            query = tail;
+            let name = decode(key, "a parameter name in the PostgreSQL URL")?;
+            check_parameter(&name, after_password, URL_HINT)?;
+            shown.push_str(separator);
+            shown.push_str(key);
+            shown.push('=');
+            shown.push_str(if name == "password" { "***" } else { value });
+            separator = "&";
+            after_password |= name == "password";
+            let value = decode(value, "a parameter in the PostgreSQL URL")?;
+            params.push((name, value));
+        }
+    }
+    Ok(Postgres { params, shown })
+}
+
+/// Whether `text` starts as PostgreSQL's keyword form does: `keyword =`.
+fn is_keyword_form(text: &str) -> bool {
+    let text = text.trim_start();
+    let end = text
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(text.len());
+    is_identifier(&text[..end]) && text[end..].trim_start().starts_with('=')
+}
+
+/// PostgreSQL's keyword form, read as the driver reads it: `keyword = value`
+/// pairs apart by whitespace; a value is either single-quoted (`\'` and
+/// `\\` escaped) or runs to the next whitespace (`\` escaping the next
+/// character).
+fn parse_keywords(text: &str) -> Result<Postgres, String> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut shown: Vec<String> = Vec::new();
+    let mut after_password = false;
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '=')
+            .unwrap_or(rest.len());
+        let (key, tail) = rest.split_at(end);
+        let Some(tail) = tail.trim_start().strip_prefix('=') else {
+            return Err(bad_parameter(key, after_password, KEYWORD_HINT, |key| {
+                format!("`{key}` has no `=value` in the PostgreSQL connection string")
+            }));
+        };
+        if key.is_empty() {
+            return Err(bad_parameter(key, after_password, KEYWORD_HINT, |_| {
+                "a `=` has no keyword before it in the PostgreSQL connection string".to_owned()
+            }));
+        }
+        check_parameter(key, after_password, KEYWORD_HINT)?;
+        let (value, tail) = keyword_value(tail.trim_start()).map_err(|problem| {
+            format!("the value of `{key}` in the PostgreSQL connection string {problem}")
+        })?;
+        shown.push(if key == "password" {
+            "password=***".to_owned()
+        } else if value.is_empty()
+            || value.contains(|c: char| c.is_whitespace() || "'\\".contains(c))
+        {
+            format!("{key}={}", quote(&value))
+        } else {
+            format!("{key}={value}")
+        });
+        after_password |= key == "password";
+        params.push((key.to_owned(), value));
+        rest = tail.trim_start();
+    }
+    Ok(Postgres {
+        params,
+        shown: shown.join(" "),
+    })
+}
+
+/// One value of the keyword form, and the text after it.
+fn keyword_value(text: &str) -> Result<(String, &str), &'static str> {
+    let mut value = String::new();
+    if let Some(quoted) = text.strip_prefix('\'') {
+        let mut chars = quoted.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\'' => return Ok((value, &quoted[i + 1..])),
+                '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                c => value.push(c),
+            }
+        }
+        return Err("has no closing `'`");
+    }
+    let mut chars = text.char_indices();
+    let mut end = text.len();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                end = i;
+                break;
+            }
+            '\\' => value.extend(chars.next().map(|(_, c)| c)),
+            c => value.push(c),
+        }
+    }
+    if value.is_empty() {
+        return Err("is missing");
+    }
+    Ok((value, &text[end..]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn postgres(url: &str) -> Postgres {
+        match Target::parse(url) {
+            Ok(Target::Postgres(db)) => db,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    /// The parameters, as `key=value` strings.
+    fn params(db: &Postgres) -> Vec<String> {
+        db.params.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    fn password(db: &Postgres) -> Option<&str> {
+        db.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "password")
+            .map(|(_, v)| v.as_str())
+    }
+
     #[test]
-    fn passwords_never_show() {
+    fn postgres_urls_are_shown_with_the_password_replaced() {
+        let db = postgres("postgres://app:s3cret@db:5432/prod");
+        assert_eq!(db.to_string(), "postgres://app:***@db:5432/prod");
         assert_eq!(
-            redacted("postgres://app:s3cret@db:5432/prod"),
-            "postgres://app:***@db:5432/prod"
+            params(&db),
+            [
+                "user=app",
+                "password=s3cret",
+                "host=db",
+                "port=5432",
+                "dbname=prod"
+            ]
         );
-        assert_eq!(redacted("postgres://app@db/prod"), "postgres://app@db/prod");
-        assert_eq!(redacted("sqlite://app.db"), "sqlite://app.db");
+        // Debug, as a failed assertion prints it, hides it too.
         assert_eq!(
-            hide_secrets(
-                "failed for app:s3cret",
-                &secrets(Some("postgres://app:s3cret@h/d"))
+            format!("{:?}", Target::Postgres(db)),
+            "Postgres(Postgres(postgres://app:***@db:5432/prod))"
+        );
+        for url in [
+            "postgres://app@db/prod",
+            "postgresql://db/prod",
+            "postgres://db",
+            "postgres://",
+            "postgres://app@db/prod?sslmode=disable&application_name=migrate",
+        ] {
+            let db = postgres(url);
+            assert_eq!(db.to_string(), url);
+            assert_eq!(password(&db), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn passwords_may_hold_url_delimiters() {
+        for (url, expected) in [
+            ("postgres://app:pa/ss@db/prod", "pa/ss"),
+            ("postgres://app:p@ss@db/prod", "p@ss"),
+            ("postgres://app:pa:ss@db/prod", "pa:ss"),
+            ("postgres://app:p?a#s/s@db/prod", "p?a#s/s"),
+            ("postgres://app:a@b/c@d:e@db/prod", "a@b/c@d:e"),
+            ("postgres://app:pa%2Fss%40%3A%25@db/prod", "pa/ss@:%"),
+            ("postgres://app:@db/prod", ""),
+        ] {
+            let db = postgres(url);
+            assert_eq!(password(&db), Some(expected), "{url}");
+            assert_eq!(db.to_string(), "postgres://app:***@db/prod", "{url}");
+            assert_eq!(
+                params(&db)[2..],
+                ["host=db", "port=5432", "dbname=prod"],
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_password_parameter_is_a_password_too() {
+        let db = postgres("postgres://app@db/prod?password=s%26cret&sslmode=disable");
+        assert_eq!(password(&db), Some("s&cret"));
+        assert_eq!(
+            db.to_string(),
+            "postgres://app@db/prod?password=***&sslmode=disable"
+        );
+        let db = postgres("postgres://app:one@db/prod?password=two");
+        assert_eq!(db.to_string(), "postgres://app:***@db/prod?password=***");
+        assert_eq!(password(&db), Some("two"));
+    }
+
+    #[test]
+    fn a_one_letter_password_does_not_garble_the_message() {
+        let db = postgres("postgres://o:o@localhost/prod");
+        assert_eq!(
+            format!("cannot connect to PostgreSQL at `{db}`: error connecting to server"),
+            "cannot connect to PostgreSQL at `postgres://o:***@localhost/prod`: error \
+             connecting to server"
+        );
+        let db = postgres("postgres://postgres:postgres@localhost/postgres");
+        assert_eq!(db.to_string(), "postgres://postgres:***@localhost/postgres");
+    }
+
+    #[test]
+    fn hosts_ports_and_sockets() {
+        let db = postgres("postgres://u:p@h1:5433,[::1]:5434,h3,[fe80::1]/db");
+        assert_eq!(
+            db.to_string(),
+            "postgres://u:***@h1:5433,[::1]:5434,h3,[fe80::1]/db"
+        );
+        assert_eq!(
+            params(&db)[2..],
+            [
+                "host=h1",
+                "port=5433",
+                "host=::1",
+                "port=5434",
+                "host=h3",
+                "port=5432",
+                "host=fe80::1",
+                "port=5432",
+                "dbname=db"
+            ]
+        );
+        let db = postgres("postgres://u@%2Fvar%2Frun%2Fpostgresql/my%20db");
+        assert_eq!(
+            db.to_string(),
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/my%20db"
+        );
+        assert_eq!(
+            params(&db),
+            [
+                "user=u",
+                "host=/var/run/postgresql",
+                "port=5432",
+                "dbname=my db"
+            ]
+        );
+        let db = postgres("postgres:///db?host=/tmp&user=me");
+        assert_eq!(params(&db), ["dbname=db", "host=/tmp", "user=me"]);
+        assert!(Target::parse("postgres://[::1/db")
+            .unwrap_err()
+            .contains("not `[address]`"));
+    }
+
+    #[test]
+    fn keyword_strings() {
+        let db = postgres("host=localhost user=app password=s3cret dbname=prod");
+        assert_eq!(
+            db.to_string(),
+            "host=localhost user=app password=*** dbname=prod"
+        );
+        assert_eq!(
+            params(&db),
+            [
+                "host=localhost",
+                "user=app",
+                "password=s3cret",
+                "dbname=prod"
+            ]
+        );
+        for (text, expected) in [
+            ("password='with space' user=app", "with space"),
+            (r"password='it\'s \\ ok' user=app", r"it's \ ok"),
+            (r"password=a\ b\'c user=app", "a b'c"),
+            ("  password = 'x'user=app  ", "x"),
+            ("password='' user=app", ""),
+            ("password=o user=app", "o"),
+        ] {
+            let db = postgres(text);
+            assert_eq!(password(&db), Some(expected), "{text}");
+            assert_eq!(db.to_string(), "password=*** user=app", "{text}");
+        }
+        // Values that need quotes are shown quoted.
+        let db = postgres(r"application_name='my app' options='-c x=1' user=app");
+        assert_eq!(
+            db.to_string(),
+            "application_name='my app' options='-c x=1' user=app"
+        );
+    }
+
+    #[test]
+    fn the_driver_reads_what_was_parsed() {
+        let db = postgres("postgres://app:p@ss/w'r\\d@db:5433/prod?application_name=x");
+        assert_eq!(
+            db.keywords(),
+            r"user='app' password='p@ss/w\'r\\d' host='db' port='5433' dbname='prod' application_name='x'"
+        );
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn the_driver_reads_the_keywords_as_it_reads_the_url() {
+        use migrate_core::postgres::Config;
+        for url in [
+            "postgres://app:s3cret@db:5433/prod",
+            "postgres://app:pa%2Fss@h1:5433,h2/prod?application_name=x&connect_timeout=5",
+            "postgres://app@[::1]:5434/prod?password=hunter2",
+            "postgres://app@%2Ftmp/prod",
+            "host=localhost user=app password='with space' dbname=prod port=5433",
+        ] {
+            let ours: Config = postgres(url).keywords().parse().unwrap();
+            let theirs: Config = url.parse().unwrap();
+            assert_eq!(ours.get_user(), theirs.get_user(), "{url}");
+            assert_eq!(ours.get_password(), theirs.get_password(), "{url}");
+            assert_eq!(ours.get_dbname(), theirs.get_dbname(), "{url}");
+            assert_eq!(ours.get_hosts(), theirs.get_hosts(), "{url}");
+            assert_eq!(ours.get_ports(), theirs.get_ports(), "{url}");
+            assert_eq!(
+                ours.get_application_name(),
+                theirs.get_application_name(),
+                "{url}"
+            );
+            assert_eq!(
+                ours.get_connect_timeout(),
+                theirs.get_connect_timeout(),
+                "{url}"
+            );
+        }
+        // Where the driver would read the password short, we do not.
+        let ours: Config = postgres("postgres://app:p@ss@db/prod")
+            .keywords()
+            .parse()
+            .unwrap();
+        assert_eq!(ours.get_password(), Some(&b"p@ss"[..]));
+    }
+
+    #[test]
+    fn errors_never_repeat_a_password() {
+        for (url, says) in [
+            (
+                "mysql://app:hunter2@db/prod",
+                "unsupported database URL scheme `mysql://`",
             ),
-            "failed for app:***"
+            ("app:hunter2@db/prod", "not shown"),
+            ("hunter2", "not shown"),
+            ("://app:hunter2@db", "not shown"),
+            ("postgres://db/prod?application_name=a@hunter2", "%40"),
+            ("postgres://app@db/prod?password=hun&ter2", "%26"),
+            ("postgres://app@db/prod?password=hun&ter2=x", "%26"),
+            (
+                "postgres://app@db/prod?password=x&sslmode=disable&hunter2=x",
+                "%26",
+            ),
+            ("host=db password=hun ter2", "password='...'"),
+            ("host=db password=hun ter2=x", "password='...'"),
+            (
+                "host=db password='hunter2",
+                "`password` in the PostgreSQL connection string has no closing `'`",
+            ),
+            (
+                "host=db password=",
+                "`password` in the PostgreSQL connection string is missing",
+            ),
+            (
+                "postgres://app:hunter2%FF@db/prod",
+                "the password in the PostgreSQL URL is not UTF-8",
+            ),
+        ] {
+            let error = Target::parse(url).unwrap_err();
+            assert!(!error.contains("hunter2"), "{url}: {error}");
+            assert!(!error.contains("hun"), "{url}: {error}");
+            assert!(error.contains(says), "{url}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_postgres_parameters_are_named_when_they_cannot_be_a_password() {
+        let error = Target::parse("postgres://app:pw@db/prod?sslmod=disable").unwrap_err();
+        assert!(
+            error.starts_with("unknown PostgreSQL connection parameter `sslmod`; the known ones are user, password,"),
+            "{error}"
+        );
+        let error = Target::parse("host=db dbnam=prod password=x").unwrap_err();
+        assert!(error.contains("`dbnam`"), "{error}");
+        let error = Target::parse("host=db prod").unwrap_err();
+        assert_eq!(
+            error,
+            "`prod` has no `=value` in the PostgreSQL connection string"
+        );
+        let error = Target::parse("postgres://db/prod?sslmode").unwrap_err();
+        assert_eq!(
+            error,
+            "the PostgreSQL URL parameter `sslmode` has no `=value`"
         );
     }
 

@@ -9,6 +9,12 @@
 //!   application, so operators can inspect and repair production without a
 //!   migration directory on the host.
 //!
+//! `--database` takes `sqlite://path.db` (also `sqlite:///absolute/path.db`,
+//! `sqlite:path.db`, `sqlite::memory:`, with `?mode=ro|rw|rwc|memory`),
+//! `postgres://user:password@host:port/db?param=value`, or PostgreSQL's
+//! keyword form `host=... user=... password='...' dbname=...`. Passwords are
+//! never printed: messages show the database with its password as `***`.
+//!
 //! Exit codes: 0 success, 1 a migration problem (a failed or refused
 //! migration, a directory with problems), 2 a usage error (bad arguments,
 //! an unsupported database URL). Errors are one line; `-v` adds their causes.
@@ -79,15 +85,17 @@ impl From<migrate_core::Error> for Failure {
     }
 }
 
-fn finish(result: Result<(), Failure>, verbose: bool, secrets: &[String]) -> ExitCode {
+/// Prints a failure as it is: messages name a database by its parsed
+/// structure, passwords as `***` (see `database`), so nothing here searches
+/// the text for a password to hide.
+fn finish(result: Result<(), Failure>, verbose: bool) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            let hide = |text: &str| database::hide_secrets(text, secrets);
-            eprintln!("migrate: error: {}", hide(&failure.message));
+            eprintln!("migrate: error: {}", failure.message);
             if verbose {
                 for cause in &failure.detail {
-                    eprintln!("  caused by: {}", hide(cause));
+                    eprintln!("  caused by: {cause}");
                 }
             }
             ExitCode::from(failure.code)
@@ -106,9 +114,8 @@ where
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let secrets = database::secrets(cli.database.as_deref());
     let verbose = cli.verbose;
-    finish(commands::standalone(cli), verbose, &secrets)
+    finish(commands::standalone(cli), verbose)
 }
 
 /// Runs the database commands (`status`, `plan`, `up`, `down`, `baseline`,
@@ -124,9 +131,8 @@ where
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let secrets = database::secrets(cli.database.as_deref());
     let verbose = cli.verbose;
-    finish(commands::embedded(migrations, cli), verbose, &secrets)
+    finish(commands::embedded(migrations, cli), verbose)
 }
 
 fn usage_error(error: clap::Error) -> ExitCode {

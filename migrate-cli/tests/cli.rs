@@ -510,3 +510,92 @@ fn unknown_sqlite_url_parameters_are_refused() {
     }
     assert_eq!(files_in(work.path()), ["migrations"]);
 }
+
+/// Runs `migrate status` against a closed port with a URL holding `password`.
+fn stderr_for_url(url: &str, password: &str) -> String {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("migrations")).unwrap();
+    let out = migrate(work.path(), &["status", "--database", url, "-v"]);
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(password), "{url}: {stderr}");
+    stderr
+}
+
+#[test]
+fn passwords_are_hidden_by_the_url_structure() {
+    for (url, password, shown) in [
+        (
+            "postgres://app:pa/ss@127.0.0.1:1/prod",
+            "pa/ss",
+            "postgres://app:***@127.0.0.1:1/prod",
+        ),
+        (
+            "postgres://app:p@ss:w/rd?x@127.0.0.1:1/prod",
+            "ss:w/rd",
+            "postgres://app:***@127.0.0.1:1/prod",
+        ),
+        (
+            "postgresql://app:pa%2Fss%40@127.0.0.1:1/prod",
+            "pa%2Fss",
+            "postgresql://app:***@127.0.0.1:1/prod",
+        ),
+        (
+            "postgres://app@127.0.0.1:1/prod?password=hunter2&connect_timeout=5",
+            "hunter2",
+            "postgres://app@127.0.0.1:1/prod?password=***&connect_timeout=5",
+        ),
+        (
+            "host=127.0.0.1 port=1 user=app password=s3cret dbname=prod",
+            "s3cret",
+            "host=127.0.0.1 port=1 user=app password=*** dbname=prod",
+        ),
+        (
+            r"host=127.0.0.1 port=1 password='with sp\'ace' user=app",
+            "sp",
+            "host=127.0.0.1 port=1 password=*** user=app",
+        ),
+    ] {
+        let stderr = stderr_for_url(url, password);
+        assert!(
+            stderr.contains(&format!("cannot connect to PostgreSQL at `{shown}`")),
+            "{url}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_short_password_does_not_garble_messages() {
+    // Replacing the password's text everywhere would turn this into
+    // "cann***t c***nnect", which tells the password.
+    let stderr = stderr_for_url("postgres://o:o@127.0.0.1:1/prod", "c***");
+    assert!(
+        stderr.starts_with(
+            "migrate: error: cannot connect to PostgreSQL at `postgres://o:***@127.0.0.1:1/prod`: "
+        ),
+        "{stderr}"
+    );
+    let stderr = stderr_for_url("postgres://postgres:postgres@127.0.0.1:1/prod", "***:");
+    assert!(
+        stderr.contains("at `postgres://postgres:***@127.0.0.1:1/prod`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn urls_that_are_not_supported_are_not_printed() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("migrations")).unwrap();
+    for url in [
+        "mysql://app:hunter2@db/prod",
+        "app:hunter2@db/prod",
+        "host=db password=hunter2 dbnam=prod",
+        "host=db password=hunter2 2 dbname=prod",
+    ] {
+        let out = migrate(work.path(), &["status", "--database", url]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
