@@ -205,13 +205,41 @@ fn not_built(database: &str, feature: &str) -> Failure {
 fn connect_postgres(db: &Postgres) -> Result<Conn, Failure> {
     let config: migrate_core::postgres::Config = db.keywords().parse().map_err(|e| {
         Failure::usage(format!(
-            "invalid PostgreSQL connection settings in `{db}`: {e}"
+            "invalid PostgreSQL connection settings in `{db}`: {}",
+            with_causes(&e)
         ))
     })?;
-    config
-        .connect(NoTls)
-        .map(Conn::Postgres)
-        .map_err(|e| Failure::problem(format!("cannot connect to PostgreSQL at `{db}`: {e}")))
+    config.connect(NoTls).map(Conn::Postgres).map_err(|e| {
+        Failure::problem(format!(
+            "cannot connect to PostgreSQL at `{db}`: {}",
+            with_causes(&e)
+        ))
+    })
+}
+
+/// `error` and its causes on one line, `: ` apart. The driver's own text
+/// ("db error", "error connecting to server") says nothing without them:
+/// the server's message, or the refused connection, is a cause.
+#[cfg(feature = "postgres")]
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors print their cause themselves.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    // The server's DETAIL and HINT come on lines of their own.
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join("; ")
 }
 
 #[cfg(feature = "sqlite")]
@@ -850,6 +878,35 @@ mod tests {
             error,
             "the PostgreSQL URL parameter `sslmode` has no `=value`"
         );
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn connection_errors_carry_their_causes_on_one_line() {
+        #[derive(Debug)]
+        struct Error(&'static str, Option<Box<Error>>);
+        impl fmt::Display for Error {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Error {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let server = Error(
+            "FATAL: database \"x\" does not exist\nHINT: create it",
+            None,
+        );
+        let error = Error("db error", Some(Box::new(server)));
+        assert_eq!(
+            with_causes(&error),
+            "db error: FATAL: database \"x\" does not exist; HINT: create it"
+        );
+        // A cause the error already prints is not repeated.
+        let error = Error("refused: no", Some(Box::new(Error("no", None))));
+        assert_eq!(with_causes(&error), "refused: no");
     }
 
     fn sqlite(url: &str) -> Sqlite {

@@ -583,6 +583,14 @@ fn a_short_password_does_not_garble_messages() {
 }
 
 #[test]
+fn connection_errors_say_why() {
+    // The driver's "error connecting to server" alone does not say what happened.
+    let stderr = stderr_for_url("postgres://app:hunter2@127.0.0.1:1/prod", "hunter2");
+    assert!(stderr.contains("error connecting to server: "), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+}
+
+#[test]
 fn urls_that_are_not_supported_are_not_printed() {
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir(work.path().join("migrations")).unwrap();
@@ -597,5 +605,40 @@ fn urls_that_are_not_supported_are_not_printed() {
         assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn postgres_errors_keep_the_servers_message_and_not_the_password() {
+    let Ok(server) = std::env::var("MIGRATE_TEST_POSTGRES_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "PostgreSQL is required in CI"
+        );
+        return;
+    };
+    // The same server and user, a password, and a database that does not exist.
+    let (scheme, rest) = server.split_once("://").unwrap();
+    let (userinfo, host_db) = rest.rsplit_once('@').unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    let host = host_db.split(['/', '?']).next().unwrap();
+    let (hostname, port) = host.rsplit_once(':').unwrap();
+    let db = "migrate_cli_no_such_database";
+    for url in [
+        format!("{scheme}://{user}:Pa/ss:w0rd@{host}/{db}"),
+        format!("{scheme}://{user}@{host}/{db}?password=Pa/ss:w0rd"),
+        format!("host={hostname} port={port} user={user} password='Pa/ss@w0rd' dbname={db}"),
+    ] {
+        let stderr = stderr_for_url(&url, "Pa/ss");
+        // Trust authentication: the database is missing; password
+        // authentication: the password is wrong. Either is the server's word.
+        assert!(
+            stderr.contains(&format!("\"{db}\" does not exist"))
+                || stderr.contains("password authentication failed"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("db error: FATAL: "), "{stderr}");
+        assert!(!stderr.contains("w0rd"), "{stderr}");
     }
 }
