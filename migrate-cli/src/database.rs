@@ -401,14 +401,13 @@ fn check_parameter(key: &str, after_password: bool, hint: &str) -> Result<(), St
 
 /// After `postgres://`: `[user[:password]@][host[:port][,...]][/dbname][?key=value&...]`.
 ///
-/// The credentials end at the last `@`: a password often holds `@`, `/`,
-/// `:` or `?` unencoded, a host, database name or parameter hardly ever
-/// (an `@` there must be written %40). After them the URL is read as the
-/// driver reads it.
+/// A password often holds `@`, `/`, `:` or `?` unencoded, so where the
+/// credentials end is worked out by [`credentials_end`]. After them the URL
+/// is read as the driver reads it.
 fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
     let mut params: Vec<(String, String)> = Vec::new();
     let mut shown = scheme.to_owned();
-    let (credentials, rest) = match rest.rfind('@') {
+    let (credentials, rest) = match credentials_end(rest)? {
         Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
         None => (None, rest),
     };
@@ -417,14 +416,6 @@ fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
             Some((user, password)) => (user, Some(password)),
             None => (credentials, None),
         };
-        if user.contains(['/', '?']) {
-            return Err(
-                "cannot tell where the user name ends in the PostgreSQL URL (not \
-                        shown, as it may hold a password): write an `@` that is not the \
-                        one before the host as %40"
-                    .to_owned(),
-            );
-        }
         let user = decode(user, "the user name in the PostgreSQL URL")?;
         params.push(("user".to_owned(), user));
         shown.push_str(credentials.split(':').next().unwrap_or_default());
@@ -503,6 +494,68 @@ fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
         }
     }
     Ok(Postgres { params, shown })
+}
+
+/// Where the credentials end in a URL after `postgres://`: at the one `@`,
+/// or none, that leaves every part able to be what it stands for: a user
+/// name without `/` or `?`, then hosts without `@` and with numeric ports,
+/// then a database name without `@`. A password may hold anything, and so
+/// may a parameter's value.
+///
+/// When more than one reading fits (`db:5432/x?password=p@ss` is a
+/// `password` parameter, or the user `db` with a password up to the `@`),
+/// the URL is refused rather than guessed at: a wrong guess would print a
+/// piece of the password as a host name.
+fn credentials_end(rest: &str) -> Result<Option<usize>, String> {
+    let fits_after_credentials = |tail: &str| {
+        let (hosts, after) = tail.split_at(tail.find(['/', '?']).unwrap_or(tail.len()));
+        let dbname = after
+            .strip_prefix('/')
+            .map_or("", |path| path.split('?').next().unwrap_or_default());
+        !hosts.contains('@') && hosts_fit(hosts) && !dbname.contains('@')
+    };
+    let mut readings = Vec::new();
+    if fits_after_credentials(rest) {
+        readings.push(None);
+    }
+    for (at, _) in rest.match_indices('@') {
+        let user = rest[..at].split(':').next().unwrap_or_default();
+        if !user.contains(['/', '?']) && fits_after_credentials(&rest[at + 1..]) {
+            readings.push(Some(at));
+        }
+    }
+    let problem = match readings[..] {
+        [reading] => return Ok(reading),
+        // No `@`: the rest is read as it is, and any error named.
+        [] if !rest.contains('@') => return Ok(None),
+        [] => "does not parse",
+        _ => "can be read more than one way",
+    };
+    Err(format!(
+        "the PostgreSQL URL {problem} (it is not shown, as it may hold a password): write \
+         `@` in a user name, password, database name or parameter as %40, and check that \
+         the host and port come after the credentials' `@`"
+    ))
+}
+
+/// Whether `hosts` reads as `host[:port]` or `[address][:port]`, `,` apart,
+/// with numeric ports.
+fn hosts_fit(hosts: &str) -> bool {
+    hosts.is_empty()
+        || hosts.split(',').all(|chunk| {
+            let port = match chunk.strip_prefix('[') {
+                Some(bracketed) => match bracketed.split_once(']') {
+                    Some((_, "")) => "",
+                    Some((_, after)) => match after.strip_prefix(':') {
+                        Some(port) => port,
+                        None => return false,
+                    },
+                    None => return false,
+                },
+                None => chunk.split_once(':').map_or("", |(_, port)| port),
+            };
+            port.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// Whether `text` starts as PostgreSQL's keyword form does: `keyword =`.
@@ -656,7 +709,6 @@ mod tests {
             ("postgres://app:p@ss@db/prod", "p@ss"),
             ("postgres://app:pa:ss@db/prod", "pa:ss"),
             ("postgres://app:p?a#s/s@db/prod", "p?a#s/s"),
-            ("postgres://app:a@b/c@d:e@db/prod", "a@b/c@d:e"),
             ("postgres://app:pa%2Fss%40%3A%25@db/prod", "pa/ss@:%"),
             ("postgres://app:@db/prod", ""),
         ] {
@@ -669,6 +721,42 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn an_at_sign_is_read_where_it_can_only_be_read_one_way() {
+        // Every `@` before the host: the last one ends the credentials
+        // (Azure's `user@server` names too).
+        let db = postgres("postgres://me@server:p@ss@db.example.com/prod");
+        assert_eq!(
+            db.to_string(),
+            "postgres://me@server:***@db.example.com/prod"
+        );
+        assert_eq!(params(&db)[..2], ["user=me@server", "password=p@ss"]);
+        // An `@` after the path or query with nothing before it that could be
+        // a user name: it is the parameter's.
+        let db = postgres("postgres://db/prod?password=p@ss&application_name=a@b");
+        assert_eq!(
+            db.to_string(),
+            "postgres://db/prod?password=***&application_name=a@b"
+        );
+        assert_eq!(password(&db), Some("p@ss"));
+        let db = postgres("postgres:///prod?application_name=a@b");
+        assert_eq!(params(&db), ["dbname=prod", "application_name=a@b"]);
+        // One `@` after a `/` or `?` where what comes before it cannot be a
+        // host (`pa` is no port): the credentials end there.
+        let db = postgres("postgres://app:p?a#s/s@db/prod");
+        assert_eq!(password(&db), Some("p?a#s/s"));
+        // `1234` could be a port, but then `hunter2@db` would be a database name.
+        let db = postgres("postgres://app:1234/hunter2@db/prod");
+        assert_eq!(password(&db), Some("1234/hunter2"));
+        let db = postgres("postgres://app:a@b/c@d:e@db/prod");
+        assert_eq!(password(&db), Some("a@b/c@d:e"));
+        // `app@db/prod?password=p` cannot be a user name.
+        let db = postgres("postgres://app@db/prod?password=p@ss");
+        assert_eq!(db.to_string(), "postgres://app@db/prod?password=***");
+        assert_eq!(params(&db)[0], "user=app");
+        assert_eq!(password(&db), Some("p@ss"));
     }
 
     #[test]
@@ -830,7 +918,14 @@ mod tests {
             ("app:hunter2@db/prod", "not shown"),
             ("hunter2", "not shown"),
             ("://app:hunter2@db", "not shown"),
-            ("postgres://db/prod?application_name=a@hunter2", "%40"),
+            // An `@` that could end the credentials in two places.
+            (
+                "postgres://db:5432/prod?password=hun@ter2",
+                "more than one way",
+            ),
+            ("postgres://app:pw@db/prod?application_name=hun@ter2", "%40"),
+            // Or in none.
+            ("postgres://app:hunter2@db:5432x/prod", "does not parse"),
             ("postgres://app@db/prod?password=hun&ter2", "%26"),
             ("postgres://app@db/prod?password=hun&ter2=x", "%26"),
             (

@@ -599,6 +599,9 @@ fn urls_that_are_not_supported_are_not_printed() {
         "app:hunter2@db/prod",
         "host=db password=hunter2 dbnam=prod",
         "host=db password=hunter2 2 dbname=prod",
+        // Credentials or a parameter's `@`: it cannot be told, so not guessed.
+        "postgres://app@127.0.0.1:1/prod?password=hunter2@x",
+        "postgres://127.0.0.1:1/prod?password=x@hunter2",
     ] {
         let out = migrate(work.path(), &["status", "--database", url]);
         let stderr = text(&out.stderr);
@@ -628,6 +631,8 @@ fn postgres_errors_keep_the_servers_message_and_not_the_password() {
     for url in [
         format!("{scheme}://{user}:Pa/ss:w0rd@{host}/{db}"),
         format!("{scheme}://{user}@{host}/{db}?password=Pa/ss:w0rd"),
+        format!("{scheme}://{user}:Pa%2Fss%40w0rd@{host}/{db}"),
+        format!("{scheme}://{user}@{host}/{db}?password=Pa/ss%40w0rd"),
         format!("host={hostname} port={port} user={user} password='Pa/ss@w0rd' dbname={db}"),
     ] {
         let stderr = stderr_for_url(&url, "Pa/ss");
