@@ -55,6 +55,32 @@ fn refuse_rust(first: Option<&migrate_core::Migration>, instead: &str) -> Result
     )))
 }
 
+/// `down` cannot revert versions these migrations do not include. The
+/// library's advice for them ("deploy that release, or allow future
+/// versions") names nothing these commands offer, and allowing them would
+/// not let a rollback pass them anyway: say what to run instead.
+fn down_failure(error: migrate_core::Error, standalone: bool) -> Failure {
+    let migrate_core::Error::FutureVersions {
+        versions,
+        latest_known,
+    } = &error
+    else {
+        return error.into();
+    };
+    let versions: Vec<String> = versions.iter().map(u64::to_string).collect();
+    let newer = if standalone {
+        "the migration directory that includes them (`--dir`)"
+    } else {
+        "the newer release of this application"
+    };
+    Failure::problem(format!(
+        "the database has version(s) {} that these migrations do not include (they go up to \
+         {latest_known}), so `down` cannot revert them and nothing was changed; revert them \
+         first with {newer}: `down --to {latest_known}`, then run this again",
+        versions.join(", ")
+    ))
+}
+
 fn execute<D: Database>(
     command: &DatabaseCommand,
     migrations: &'static Migrations,
@@ -104,7 +130,9 @@ fn execute<D: Database>(
                 refuse_rust(first, &format!("down --to {stop}"))?;
             }
             let start = Instant::now();
-            let report = migrations.rollback_to(db, *to)?;
+            let report = migrations
+                .rollback_to(db, *to)
+                .map_err(|e| down_failure(e, standalone))?;
             output::summary(&report, total, start.elapsed());
         }
         DatabaseCommand::Baseline { version } => {

@@ -647,3 +647,36 @@ fn postgres_errors_keep_the_servers_message_and_not_the_password() {
         assert!(!stderr.contains("w0rd"), "{stderr}");
     }
 }
+
+#[test]
+fn down_past_future_versions_says_what_to_do() {
+    let newer = tempfile::tempdir().unwrap();
+    let older = tempfile::tempdir().unwrap();
+    write_migrations(newer.path(), 3);
+    let dir = write_migrations(older.path(), 2);
+    let db = format!("sqlite://{}", newer.path().join("app.db").display());
+    ok(&migrate(newer.path(), &["up", "--database", &db]));
+
+    let out = migrate(
+        older.path(),
+        &[
+            "down",
+            "--to",
+            "1",
+            "--database",
+            &db,
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    // The library's advice ("allow future versions") names nothing this
+    // command has, and would not let `down` pass them anyway.
+    assert!(!stderr.contains("allow future versions"), "{stderr}");
+    assert!(stderr.contains("version(s) 3"), "{stderr}");
+    assert!(stderr.contains("(`--dir`): `down --to 2`"), "{stderr}");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    let status = ok(&migrate(newer.path(), &["status", "--database", &db]));
+    assert!(status.ends_with("3 applied, 0 pending\n"), "{status}");
+}
