@@ -438,7 +438,11 @@ fn sqlite_url_paths_are_percent_decoded_and_memory_is_in_memory() {
     }
     assert_eq!(
         files_in(work.path()),
-        ["migrations", "my app?.db", "my app?.db-migrate-lock"]
+        [
+            "migrations",
+            "my app?.db",
+            "my app?.db-migrate_schema_history.migrate-lock"
+        ]
     );
 }
 

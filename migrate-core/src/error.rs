@@ -222,7 +222,7 @@ impl fmt::Display for Error {
                     "migration {version} (`{file}`) failed outside a transaction, so the \
                      database may be partly changed and is marked dirty: {source}; check the \
                      schema, finish or undo the change by hand, then mark it repaired \
-                     (`migrate repair {version}`)"
+                     (`migrate repair {version} completed` or `undone`)"
                 ),
             },
             Error::ChecksumMismatch {
@@ -251,7 +251,7 @@ impl fmt::Display for Error {
                 f,
                 "migration {version} (`{file}`) runs outside a transaction and did not finish, \
                  so the database may be partly changed; check the schema, finish or undo the \
-                 change by hand, then mark it repaired (`migrate repair {version}`)"
+                 change by hand, then mark it repaired (`migrate repair {version} completed` or `undone`)"
             ),
             Error::Irreversible { version, file, .. } => write!(
                 f,

@@ -45,7 +45,7 @@ fn every_error_message() {
             },
             "migration 4 (`0004_index.sql`) failed outside a transaction, so the database may \
              be partly changed and is marked dirty: deadlock detected; check the schema, finish \
-             or undo the change by hand, then mark it repaired (`migrate repair 4`)",
+             or undo the change by hand, then mark it repaired (`migrate repair 4 completed` or `undone`)",
         ),
         (
             Error::Failed {
@@ -128,7 +128,7 @@ fn every_error_message() {
             },
             "migration 5 (`0005_vacuum.sql`) runs outside a transaction and did not finish, so \
              the database may be partly changed; check the schema, finish or undo the change by \
-             hand, then mark it repaired (`migrate repair 5`)",
+             hand, then mark it repaired (`migrate repair 5 completed` or `undone`)",
         ),
         (
             Error::Irreversible {
