@@ -38,9 +38,18 @@ pub fn fresh_database() -> Option<String> {
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     let mut admin = Client::connect(&server, NoTls).unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
+    // Concurrent CREATE DATABASE may find template1 "being accessed by other
+    // users" (another CREATE copying it): the fault-injection tests create
+    // hundreds of databases beside the others, so try again briefly.
+    let mut attempt = 0;
+    while let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+        attempt += 1;
+        let busy = e
+            .as_db_error()
+            .is_some_and(|d| d.message().contains("being accessed by other users"));
+        assert!(busy && attempt < 50, "cannot create a test database: {e:?}");
+        std::thread::sleep(Duration::from_millis(20 * attempt));
+    }
     let (base, _) = server.rsplit_once('/').unwrap();
     Some(format!("{base}/{name}"))
 }

@@ -322,7 +322,11 @@ pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
     db.reconnect();
     let err = NO_TX_FAILS.run_pending(db.conn()).unwrap_err();
     assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
-    assert!(err.to_string().contains("`migrate repair 2 completed` or `undone`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`migrate repair 2 completed` or `undone`"),
+        "{err}"
+    );
     assert!(!db.table_exists("after_half"));
     assert_eq!(
         NO_TX_FAILS.status(db.conn()).unwrap()[1].state,
