@@ -321,6 +321,8 @@ impl Driver for PostgresDriver<'_> {
                            ', client ' || host(a.client_addr) || ':' || a.client_port) \
                          FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
                          WHERE l.locktype = 'advisory' AND l.granted \
+                         AND l.database = (SELECT oid FROM pg_database \
+                                           WHERE datname = current_database()) \
                          AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
                         &[
                             Value::Integer((key >> 32) & 0xffff_ffff),
