@@ -56,6 +56,9 @@ pub enum Error {
         applied: String,
         /// The checksum of the file embedded in this binary.
         embedded: String,
+        /// The name the database recorded for this version: another name
+        /// suggests another migration set's history in the same table.
+        applied_name: String,
         /// Whether the two texts differ only in whitespace.
         whitespace_only: bool,
     },
@@ -76,6 +79,17 @@ pub enum Error {
         name: String,
         /// The migration's file.
         file: String,
+    },
+    /// The history lacks a version that a later row proves was applied (its
+    /// chained checksum covers it): the row was deleted by hand, and
+    /// applying the migration again would apply it twice.
+    MissingHistoryRow {
+        /// The version whose row is missing.
+        version: u64,
+        /// Its file.
+        file: String,
+        /// The later version whose row covers it.
+        covered_by: u64,
     },
     /// The database holds versions this binary does not know (strict mode only).
     FutureVersions {
@@ -178,6 +192,7 @@ impl Error {
             | Error::Dirty { version, .. }
             | Error::Irreversible { version, .. }
             | Error::OutOfOrder { version, .. }
+            | Error::MissingHistoryRow { version, .. }
             | Error::UnknownVersion { version, .. }
             | Error::NoTransactionInGroup { version, .. }
             | Error::NothingToRepair { version } => Some(*version),
@@ -227,11 +242,12 @@ impl fmt::Display for Error {
             },
             Error::ChecksumMismatch {
                 version,
+                name,
                 file,
                 applied,
                 embedded,
                 whitespace_only,
-                ..
+                applied_name,
             } => {
                 write!(
                     f,
@@ -240,6 +256,14 @@ impl fmt::Display for Error {
                 )?;
                 if *whitespace_only {
                     write!(f, " (only whitespace differs)")?;
+                }
+                if applied_name != name {
+                    return write!(
+                        f,
+                        "; the database recorded it as `{applied_name}`, so the table may hold \
+                         another migration set's history: give each set its own \
+                         `table = \"...\"` (SQLite ignores case in table names)"
+                    );
                 }
                 write!(
                     f,
@@ -280,6 +304,17 @@ impl fmt::Display for Error {
                 "migration {version} (`{file}`) is pending but version {highest_applied} is \
                  already applied; renumber it after {highest_applied}, or allow out-of-order \
                  migrations if applying it late is safe"
+            ),
+            Error::MissingHistoryRow {
+                version,
+                file,
+                covered_by,
+            } => write!(
+                f,
+                "the history has no row for migration {version} (`{file}`), but the row of \
+                 version {covered_by} records that it was applied before it, so the row was \
+                 deleted by hand; applying it again would apply it twice: restore the row from \
+                 a backup (nothing was changed)"
             ),
             Error::UnknownVersion {
                 version,

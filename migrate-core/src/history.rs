@@ -409,6 +409,22 @@ impl HistorySql {
         rows.iter()
             .map(|row| {
                 let version = self.integer(row, 0)?;
+                if version < 1 {
+                    return Err(self.corrupt(0, "a version from 1", &version.to_string()));
+                }
+                for column in [3, 4] {
+                    // A missing or damaged checksum must not pass for an edit
+                    // ("only whitespace differs"): it is damage.
+                    let valid = matches!(row.get(column), Some(Value::Text(t))
+                        if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+                    if !valid {
+                        return Err(self.corrupt(
+                            column,
+                            "a SHA-256 checksum (64 hex digits)",
+                            &shown(row.get(column)),
+                        ));
+                    }
+                }
                 Ok(HistoryRow {
                     version: u64::try_from(version)
                         .map_err(|_| self.corrupt(0, "a version from 1", &version.to_string()))?,

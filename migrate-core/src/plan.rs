@@ -66,6 +66,9 @@ pub(crate) struct Checked {
     pub known: BTreeSet<u64>,
     /// Versions recorded but unknown to the binary.
     pub future: Vec<u64>,
+    /// The highest applied version whose recorded chained checksum equals
+    /// the binary's: every version up to it was applied then.
+    pub chain_covers: u64,
 }
 
 /// Validates the whole history against the binary before anything is done:
@@ -80,6 +83,7 @@ pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) 
     }
     let mut known = BTreeSet::new();
     let mut future = Vec::new();
+    let mut chain_covers = 0;
     for row in rows {
         match migrations.get(row.version) {
             Some(m) => {
@@ -91,9 +95,13 @@ pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) 
                         applied: row.checksum.clone(),
                         embedded: m.checksum().to_owned(),
                         whitespace_only: m.loose_checksum() == row.loose_checksum,
+                        applied_name: row.name.clone(),
                     });
                 }
                 known.insert(row.version);
+                if m.chained_checksum() == row.chained_checksum {
+                    chain_covers = row.version;
+                }
             }
             None => future.push(row.version),
         }
@@ -104,7 +112,11 @@ pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) 
             latest_known: migrations.len() as u64,
         });
     }
-    Ok(Checked { known, future })
+    Ok(Checked {
+        known,
+        future,
+        chain_covers,
+    })
 }
 
 fn file_of(migrations: &Migrations, row: &HistoryRow) -> String {
@@ -147,6 +159,15 @@ pub(crate) fn pending(
         .iter()
         .filter(|m| !checked.known.contains(&m.version()) && m.version() <= limit)
         .collect();
+    // A version below a row whose chain covers it was applied: its row is
+    // gone, and no option makes applying it twice right.
+    if let Some(lost) = pending.iter().find(|m| m.version() < checked.chain_covers) {
+        return Err(Error::MissingHistoryRow {
+            version: lost.version(),
+            file: lost.file_name().to_owned(),
+            covered_by: checked.chain_covers,
+        });
+    }
     if !rules.allow_out_of_order {
         if let Some(late) = pending.iter().find(|m| m.version() < highest_applied) {
             return Err(Error::OutOfOrder {
@@ -374,8 +395,31 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn holes_are_out_of_order_unless_allowed() {
+    fn a_hole_the_chain_covers_is_a_deleted_row_whatever_the_rules() {
+        // Row 3's chain is the binary's: version 2 was applied before it.
         let rows = applied(&[1, 3]);
+        let checked = check(&SET, &rows, LENIENT).unwrap();
+        let allow = Rules {
+            allow_out_of_order: true,
+            ..LENIENT
+        };
+        for rules in [LENIENT, allow] {
+            assert!(matches!(
+                pending(&SET, &checked, rules, None),
+                Err(Error::MissingHistoryRow {
+                    version: 2,
+                    covered_by: 3,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn holes_are_out_of_order_unless_allowed() {
+        let mut rows = applied(&[1, 3]);
+        // Recorded by a binary whose chain differs: version 2 came later.
+        rows[1].chained_checksum = "other".into();
         let checked = check(&SET, &rows, LENIENT).unwrap();
         assert!(matches!(
             pending(&SET, &checked, LENIENT, None),

@@ -108,12 +108,39 @@ fn every_error_message() {
         ),
         (
             Error::ChecksumMismatch {
+                version: 1,
+                name: "create_invoices".into(),
+                file: "V1__create_invoices.sql".into(),
+                applied: "aaa".into(),
+                embedded: "bbb".into(),
+                whitespace_only: false,
+                applied_name: "create_items".into(),
+            },
+            "migration 1 (`V1__create_invoices.sql`) was changed after it was applied: the \
+             database recorded checksum aaa, this binary embeds bbb; the database recorded it \
+             as `create_items`, so the table may hold another migration set's history: give \
+             each set its own `table = \"...\"` (SQLite ignores case in table names)",
+        ),
+        (
+            Error::MissingHistoryRow {
+                version: 2,
+                file: "0002_add_price.sql".into(),
+                covered_by: 4,
+            },
+            "the history has no row for migration 2 (`0002_add_price.sql`), but the row of \
+             version 4 records that it was applied before it, so the row was deleted by hand; \
+             applying it again would apply it twice: restore the row from a backup (nothing \
+             was changed)",
+        ),
+        (
+            Error::ChecksumMismatch {
                 version: 2,
                 name: "add_price".into(),
                 file: "0002_add_price.sql".into(),
                 applied: "aaa".into(),
                 embedded: "bbb".into(),
                 whitespace_only: true,
+                applied_name: "add_price".into(),
             },
             "migration 2 (`0002_add_price.sql`) was changed after it was applied: the database \
              recorded checksum aaa, this binary embeds bbb (only whitespace differs); restore \

@@ -265,9 +265,33 @@ pub fn future_versions_are_tolerated_unless_strict<B: Backend>() {
 pub fn out_of_order_is_refused_unless_allowed<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     V2.run_to(db.conn(), 4).unwrap();
-    // A hole below the highest applied version, as a hand-edited history leaves.
+    // A hole below the highest applied version, as a hand-edited history
+    // leaves: the rows above it prove version 2 was applied, so no option
+    // may apply it again (the issue: "allow out-of-order" advice would).
     db.exec("DELETE FROM migrate_schema_history WHERE version = 2");
+    for allow in [false, true] {
+        let err = V2
+            .runner()
+            .allow_out_of_order(allow)
+            .run_pending(db.conn())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::MissingHistoryRow {
+                    version: 2,
+                    covered_by: 4,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("deleted by hand"), "{err}");
+    }
+    // A hole the rows above do not cover (they were recorded by a binary
+    // whose chain differs) is a late migration: out of order.
     db.exec("ALTER TABLE items DROP COLUMN price");
+    db.exec("UPDATE migrate_schema_history SET chained_checksum = 'other' WHERE version > 2");
     assert_eq!(V2.status(db.conn()).unwrap()[1].state, State::Pending);
     let err = V2.run_pending(db.conn()).unwrap_err();
     assert!(
@@ -691,6 +715,34 @@ pub fn another_tools_table_under_the_same_name_is_named_as_such<B: Backend>() {
     assert!(!db.table_exists("items"));
 }
 
+/// Issue: a version-0 row showed as "future", and a garbage checksum was
+/// reported as "only whitespace differs".
+pub fn damaged_history_rows_are_damage_not_edits_or_future_versions<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    V1.run_pending(db.conn()).unwrap();
+    db.exec("UPDATE migrate_schema_history SET checksum = 'garbage' WHERE version = 2");
+    let err = V1.status(db.conn()).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "column `checksum` should hold a SHA-256 checksum (64 hex digits) but holds 'garbage'"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("whitespace"), "{err}");
+    // Valid again (if wrong), then a row no migrate ever writes.
+    db.exec("UPDATE migrate_schema_history SET checksum = loose_checksum WHERE version = 2");
+    db.exec(
+        "INSERT INTO migrate_schema_history SELECT 0, name, kind, checksum, loose_checksum, \
+         chained_checksum, state, applied_at, execution_ms FROM migrate_schema_history \
+         WHERE version = 1",
+    );
+    let err = V1.status(db.conn()).unwrap_err().to_string();
+    assert!(
+        err.contains("column `version` should hold a version from 1 but holds 0"),
+        "{err}"
+    );
+}
+
 macro_rules! scenario_tests {
     ($backend:ty) => {
         scenario_tests!(@each $backend;
@@ -717,6 +769,7 @@ macro_rules! scenario_tests {
             a_read_only_boot_with_nothing_pending_writes_nothing,
             a_read_only_connection_with_something_pending_blames_the_connection,
             another_tools_table_under_the_same_name_is_named_as_such,
+            damaged_history_rows_are_damage_not_edits_or_future_versions,
         );
     };
     (@each $backend:ty; $($name:ident,)*) => {

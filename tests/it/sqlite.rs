@@ -153,7 +153,9 @@ fn user_version_follows_the_latest_applied_version() {
     holes
         .execute_batch(
             "DELETE FROM migrate_schema_history WHERE version = 2;
-             ALTER TABLE items DROP COLUMN price;",
+             ALTER TABLE items DROP COLUMN price;
+             -- As if 3 and 4 were recorded by a binary without 2: a late migration.
+             UPDATE migrate_schema_history SET chained_checksum = 'other' WHERE version > 2;",
         )
         .unwrap();
     let report = V2
@@ -426,4 +428,32 @@ fn independent_sets_do_not_wait_for_each_other() {
     assert!(matches!(err, Error::LockTimeout { .. }), "{err}");
     held.unlock().unwrap();
     V1.run_pending(&mut conn).unwrap();
+}
+
+/// Issue: on SQLite the history tables `History` and `history` are one
+/// table; the second set's run said its first migration was "changed".
+/// The message now says the table holds another set's history.
+#[test]
+fn two_sets_whose_tables_differ_only_in_case_are_told_apart() {
+    static UPPER: migrate::Migrations =
+        migrate::embed_migrations!("tests/fixtures/rt-v1", table = "History");
+    static LOWER: migrate::Migrations =
+        migrate::embed_migrations!("tests/fixtures/flyway", table = "history");
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    UPPER.run_pending(&mut conn).unwrap();
+    let err = LOWER.run_pending(&mut conn).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, Error::ChecksumMismatch { version: 1, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "the database recorded it as `create_items`, so the table may hold another \
+             migration set's history: give each set its own `table = \"...\"` (SQLite ignores \
+             case in table names)"
+        ),
+        "{message}"
+    );
 }
