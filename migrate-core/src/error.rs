@@ -56,9 +56,6 @@ pub enum Error {
         applied: String,
         /// The checksum of the file embedded in this binary.
         embedded: String,
-        /// The name the database recorded for this version: another name
-        /// suggests another migration set's history in the same table.
-        applied_name: String,
         /// Whether the two texts differ only in whitespace.
         whitespace_only: bool,
     },
@@ -79,6 +76,16 @@ pub enum Error {
         name: String,
         /// The migration's file.
         file: String,
+    },
+    /// The history records another name for a version, with another
+    /// checksum: the table holds a different migration set's history.
+    HistoryOfAnotherSet {
+        /// The version.
+        version: u64,
+        /// This binary's file for it.
+        file: String,
+        /// The name the history recorded for it.
+        recorded_name: String,
     },
     /// The history lacks a version that a later row proves was applied (its
     /// chained checksum covers it): the row was deleted by hand, and
@@ -193,6 +200,7 @@ impl Error {
             | Error::Irreversible { version, .. }
             | Error::OutOfOrder { version, .. }
             | Error::MissingHistoryRow { version, .. }
+            | Error::HistoryOfAnotherSet { version, .. }
             | Error::UnknownVersion { version, .. }
             | Error::NoTransactionInGroup { version, .. }
             | Error::NothingToRepair { version } => Some(*version),
@@ -242,12 +250,11 @@ impl fmt::Display for Error {
             },
             Error::ChecksumMismatch {
                 version,
-                name,
                 file,
                 applied,
                 embedded,
                 whitespace_only,
-                applied_name,
+                ..
             } => {
                 write!(
                     f,
@@ -256,14 +263,6 @@ impl fmt::Display for Error {
                 )?;
                 if *whitespace_only {
                     write!(f, " (only whitespace differs)")?;
-                }
-                if applied_name != name {
-                    return write!(
-                        f,
-                        "; the database recorded it as `{applied_name}`, so the table may hold \
-                         another migration set's history: give each set its own \
-                         `table = \"...\"` (SQLite ignores case in table names)"
-                    );
                 }
                 write!(
                     f,
@@ -304,6 +303,17 @@ impl fmt::Display for Error {
                 "migration {version} (`{file}`) is pending but version {highest_applied} is \
                  already applied; renumber it after {highest_applied}, or allow out-of-order \
                  migrations if applying it late is safe"
+            ),
+            Error::HistoryOfAnotherSet {
+                version,
+                file,
+                recorded_name,
+            } => write!(
+                f,
+                "the history records version {version} as `{recorded_name}`, but this binary's \
+                 is `{file}`, with another checksum: the table holds another migration set's \
+                 history; give each set its own `table = \"...\"` (SQLite ignores case in \
+                 table names, so `History` and `history` are one table)"
             ),
             Error::MissingHistoryRow {
                 version,

@@ -87,6 +87,13 @@ pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) 
     for row in rows {
         match migrations.get(row.version) {
             Some(m) => {
+                if m.checksum() != row.checksum && m.name() != row.name {
+                    return Err(Error::HistoryOfAnotherSet {
+                        version: row.version,
+                        file: m.file_name().to_owned(),
+                        recorded_name: row.name.clone(),
+                    });
+                }
                 if m.checksum() != row.checksum {
                     return Err(Error::ChecksumMismatch {
                         version: row.version,
@@ -95,7 +102,6 @@ pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) 
                         applied: row.checksum.clone(),
                         embedded: m.checksum().to_owned(),
                         whitespace_only: m.loose_checksum() == row.loose_checksum,
-                        applied_name: row.name.clone(),
                     });
                 }
                 known.insert(row.version);
@@ -299,7 +305,10 @@ pub(crate) mod tests {
     pub(crate) fn row(version: u64, checksum: &str, state: RowState) -> HistoryRow {
         HistoryRow {
             version,
-            name: format!("m{version}"),
+            // The names SET embeds, so only checksums differ.
+            name: ["a", "b", "c"]
+                .get(version as usize - 1)
+                .map_or_else(|| format!("m{version}"), |n| (*n).to_owned()),
             kind: "sql".into(),
             checksum: checksum.into(),
             loose_checksum: checksum.replace('c', "l"),
