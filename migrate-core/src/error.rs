@@ -398,10 +398,17 @@ impl fmt::Display for Error {
 /// A failure that is the connection's, not the migration's: its fix.
 fn connection_fault(message: &str) -> Option<&'static str> {
     let message = message.to_ascii_lowercase();
-    (message.contains("read-only") || message.contains("readonly")).then_some(
-        "the connection is read-only: migrate through a writable connection to the primary",
-    )
+    if message.contains("read-only") || message.contains("readonly") {
+        Some("the connection is read-only: migrate through a writable connection to the primary")
+    } else if message.contains("database is locked") {
+        Some(LOCKED)
+    } else {
+        None
+    }
 }
+
+const LOCKED: &str = "another connection held the database's write lock for longer than the \
+                      lock timeout: run again, or raise `lock_timeout`";
 
 /// The likely cause of a failure on the history table, from the database's words.
 fn history_hint(message: &str) -> &'static str {
@@ -411,6 +418,8 @@ fn history_hint(message: &str) -> &'static str {
          the table: grant them, or migrate as the schema's owner"
     } else if message.contains("read-only") || message.contains("readonly") {
         "the connection is read-only: migrate through a writable connection to the primary"
+    } else if message.contains("database is locked") {
+        LOCKED
     } else if message.contains("no schema has been selected") {
         "`search_path` names no existing schema: set it, or qualify the table as `schema.table`"
     } else if message.contains("column") || message.contains("is not a table") {

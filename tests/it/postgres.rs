@@ -408,3 +408,37 @@ fn no_transaction_statements_are_split_where_postgres_splits_them() {
         "the error is not placed on the file's line: {err}"
     );
 }
+
+/// Issue: the runtime's own statements failing for lack of privileges were
+/// blamed on the migration ("fix the migration"). A role that may not
+/// create in the schema gets the history table's error, naming the grant.
+#[test]
+fn a_role_without_privileges_is_told_what_to_grant() {
+    let Some(url) = fresh_database() else { return };
+    let mut admin = connect(&url);
+    let role = format!("app_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+        ))
+        .unwrap();
+    let (scheme_and_user, rest) = url.split_once('@').unwrap();
+    let (scheme, _) = scheme_and_user.rsplit_once('/').unwrap();
+    let mut app = connect(&format!("{scheme}/{role}@{rest}"));
+    let err = V1.run_pending(&mut app).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::History { .. }), "{message}");
+    assert!(
+        message.starts_with("could not create the history table `public.migrate_schema_history`"),
+        "{message}"
+    );
+    assert!(message.contains("permission denied"), "{message}");
+    assert!(
+        message.contains("the database user needs CREATE on the schema"),
+        "{message}"
+    );
+    assert!(!message.contains("fix the migration"), "{message}");
+    admin
+        .batch_execute(&format!("DROP OWNED BY {role}"))
+        .unwrap();
+}

@@ -454,3 +454,37 @@ fn two_sets_whose_tables_differ_only_in_case_are_told_apart() {
         "{message}"
     );
 }
+
+/// Issue: SQLite's "database is locked" came after rusqlite's own 5 s busy
+/// wait, whatever `lock_timeout` said. The runner's timeout bounds it.
+#[test]
+fn lock_timeout_bounds_the_wait_for_sqlites_write_lock() {
+    let (_dir, path) = db();
+    let writer = open(&path);
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut conn = open(&path);
+    let start = std::time::Instant::now();
+    let err = V1
+        .runner()
+        .lock_timeout(Duration::from_millis(300))
+        .run_pending(&mut conn)
+        .unwrap_err();
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+    assert!(
+        err.to_string().contains(
+            "another connection held the database's write lock for longer than the lock timeout"
+        ),
+        "{err}"
+    );
+    // The connection's own busy timeout is back (rusqlite's default, 5 s).
+    let busy: i64 = conn
+        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(busy, 5000);
+    writer.execute_batch("COMMIT").unwrap();
+    V1.run_pending(&mut conn).unwrap();
+}
