@@ -21,7 +21,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use migrate::{Cleanup, Database, Dialect, Driver, Error, Repair, Result, TableName, Tx, Value};
+use migrate::{
+    Cleanup, Database, Dialect, Driver, Error, Migrations, Repair, Result, TableName, Tx, Value,
+};
 
 use crate::scenarios::Backend;
 
@@ -215,12 +217,12 @@ fn count_ops<B: Backend>(operation: Operation) -> Option<usize> {
 }
 
 /// The history's applied and unfinished versions.
-fn history<B: Backend>(db: &mut B) -> (Vec<u64>, Vec<u64>) {
+fn history<B: Backend>(db: &mut B, set: &Migrations) -> (Vec<u64>, Vec<u64>) {
     if !db.table_exists(HISTORY) {
         return (Vec::new(), Vec::new());
     }
     let all = db.versions(HISTORY);
-    let status = SET.status(&mut db.other()).unwrap();
+    let status = set.status(&mut db.other()).unwrap();
     let dirty: Vec<u64> = status
         .iter()
         .filter(|s| s.state == migrate::State::Dirty)
@@ -233,6 +235,8 @@ fn history<B: Backend>(db: &mut B) -> (Vec<u64>, Vec<u64>) {
 /// Checks every invariant after a faulted run, then finishes the migration.
 fn check_invariants<B: Backend>(
     db: &mut B,
+    set: &Migrations,
+    tables: &[&str],
     what: &str,
     outcome: Option<&Result<migrate::Report>>,
     same_connection: bool,
@@ -254,8 +258,8 @@ fn check_invariants<B: Backend>(
         assert!(usable.is_ok(), "{what}: the connection is not usable");
     }
     // History = schema.
-    let (applied, dirty) = history(db);
-    for (i, table) in TABLES.iter().enumerate() {
+    let (applied, dirty) = history(db, set);
+    for (i, table) in tables.iter().enumerate() {
         let version = i as u64 + 1;
         if dirty.contains(&version) {
             continue;
@@ -268,6 +272,14 @@ fn check_invariants<B: Backend>(
         );
     }
     assert!(dirty.len() <= 1, "{what}: several dirty rows {dirty:?}");
+    let failed = outcome.and_then(|o| o.as_ref().err());
+    if let Some(Error::Failed { version, file, .. }) = failed {
+        assert_eq!(
+            set.get(*version).map(|m| m.file_name()),
+            Some(file.as_str()),
+            "{what}: the error names the wrong file"
+        );
+    }
     // The error names the migration that did not stay.
     if let Some(Err(Error::Failed {
         version,
@@ -294,20 +306,21 @@ fn check_invariants<B: Backend>(
     }
     // A dirty no-transaction step is repaired by what the schema shows.
     for version in dirty {
-        let table = TABLES[version as usize - 1];
+        let table = tables[version as usize - 1];
         let how = if db.table_exists(table) {
             Repair::Completed
         } else {
             Repair::Undone
         };
-        SET.repair(&mut db.other(), version, how).unwrap();
+        set.repair(&mut db.other(), version, how).unwrap();
     }
     // A fresh run completes.
     let mut fresh = db.other();
-    SET.run_pending(&mut fresh)
+    set.run_pending(&mut fresh)
         .unwrap_or_else(|e| panic!("{what}: a fresh run failed: {e}"));
-    assert_eq!(db.versions(HISTORY), [1, 2, 3, 4], "{what}");
-    for table in TABLES {
+    let all: Vec<u64> = (1..=set.len() as u64).collect();
+    assert_eq!(db.versions(HISTORY), all, "{what}");
+    for table in tables {
         assert!(db.table_exists(table), "{what}: {table} missing");
     }
 }
@@ -332,7 +345,7 @@ pub fn every_fault_point_keeps_the_invariants<B: Backend>() -> usize {
                     let mut faulty = Faulty::new(db.conn(), Some(Fault { at, kind }));
                     panic::catch_unwind(AssertUnwindSafe(|| operation.run(&mut faulty)))
                 };
-                check_invariants(&mut db, &what, outcome.as_ref().ok(), true);
+                check_invariants(&mut db, &SET, &TABLES, &what, outcome.as_ref().ok(), true);
                 covered += 1;
             }
         }
@@ -350,6 +363,10 @@ fn fault_child_entry() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
+    if let Some(race) = role.strip_prefix("race|") {
+        race_child(race);
+        return;
+    }
     let mut parts = role.splitn(4, '|');
     let (backend, operation, at, location) = (
         parts.next().unwrap(),
@@ -398,11 +415,113 @@ pub fn every_kill_point_keeps_the_invariants<B: Backend>(backend: &str) -> usize
                 .status()
                 .unwrap();
             assert!(!status.success(), "{what}: the child was not killed");
-            check_invariants(&mut db, &what, None, false);
+            check_invariants(&mut db, &SET, &TABLES, &what, None, false);
             covered += 1;
         }
     }
     covered
+}
+
+static RACE_SET: Migrations = migrate::embed_migrations!("tests/fixtures/race-set");
+const RACE_TABLES: [&str; 5] = ["ra", "rb", "rc", "rd", "re"];
+
+/// A racing child: applies everything, or reverts down to a version.
+fn race_child(role: &str) {
+    let mut parts = role.splitn(3, '|');
+    let (backend, target, location) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    fn go<C: Database>(conn: &mut C, target: &str) {
+        let runner = RACE_SET.runner().lock_timeout(Duration::from_secs(20));
+        // Errors (a dirty state left by a killed sibling, say) are expected;
+        // the parent checks the database, not the children.
+        let _ = match target {
+            "up" => runner.run_pending(conn),
+            down => runner.rollback_to(conn, down.parse().unwrap()),
+        };
+    }
+    match backend {
+        "sqlite" => go(
+            &mut <crate::sqlite::Sqlite as Backend>::connect(location),
+            target,
+        ),
+        _ => go(
+            &mut <crate::postgres::Postgres as Backend>::connect(location),
+            target,
+        ),
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failing seed replays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Rounds of several processes applying and reverting at once, some killed
+/// at random moments; after each round the invariants must hold. The seed
+/// is printed, and `MIGRATE_RACE_SEED` / `MIGRATE_RACE_ROUNDS` replay or
+/// lengthen a run.
+pub fn random_kills_among_racing_processes_keep_the_invariants<B: Backend>(backend: &str) -> usize {
+    let seed = std::env::var("MIGRATE_RACE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    let rounds: usize = std::env::var("MIGRATE_RACE_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    eprintln!("race on {backend}: seed {seed}, {rounds} rounds");
+    let mut rng = Rng(seed);
+    let Some(mut db) = B::fresh() else {
+        return 0;
+    };
+    let mut kills = 0;
+    for round in 0..rounds {
+        let mut children: Vec<_> = (0..4)
+            .map(|_| {
+                let target = match rng.below(3) {
+                    0 => rng.below(4).to_string(),
+                    _ => "up".to_owned(),
+                };
+                Command::new(std::env::current_exe().unwrap())
+                    .args(["--exact", "faults::fault_child_entry", "--test-threads=1"])
+                    .env(ROLE, format!("race|{backend}|{target}|{}", db.location()))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20 + rng.below(60)));
+        for child in &mut children {
+            if rng.below(2) == 0 && child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                kills += 1;
+            }
+        }
+        for child in &mut children {
+            child.wait().unwrap();
+        }
+        let what = format!("race on {backend}, seed {seed}, round {round}");
+        check_invariants(&mut db, &RACE_SET, &RACE_TABLES, &what, None, false);
+        // Start the next round from a random point.
+        RACE_SET.rollback_to(db.conn(), rng.below(6)).unwrap();
+    }
+    kills
 }
 
 /// Where the harness reports how much it covered, for the test log.
@@ -445,4 +564,19 @@ fn postgres_every_kill_point() {
         assert!(covered > 20, "only {covered} kill points");
         report("postgres", "kill", covered);
     }
+}
+
+#[test]
+fn sqlite_random_kills_among_racing_processes() {
+    let kills =
+        random_kills_among_racing_processes_keep_the_invariants::<crate::sqlite::Sqlite>("sqlite");
+    report("sqlite", "random-kill", kills);
+}
+
+#[test]
+fn postgres_random_kills_among_racing_processes() {
+    let kills = random_kills_among_racing_processes_keep_the_invariants::<crate::postgres::Postgres>(
+        "postgres",
+    );
+    report("postgres", "random-kill", kills);
 }
