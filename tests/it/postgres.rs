@@ -442,3 +442,28 @@ fn a_role_without_privileges_is_told_what_to_grant() {
         .batch_execute(&format!("DROP OWNED BY {role}"))
         .unwrap();
 }
+
+/// Issue: a history table whose `applied_at` has another type (made by
+/// hand, or by an older tool) failed inside the migration's transaction
+/// and was blamed on the migration.
+#[test]
+fn a_history_table_with_other_column_types_is_named_as_such() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    db.exec(
+        "CREATE TABLE migrate_schema_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         kind TEXT NOT NULL, checksum TEXT NOT NULL, loose_checksum TEXT NOT NULL, \
+         chained_checksum TEXT NOT NULL, state TEXT NOT NULL, \
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), execution_ms BIGINT NOT NULL)",
+    );
+    let err = V1.run_pending(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::History { .. }), "{message}");
+    assert!(message.contains("applied_at"), "{message}");
+    assert!(
+        message.contains("exists but was not created by migrate"),
+        "{message}"
+    );
+    assert!(!db.table_exists("items"), "the migration was applied");
+}
