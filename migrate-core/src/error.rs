@@ -170,7 +170,45 @@ pub enum Error {
     },
     /// A commit the database did not confirm; see [`Cleanup::Unconfirmed`].
     Unconfirmed(BoxError),
-    /// Any other database error.
+    /// A history row holds a value migrate never writes: it was changed by hand.
+    CorruptHistory {
+        /// The history table.
+        table: String,
+        /// The column holding the value.
+        column: &'static str,
+        /// What the column should hold.
+        expected: &'static str,
+        /// What it holds, as SQL would show it.
+        found: String,
+    },
+    /// A history table name that is not a plain identifier (only a
+    /// hand-built registry can hold one; the macro refuses it).
+    InvalidTableName(String),
+    /// SQL and parameters passed to [`Tx`](crate::Tx) that do not fit: a
+    /// missing `$N`, a count mismatch.
+    Parameters(String),
+    /// A value that cannot cross the [`Tx`](crate::Tx) boundary: a column
+    /// type a [`Value`](crate::Value) cannot hold.
+    Conversion(String),
+    /// The migration lock file next to a SQLite database cannot be used.
+    LockFile {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// `PRAGMA foreign_key_check` found violations before a
+    /// `-- migrate:foreign-keys-off` migration's commit.
+    ForeignKeyViolations {
+        /// How many rows violate a foreign key.
+        count: usize,
+        /// The first few, as `table row N → parent`.
+        examples: Vec<String>,
+    },
+    /// PostgreSQL's `search_path` names no existing schema, so an
+    /// unqualified history table has nowhere to live.
+    NoSchemaSelected,
+    /// Any other database error: the database's own, nothing else.
     Driver(BoxError),
     /// An error raised by a Rust migration's own code, see [`Error::other`].
     Other(BoxError),
@@ -389,6 +427,36 @@ impl fmt::Display for Error {
                 "the database did not confirm a commit: {source}; check `status` before \
                  running again"
             ),
+            Error::CorruptHistory {
+                table,
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "history table `{table}`: column `{column}` should hold {expected} but holds \
+                 {found}; it was changed outside migrate: restore it from a backup, or drop it \
+                 and adopt the database again with `baseline`"
+            ),
+            Error::InvalidTableName(message) => f.write_str(message),
+            Error::Parameters(message) | Error::Conversion(message) => f.write_str(message),
+            Error::LockFile { path, source } => write!(
+                f,
+                "cannot use the migration lock file `{}`: {source}; the directory holding the \
+                 database must be writable",
+                path.display()
+            ),
+            Error::ForeignKeyViolations { count, examples } => write!(
+                f,
+                "the migration left {count} foreign key violation(s) ({}{}); copy every \
+                 referenced row into the rebuilt table before dropping the old one",
+                examples.join(", "),
+                if *count > examples.len() { ", ..." } else { "" }
+            ),
+            Error::NoSchemaSelected => f.write_str(
+                "no schema is selected: `search_path` names no existing schema; set it, or \
+                 qualify the history table as `schema.table`",
+            ),
             Error::Driver(source) => write!(f, "database error: {source}"),
             Error::Other(source) => write!(f, "{source}"),
         }
@@ -470,11 +538,14 @@ impl StdError for Panicked {}
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Error::Failed { source, .. } | Error::Driver(source) | Error::Unconfirmed(source) => {
-                Some(source.as_ref())
-            }
-            // These display their inner error themselves, so their source is the inner's source.
-            Error::Other(source) | Error::History { source, .. } => source.source(),
+            // Each displays its inner error itself, so its source is the
+            // inner's own cause: `{:#}` and a CLI's `-v` show each cause once.
+            Error::Failed { source, .. }
+            | Error::Driver(source)
+            | Error::Unconfirmed(source)
+            | Error::Other(source)
+            | Error::History { source, .. } => source.source(),
+            Error::LockFile { source, .. } => source.source(),
             _ => None,
         }
     }

@@ -324,6 +324,11 @@ impl HistorySql {
                 action,
                 source,
             },
+            conversion @ Error::Conversion(_) => Error::History {
+                table: self.shown.clone(),
+                action,
+                source: Box::new(conversion),
+            },
             other => other,
         }
     }
@@ -367,16 +372,13 @@ impl HistorySql {
     }
 
     /// A history value migrate did not write: say where, and what to do.
-    fn corrupt(&self, column: usize, expected: &str, found: &str) -> Error {
-        Error::Driver(
-            format!(
-                "history table {}: column `{}` should hold {expected} but holds {found}; it \
-                 was changed outside migrate: restore it from a backup, or drop it and adopt \
-                 the database again with `baseline`",
-                self.table, COLUMNS[column]
-            )
-            .into(),
-        )
+    fn corrupt(&self, column: usize, expected: &'static str, found: &str) -> Error {
+        Error::CorruptHistory {
+            table: self.shown.clone(),
+            column: COLUMNS[column],
+            expected,
+            found: found.to_owned(),
+        }
     }
 
     fn integer(&self, row: &[Value], column: usize) -> Result<i64> {

@@ -167,7 +167,7 @@ impl Migrations {
 
 fn table_of(migrations: &Migrations) -> Result<TableName<'static>> {
     // Validated by the macro; checked again so a hand-built registry cannot inject SQL.
-    TableName::parse(migrations.table()).map_err(|e| Error::Driver(e.into()))
+    TableName::parse(migrations.table()).map_err(Error::InvalidTableName)
 }
 
 fn millis(d: Duration) -> i64 {

@@ -222,19 +222,82 @@ fn every_error_message() {
             "database error: disk I/O error",
         ),
         (Error::other("settings row is missing"), "settings row is missing"),
+        (
+            Error::CorruptHistory {
+                table: "migrate_schema_history".into(),
+                column: "execution_ms",
+                expected: "an integer",
+                found: "'slow'".into(),
+            },
+            "history table `migrate_schema_history`: column `execution_ms` should hold an \
+             integer but holds 'slow'; it was changed outside migrate: restore it from a \
+             backup, or drop it and adopt the database again with `baseline`",
+        ),
+        (
+            Error::InvalidTableName("`a b` is not a valid table name".into()),
+            "`a b` is not a valid table name",
+        ),
+        (
+            Error::Parameters(
+                "the statement has 2 placeholder(s) but 1 parameter(s) were given".into(),
+            ),
+            "the statement has 2 placeholder(s) but 1 parameter(s) were given",
+        ),
+        (
+            Error::Conversion("column `at` has type timestamptz, which a Value cannot hold".into()),
+            "column `at` has type timestamptz, which a Value cannot hold",
+        ),
+        (
+            Error::LockFile {
+                path: "app.db-migrate_schema_history.migrate-lock".into(),
+                source: std::io::Error::other("permission denied"),
+            },
+            "cannot use the migration lock file `app.db-migrate_schema_history.migrate-lock`: \
+             permission denied; the directory holding the database must be writable",
+        ),
+        (
+            Error::ForeignKeyViolations {
+                count: 7,
+                examples: vec!["`child` row 1 → `parent`".into()],
+            },
+            "the migration left 7 foreign key violation(s) (`child` row 1 → `parent`, ...); \
+             copy every referenced row into the rebuilt table before dropping the old one",
+        ),
+        (
+            Error::NoSchemaSelected,
+            "no schema is selected: `search_path` names no existing schema; set it, or \
+             qualify the history table as `schema.table`",
+        ),
     ];
     for (error, expected) in &cases {
         assert_eq!(error.to_string(), *expected);
     }
     // The cause is reachable for the variants that have one.
+    // Each error shows its cause or returns it from `source()`, never both:
+    // `{:#}` and the CLI's `-v` print every cause once.
     for (error, _) in &cases {
-        if matches!(
-            error,
-            Error::Failed { .. } | Error::Driver(_) | Error::Unconfirmed(_)
-        ) {
-            assert!(std::error::Error::source(error).is_some(), "{error}");
+        if let Some(cause) = std::error::Error::source(error) {
+            assert!(
+                !error.to_string().contains(&cause.to_string()),
+                "{error} also returns its cause {cause}"
+            );
         }
     }
+    let with_cause = Error::Failed {
+        version: 1,
+        name: "a".into(),
+        file: "0001_a.sql".into(),
+        cleanup: Cleanup::RolledBack,
+        source: Box::new(Error::LockFile {
+            path: "app.db-x.migrate-lock".into(),
+            source: std::io::Error::other("disk full"),
+        }),
+    };
+    let chain: Vec<String> =
+        std::iter::successors(Some(&with_cause as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(chain.len(), 1, "{chain:#?}");
     assert_eq!(cases[0].0.version(), Some(3));
 }
 

@@ -321,10 +321,9 @@ fn a_hand_damaged_history_row_is_named_with_what_to_do() {
     let err = V1.status(&mut conn).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "database error: history table \"migrate_schema_history\": column `execution_ms` \
-         should hold an integer but holds 'slow'; it was changed outside \
-         migrate: restore it from a backup, or drop it and adopt the database again with \
-         `baseline`"
+        "history table `migrate_schema_history`: column `execution_ms` should hold an \
+         integer but holds 'slow'; it was changed outside migrate: restore it from a backup, \
+         or drop it and adopt the database again with `baseline`"
     );
 }
 

@@ -209,15 +209,12 @@ fn column_value(row: &postgres::Row, i: usize) -> Result<Value> {
             .map_err(get)?
             .map(Value::Blob),
         _ => {
-            return Err(Error::Driver(
-                format!(
-                    "column `{}` has type {ty}, which a Value cannot hold; cast it in the \
-                     query (e.g. `{}::text`)",
-                    row.columns()[i].name(),
-                    row.columns()[i].name()
-                )
-                .into(),
-            ))
+            return Err(Error::Conversion(format!(
+                "column `{}` has type {ty}, which a Value cannot hold; cast it in the query \
+                 (e.g. `{}::text`)",
+                row.columns()[i].name(),
+                row.columns()[i].name()
+            )))
         }
     };
     Ok(value.unwrap_or(Value::Null))
@@ -385,9 +382,7 @@ impl Driver for PostgresDriver<'_> {
         let rows = self.query_text("SELECT current_schema()")?;
         match rows.first().and_then(|r| r.first()).cloned().flatten() {
             Some(schema) => Ok(Some(schema)),
-            None => Err(Error::Driver(
-                "no schema has been selected: `search_path` names no existing schema".into(),
-            )),
+            None => Err(Error::NoSchemaSelected),
         }
     }
 

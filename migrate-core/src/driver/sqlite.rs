@@ -83,13 +83,10 @@ fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
             stmt.parameter_index(&name)
                 .map_err(driver_error)?
                 .ok_or_else(|| {
-                    Error::Driver(
-                        format!(
-                            "the statement has no placeholder {name} for parameter {}",
-                            i + 1
-                        )
-                        .into(),
-                    )
+                    Error::Parameters(format!(
+                        "the statement has no placeholder {name} for parameter {}",
+                        i + 1
+                    ))
                 })?
         } else {
             i + 1
@@ -100,13 +97,10 @@ fn bind(stmt: &mut Statement<'_>, params: &[Value]) -> Result<()> {
     // `$1` used twice counts once, so the count is the number of values needed.
     let expected = stmt.parameter_count();
     if params.len() != expected {
-        return Err(Error::Driver(
-            format!(
-                "the statement has {expected} placeholder(s) but {} parameter(s) were given",
-                params.len()
-            )
-            .into(),
-        ));
+        return Err(Error::Parameters(format!(
+            "the statement has {expected} placeholder(s) but {} parameter(s) were given",
+            params.len()
+        )));
     }
     Ok(())
 }
@@ -170,14 +164,10 @@ impl SqliteDriver<'_> {
 }
 
 fn lock_error(path: &std::path::Path, e: std::io::Error) -> Error {
-    Error::Driver(
-        format!(
-            "cannot open the migration lock file `{}`: {e}; the directory holding the \
-             database must be writable",
-            path.display()
-        )
-        .into(),
-    )
+    Error::LockFile {
+        path: path.to_path_buf(),
+        source: e,
+    }
 }
 
 impl Driver for SqliteDriver<'_> {
@@ -295,21 +285,10 @@ impl Driver for SqliteDriver<'_> {
         if violations.is_empty() {
             return Ok(());
         }
-        let shown: Vec<&str> = violations.iter().take(5).map(String::as_str).collect();
-        Err(Error::Driver(
-            format!(
-                "the migration left {} foreign key violation(s) ({}{}), so it was rolled back; \
-                 copy every referenced row into the rebuilt table before dropping the old one",
-                violations.len(),
-                shown.join(", "),
-                if violations.len() > shown.len() {
-                    ", ..."
-                } else {
-                    ""
-                }
-            )
-            .into(),
-        ))
+        Err(Error::ForeignKeyViolations {
+            count: violations.len(),
+            examples: violations.into_iter().take(5).collect(),
+        })
     }
 }
 
