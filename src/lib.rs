@@ -223,7 +223,7 @@ pub use migrate_core::{
 
 /// The validated name of a history table, as [`Driver::lock`] receives it:
 /// for implementing [`Driver`] on a connection type of your own.
-pub use migrate_core::history::TableName;
+pub use migrate_core::TableName;
 
 /// The `postgres` crate this crate's PostgreSQL driver is built with: use it
 /// to connect, so your `postgres` and migrate's are the same version.

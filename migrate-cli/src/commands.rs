@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use migrate_core::history::TableName;
+use migrate_core::TableName;
 use migrate_core::{Applied, Database, MigrationKind, Migrations, Repair, State};
 
 use crate::args::{DatabaseCommand, Embedded, Resolution, Standalone, StandaloneCommand};

@@ -5,106 +5,11 @@
 //! The name is validated as a plain SQL identifier at compile time, so
 //! nothing can be injected through it.
 
-use std::fmt;
-
 use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::registry::Migration;
+use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
-
-/// A validated history table name: `table` or `schema.table`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableName<'a> {
-    /// The schema, if the name is qualified.
-    pub schema: Option<&'a str>,
-    /// The table.
-    pub table: &'a str,
-}
-
-/// The longest identifier PostgreSQL keeps without truncating it.
-pub const MAX_IDENTIFIER_LEN: usize = 63;
-
-impl<'a> TableName<'a> {
-    /// Parses `table` or `schema.table`, each part an identifier of ASCII
-    /// letters, digits and `_` not starting with a digit, at most 63 bytes.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use migrate_core::history::TableName;
-    ///
-    /// let name = TableName::parse("billing.schema_history").unwrap();
-    /// assert_eq!((name.schema, name.table), (Some("billing"), "schema_history"));
-    /// assert!(TableName::parse("history; DROP TABLE users").is_err());
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// A message saying what is wrong with the name and what is allowed.
-    pub fn parse(name: &'a str) -> Result<Self, String> {
-        if name.matches('.').count() > 1 {
-            return Err(format!(
-                "`{name}` is not a valid table name: it has more than one `.`; use `table` or `schema.table`"
-            ));
-        }
-        let (schema, table) = match name.split_once('.') {
-            Some((schema, table)) => (Some(schema), table),
-            None => (None, name),
-        };
-        for part in schema.into_iter().chain([table]) {
-            check_identifier(name, part)?;
-        }
-        Ok(TableName { schema, table })
-    }
-}
-
-impl TableName<'_> {
-    /// The name quoted for SQL: `"schema"."table"`. Parts are validated
-    /// identifiers, so quoting only preserves their case.
-    pub fn quoted(&self) -> String {
-        match self.schema {
-            Some(schema) => format!("\"{schema}\".\"{}\"", self.table),
-            None => format!("\"{}\"", self.table),
-        }
-    }
-}
-
-impl fmt::Display for TableName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.schema {
-            Some(schema) => write!(f, "{schema}.{}", self.table),
-            None => f.write_str(self.table),
-        }
-    }
-}
-
-fn check_identifier(whole: &str, part: &str) -> Result<(), String> {
-    const ALLOWED: &str = "a table name is an identifier of ASCII letters, digits and `_` \
-                           not starting with a digit, optionally qualified as `schema.table`";
-    if part.is_empty() {
-        return Err(format!("`{whole}` is not a valid table name; {ALLOWED}"));
-    }
-    if let Some(bad) = part
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
-        return Err(format!(
-            "`{whole}` is not a valid table name: it holds {bad:?}; {ALLOWED}"
-        ));
-    }
-    if part.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(format!(
-            "`{whole}` is not a valid table name: `{part}` starts with a digit; {ALLOWED}"
-        ));
-    }
-    if part.len() > MAX_IDENTIFIER_LEN {
-        return Err(format!(
-            "`{whole}` is not a valid table name: `{part}` is longer than {MAX_IDENTIFIER_LEN} \
-             bytes, which PostgreSQL would truncate; use a shorter name"
-        ));
-    }
-    Ok(())
-}
 
 /// Whether a history row's migration finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,9 +136,8 @@ impl HistorySql {
     /// The SQL for `table`, which is `configured` (the registry's name)
     /// perhaps qualified with the schema the driver resolved.
     pub(crate) fn new(dialect: Dialect, table: &TableName<'_>, configured: &TableName<'_>) -> Self {
-        let owns_schema_version = dialect == Dialect::Sqlite
-            && configured.schema.is_none()
-            && configured.table == crate::registry::DEFAULT_TABLE;
+        let owns_schema_version =
+            configured.schema.is_none() && configured.table == crate::registry::DEFAULT_TABLE;
         let index = match table.schema {
             // PostgreSQL puts an index in its table's schema; SQLite names the schema on the index.
             Some(schema) if dialect == Dialect::Sqlite => {
@@ -499,59 +403,15 @@ impl HistorySql {
         Ok(())
     }
 
-    /// SQLite keeps `PRAGMA user_version` equal to the highest applied
-    /// version of the set with the default history table; other sets and
-    /// other databases leave it alone.
-    pub(crate) fn set_schema_version(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
+    /// The database's schema version (SQLite's `PRAGMA user_version`)
+    /// follows the highest applied version of the set with the default
+    /// history table; other sets leave it alone.
+    pub(crate) fn set_schema_version(&self, driver: &mut dyn Driver, version: u64) -> Result<()> {
         if self.owns_schema_version {
-            tx.batch(&format!(
-                "PRAGMA user_version = {}",
-                version.min(i32::MAX as u64)
-            ))
-            .map_err(|e| self.failed("write `PRAGMA user_version` beside", e))?;
+            driver
+                .set_schema_version(version)
+                .map_err(|e| self.failed("write the schema version beside", e))?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn valid_names() {
-        assert_eq!(
-            TableName::parse("migrate_schema_history"),
-            Ok(TableName {
-                schema: None,
-                table: "migrate_schema_history"
-            })
-        );
-        assert_eq!(
-            TableName::parse("_App.History2").map(|t| t.to_string()),
-            Ok("_App.History2".to_owned())
-        );
-    }
-
-    #[test]
-    fn invalid_names() {
-        for bad in [
-            "",
-            ".",
-            "a.",
-            ".a",
-            "a.b.c",
-            "1table",
-            "s.1t",
-            "my table",
-            "t\"; DROP TABLE users; --",
-            "t;",
-            "\"quoted\"",
-            "tablé",
-            &"x".repeat(64),
-        ] {
-            assert!(TableName::parse(bad).is_err(), "{bad:?} was accepted");
-        }
-        assert!(TableName::parse(&"x".repeat(63)).is_ok());
     }
 }

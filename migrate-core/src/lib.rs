@@ -18,6 +18,7 @@ pub mod registry;
 pub mod runtime;
 pub mod source;
 mod stale;
+mod table;
 pub mod tx;
 
 pub use driver::{Database, Driver};
@@ -27,6 +28,7 @@ pub use registry::{
     Migration, MigrationFn, MigrationKind, Migrations, SqlMode, Step, DEFAULT_TABLE,
 };
 pub use runtime::{Applied, Repair, Report, Runner, DEFAULT_LOCK_TIMEOUT};
+pub use table::{TableName, MAX_IDENTIFIER_LEN};
 pub use tx::{Dialect, Tx, Value};
 
 #[cfg(feature = "postgres")]

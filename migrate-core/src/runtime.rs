@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use crate::driver::{Database, Driver};
 use crate::error::{Cleanup, Error, Panicked, Result};
-use crate::history::{Head, HistoryRow, HistorySql, RowState, TableName};
+use crate::history::{Head, HistoryRow, HistorySql, RowState};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
 use crate::registry::{Migration, Migrations, SqlMode, Step};
+use crate::table::TableName;
 use crate::tx::Tx;
 
 /// The default time to wait for another process's migration lock.
@@ -148,6 +149,58 @@ impl Migrations {
     /// See [`Runner::baseline`].
     pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
         self.runner().baseline(db, version)
+    }
+
+    /// Adopts a database whose schema version lives only in the database's
+    /// own counter — SQLite's `PRAGMA user_version`, as rusqlite_migration
+    /// and hand-rolled schemes keep it: records versions 1 to that version as
+    /// applied without running them, so the next
+    /// [`run_pending`](Migrations::run_pending) continues from there.
+    ///
+    /// Safe on every boot: once the history table has rows, or where the
+    /// database keeps no such counter (PostgreSQL), it does nothing.
+    ///
+    /// One SQLite file has one `user_version`, so only the set with the
+    /// default history table (`migrate_schema_history`) owns it: it is the
+    /// only set this adopts, and the only one whose runs keep
+    /// `user_version` up to date. Adopt any other set with
+    /// [`baseline`](Migrations::baseline) and an explicit version.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// # use migrate_core::{registry::Checksums, Migration, Migrations, SqlMode};
+    /// # static LIST: &[Migration] = &[Migration::__new(1, "a", "0001_a.sql",
+    /// #     Migration::__sql("CREATE TABLE a (x INTEGER);", SqlMode::Transaction),
+    /// #     Checksums { exact: "", loose: "", chained: "" })];
+    /// # static MIGRATIONS: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+    /// let mut conn = migrate_core::rusqlite::Connection::open_in_memory().unwrap();
+    /// conn.execute_batch("CREATE TABLE a (x INTEGER); PRAGMA user_version = 1;").unwrap();
+    /// MIGRATIONS.baseline_from_user_version(&mut conn).unwrap();
+    /// assert!(MIGRATIONS.run_pending(&mut conn).unwrap().applied.is_empty());
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UserVersionNotOwned`] for a set with another history table;
+    /// [`Error::UnknownVersion`] when the counter is beyond this binary's
+    /// migrations; [`Error::Driver`].
+    pub fn baseline_from_user_version<D: Database + ?Sized>(&self, db: &mut D) -> Result<Report> {
+        if self.table() != crate::registry::DEFAULT_TABLE {
+            return Err(Error::UserVersionNotOwned {
+                table: self.table().to_owned(),
+            });
+        }
+        let version = db.driver().schema_version()?.unwrap_or(0);
+        if version == 0 {
+            return Ok(Report::default());
+        }
+        match self.baseline(db, version) {
+            Err(Error::HistoryNotEmpty { .. }) => Ok(Report::default()),
+            other => other,
+        }
     }
 
     /// Resolves a migration that ran outside a transaction and did not finish.

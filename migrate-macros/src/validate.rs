@@ -5,8 +5,8 @@
 //! The directory rules live in `migrate_core::source`, shared with the CLI;
 //! this module only decides where each error is spanned.
 
-use migrate_core::history::TableName;
 use migrate_core::source::{inspect_rust_migrations, scan_dir, MigrationSource, Problem};
+use migrate_core::TableName;
 use migrate_core::DEFAULT_TABLE;
 
 use crate::args::Args;

@@ -152,6 +152,12 @@ impl<D: Driver> Driver for FaultyDriver<'_, D> {
     fn head_filter(&self, quoted_table: &str) -> Option<String> {
         self.inner.head_filter(quoted_table)
     }
+    fn schema_version(&mut self) -> Result<Option<u64>> {
+        self.op(|d| d.schema_version())
+    }
+    fn set_schema_version(&mut self, version: u64) -> Result<()> {
+        self.op(|d| d.set_schema_version(version))
+    }
     fn foreign_keys(&mut self, on: bool) -> Result<bool> {
         self.op(|d| d.foreign_keys(on))
     }

@@ -13,7 +13,7 @@ pub mod sqlite;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::history::TableName;
+use crate::table::TableName;
 use crate::tx::{Tx, Value};
 
 /// A connection the runtime can migrate: `rusqlite::Connection` (feature
@@ -118,6 +118,25 @@ pub trait Driver: Tx {
     ///
     /// The violations found, or the database's error.
     fn check_foreign_keys(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The database's own schema-version counter (SQLite's `PRAGMA
+    /// user_version`), or `None` where it has none.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn schema_version(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// Sets the database's schema-version counter; nothing where it has none.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn set_schema_version(&mut self, _version: u64) -> Result<()> {
         Ok(())
     }
 

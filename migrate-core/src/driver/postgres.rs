@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Database, Driver};
 use crate::error::{Error, Result};
-use crate::history::TableName;
 use crate::source::sql::statements;
+use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
 /// A `postgres::Client` borrowed for one runtime call.

@@ -18,7 +18,7 @@ use rusqlite::{Connection, Statement};
 
 use super::{Database, Driver};
 use crate::error::{Error, Result};
-use crate::history::TableName;
+use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
 /// A `rusqlite::Connection` borrowed for one runtime call.
@@ -250,6 +250,22 @@ impl Driver for SqliteDriver<'_> {
             .is_some_and(|e| e.to_string().contains("no such table"))
     }
 
+    fn schema_version(&mut self) -> Result<Option<u64>> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(driver_error)?;
+        Ok(Some(u64::try_from(version).unwrap_or(0)))
+    }
+
+    fn set_schema_version(&mut self, version: u64) -> Result<()> {
+        // user_version is a signed 32-bit integer.
+        let version = version.min(i32::MAX as u64);
+        self.conn
+            .execute_batch(&format!("PRAGMA user_version = {version}"))
+            .map_err(driver_error)
+    }
+
     fn foreign_keys(&mut self, on: bool) -> Result<bool> {
         let was_on: bool = self
             .conn
@@ -289,47 +305,5 @@ impl Driver for SqliteDriver<'_> {
             count: violations.len(),
             examples: violations.into_iter().take(5).collect(),
         })
-    }
-}
-
-impl crate::registry::Migrations {
-    /// Adopts a database whose schema version lives only in `PRAGMA
-    /// user_version` (rusqlite_migration, hand-rolled schemes): records
-    /// versions 1 to `user_version` as applied without running them, so the
-    /// next [`run_pending`](crate::Migrations::run_pending) continues from there.
-    ///
-    /// Safe on every boot: once the history table has rows it does nothing.
-    ///
-    /// One database file has one `user_version`, so only the set with the
-    /// default history table (`migrate_schema_history`) owns it: it is the
-    /// only set this adopts, and the only one whose runs keep
-    /// `user_version` up to date. Adopt any other set with
-    /// [`baseline`](crate::Migrations::baseline) and an explicit version.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UserVersionNotOwned`] for a set with another history table;
-    /// [`Error::UnknownVersion`] when `user_version` is beyond this binary's
-    /// migrations; [`Error::Driver`].
-    pub fn baseline_from_user_version(
-        &self,
-        conn: &mut Connection,
-    ) -> Result<crate::runtime::Report> {
-        if self.table() != crate::registry::DEFAULT_TABLE {
-            return Err(Error::UserVersionNotOwned {
-                table: self.table().to_owned(),
-            });
-        }
-        let user_version: i64 = conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(driver_error)?;
-        let version = u64::try_from(user_version).unwrap_or(0);
-        if version == 0 {
-            return Ok(crate::runtime::Report::default());
-        }
-        match self.baseline(conn, version) {
-            Err(Error::HistoryNotEmpty { .. }) => Ok(crate::runtime::Report::default()),
-            other => other,
-        }
     }
 }
