@@ -55,7 +55,7 @@ pub fn status(rows: &[MigrationStatus]) {
             0 => String::new(),
             n => format!(", {n} changed"),
         },
-        match count(State::Dirty) {
+        match count(State::Dirty) + count(State::Reverting) {
             0 => String::new(),
             n => format!(", {n} dirty"),
         },

@@ -168,6 +168,10 @@ pub enum Error {
         /// The set's history table.
         table: String,
     },
+    /// A transactional migration ended its own transaction (a `COMMIT` or
+    /// `ROLLBACK` the checks could not see, or a conflict clause such as
+    /// SQLite's `INSERT OR ROLLBACK`): part of it may be committed.
+    TransactionEnded,
     /// A commit the database did not confirm; see [`Cleanup::Unconfirmed`].
     Unconfirmed(BoxError),
     /// A history row holds a value migrate never writes: it was changed by hand.
@@ -204,6 +208,8 @@ pub enum Error {
         count: usize,
         /// The first few, as `table row N → parent`.
         examples: Vec<String>,
+        /// Whether they were there before the migration ran (then it did not run).
+        before_migration: bool,
     },
     /// PostgreSQL's `search_path` names no existing schema, so an
     /// unqualified history table has nowhere to live.
@@ -422,6 +428,10 @@ impl fmt::Display for Error {
                  set with the default table `migrate_schema_history` does), so its version \
                  cannot come from there; adopt it with `baseline(N)` naming its version"
             ),
+            Error::TransactionEnded => f.write_str(
+                "the migration ended its own transaction (a COMMIT or ROLLBACK, or a conflict \
+                 clause such as INSERT OR ROLLBACK), so part of it may already be committed",
+            ),
             Error::Unconfirmed(source) => write!(
                 f,
                 "the database did not confirm a commit: {source}; check `status` before \
@@ -446,13 +456,29 @@ impl fmt::Display for Error {
                  database must be writable",
                 path.display()
             ),
-            Error::ForeignKeyViolations { count, examples } => write!(
-                f,
-                "the migration left {count} foreign key violation(s) ({}{}); copy every \
-                 referenced row into the rebuilt table before dropping the old one",
-                examples.join(", "),
-                if *count > examples.len() { ", ..." } else { "" }
-            ),
+            Error::ForeignKeyViolations {
+                count,
+                examples,
+                before_migration,
+            } => {
+                let more = if *count > examples.len() { ", ..." } else { "" };
+                if *before_migration {
+                    write!(
+                        f,
+                        "the database already has {count} foreign key violation(s) ({}{more}) \
+                         before this migration, so the check after its table rebuild could not \
+                         tell its own; fix them first (`PRAGMA foreign_key_check` lists them)",
+                        examples.join(", ")
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the migration left {count} foreign key violation(s) ({}{more}); copy \
+                         every referenced row into the rebuilt table before dropping the old one",
+                        examples.join(", ")
+                    )
+                }
+            }
             Error::NoSchemaSelected => f.write_str(
                 "no schema is selected: `search_path` names no existing schema; set it, or \
                  qualify the history table as `schema.table`",

@@ -19,6 +19,8 @@ pub enum RowState {
     /// A no-transaction migration that started and has not finished: the
     /// process running it died, or it failed halfway.
     InProgress,
+    /// A no-transaction down step that started and has not finished.
+    Reverting,
 }
 
 impl RowState {
@@ -26,15 +28,22 @@ impl RowState {
         match self {
             RowState::Applied => "applied",
             RowState::InProgress => "in_progress",
+            RowState::Reverting => "reverting",
         }
     }
 
     fn parse(text: &str) -> Self {
-        if text == "applied" {
-            RowState::Applied
-        } else {
-            RowState::InProgress
+        match text {
+            "applied" => RowState::Applied,
+            "reverting" => RowState::Reverting,
+            // Anything else did not finish: the safe reading.
+            _ => RowState::InProgress,
         }
+    }
+
+    /// Whether the migration did not finish (either way).
+    pub fn is_unfinished(self) -> bool {
+        self != RowState::Applied
     }
 }
 
@@ -206,18 +215,9 @@ impl HistorySql {
             self.index,
             self.table_only()
         ));
-        tx.batch(&sql).map_err(|e| self.failed("create", e))?;
-        // `IF NOT EXISTS` accepts any table of that name: make sure it is ours.
-        tx.query(
-            &format!(
-                "SELECT {} FROM {} WHERE 1 = 0",
-                COLUMNS.join(", "),
-                self.table
-            ),
-            &[],
-        )
-        .map_err(|e| self.failed("use", e))?;
-        Ok(())
+        // `IF NOT EXISTS` accepts any table of that name: the read that
+        // follows names one that is not ours.
+        tx.batch(&sql).map_err(|e| self.failed("create", e))
     }
 
     /// A failure of one of the history's own statements, named as such.
@@ -386,11 +386,11 @@ impl HistorySql {
         Ok(())
     }
 
-    /// Marks an applied row unfinished, while a no-transaction down step runs.
+    /// Marks an applied row as reverting, while a no-transaction down step runs.
     pub(crate) fn unfinish(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
         tx.execute(
             &self.unfinish,
-            &[RowState::InProgress.as_str().into(), version_value(version)],
+            &[RowState::Reverting.as_str().into(), version_value(version)],
         )
         .map_err(|e| self.failed("write", e))?;
         Ok(())

@@ -29,6 +29,9 @@ pub enum State {
     Changed,
     /// Started outside a transaction and never finished: needs `repair`.
     Dirty,
+    /// A down step started outside a transaction and never finished: needs
+    /// `repair` (`Completed` if the revert was finished by hand).
+    Reverting,
 }
 
 impl std::fmt::Display for State {
@@ -39,6 +42,7 @@ impl std::fmt::Display for State {
             State::Future => "future",
             State::Changed => "changed",
             State::Dirty => "dirty",
+            State::Reverting => "reverting",
         })
     }
 }
@@ -74,11 +78,17 @@ pub(crate) struct Checked {
 /// Validates the whole history against the binary before anything is done:
 /// unfinished rows, edited migrations, versions from a newer release.
 pub(crate) fn check(migrations: &Migrations, rows: &[HistoryRow], rules: Rules) -> Result<Checked> {
-    if let Some(row) = rows.iter().find(|r| r.state == RowState::InProgress) {
+    if let Some(row) = rows.iter().find(|r| r.state.is_unfinished()) {
+        let file = match (row.state, migrations.get(row.version)) {
+            (RowState::Reverting, Some(m)) => {
+                m.down_file_name().unwrap_or(m.file_name()).to_owned()
+            }
+            _ => file_of(migrations, row),
+        };
         return Err(Error::Dirty {
             version: row.version,
             name: row.name.clone(),
-            file: file_of(migrations, row),
+            file,
         });
     }
     let mut known = BTreeSet::new();
@@ -232,7 +242,8 @@ pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<Migrat
             let row = by_version.get(&m.version());
             let state = match row {
                 None => State::Pending,
-                Some(r) if r.state == RowState::InProgress => State::Dirty,
+                Some(r) if r.state == RowState::Reverting => State::Reverting,
+                Some(r) if r.state.is_unfinished() => State::Dirty,
                 Some(r) if r.checksum != m.checksum() => State::Changed,
                 Some(_) => State::Applied,
             };
@@ -253,7 +264,9 @@ pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<Migrat
                 version: r.version,
                 name: r.name.clone(),
                 file_name: None,
-                state: if r.state == RowState::InProgress {
+                state: if r.state == RowState::Reverting {
+                    State::Reverting
+                } else if r.state.is_unfinished() {
                     State::Dirty
                 } else {
                     State::Future

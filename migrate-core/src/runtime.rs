@@ -363,9 +363,19 @@ impl<'m> Runner<'m> {
         let table = resolved.name();
         let sql = resolved.sql(driver.dialect());
         locked(driver, &table, self.lock_timeout, |driver| {
-            sql.create(driver)?;
-            let rows = sql.read_all(driver)?;
-            f(driver, &sql, &table, rows)
+            // Read first: a read-only connection with nothing to do then
+            // reports what is really wrong (dirty, future versions).
+            let rows = match sql.read_all(driver) {
+                Ok(rows) => rows,
+                Err(e) if driver.is_missing_table(&e) => {
+                    sql.create(driver)?;
+                    sql.read_all(driver)?
+                }
+                Err(e) => return Err(e),
+            };
+            let result = f(driver, &sql, &table, rows);
+            driver.restore_session();
+            result
         })
     }
 
@@ -490,7 +500,12 @@ impl<'m> Runner<'m> {
         let head = match sql.head(driver, latest_known) {
             Ok(head) => head,
             Err(e) if driver.is_missing_table(&e) => Head::default(),
-            Err(e) => return Err(e),
+            Err(e) => {
+                // The slow path resolves the table as every other operation
+                // does and reports what is really wrong, if anything is.
+                log::debug!("boot's check failed ({e}); taking the slow path");
+                return Ok(None);
+            }
         };
         if head.unfinished || (self.rules.strict && !head.future.is_empty()) {
             return Ok(None);
@@ -537,13 +552,22 @@ impl<'m> Runner<'m> {
                 culprit = migration;
                 let start = Instant::now();
                 run_step(driver, migration.up())?;
-                record(driver, sql, migration, Change::Apply, start)?;
+                record(driver, sql, migration, Change::Apply, start)
+                    .map_err(|e| blame_aborted_transaction(driver, e))?;
                 applied.push(done(migration, start.elapsed()));
             }
             culprit = last;
             sql.set_schema_version(driver, versions.highest())
         })
-        .map_err(|source| failed(culprit, Cleanup::GroupRolledBack, source))?;
+        .map_err(|source| match source {
+            Error::TransactionEnded => {
+                if let Err(e) = sql.insert(driver, culprit, RowState::InProgress, 0) {
+                    log::error!("could not mark migration {} dirty: {e}", culprit.version());
+                }
+                failed(culprit, Cleanup::LeftDirty, Error::TransactionEnded)
+            }
+            other => failed(culprit, Cleanup::GroupRolledBack, other),
+        })?;
         for a in &applied {
             log_done("applied", a);
             self.report_progress(a);
@@ -662,21 +686,29 @@ impl<'m> Runner<'m> {
     ) -> Result<Report> {
         let mut driver = db.driver();
         self.with_history(&mut driver, |driver, sql, table, rows| {
-            let unfinished = rows
+            let Some(state) = rows
                 .iter()
-                .any(|r| r.version == version && r.state == RowState::InProgress);
-            if !unfinished {
+                .find(|r| r.version == version && r.state.is_unfinished())
+                .map(|r| r.state)
+            else {
                 return Err(Error::NothingToRepair { version });
-            }
+            };
             let mut versions =
                 AppliedVersions::new(rows.iter().map(|r| r.version), self.migrations);
+            // For a down step, "completed" means the revert was finished by
+            // hand (the row goes), "undone" that it was rolled back (applied).
+            let applied = match (state, how) {
+                (RowState::Reverting, Repair::Completed) => false,
+                (RowState::Reverting, Repair::Undone) => true,
+                (_, Repair::Completed) => true,
+                (_, Repair::Undone) => false,
+            };
             in_transaction(driver, false, |driver| {
-                match how {
-                    Repair::Completed => sql.finish(driver, version, 0)?,
-                    Repair::Undone => {
-                        sql.delete(driver, version)?;
-                        versions.remove(version);
-                    }
+                if applied {
+                    sql.finish(driver, version, 0)?;
+                } else {
+                    sql.delete(driver, version)?;
+                    versions.remove(version);
                 }
                 sql.set_schema_version(driver, versions.highest())
             })?;
@@ -741,17 +773,58 @@ impl Unit {
                     // Whatever transaction the step opened itself ends here, so
                     // the connection (and the dirty marker) stay as they are.
                     let _ = driver.rollback();
-                    return Err(failed(migration, Cleanup::LeftDirty, source));
+                    return Err(self.failed(Cleanup::LeftDirty, source));
                 }
                 Ok(())
             }
             mode => in_transaction(driver, mode == SqlMode::ForeignKeysOff, |driver| {
                 run_step(driver, self.step)?;
-                record(driver, sql, migration, self.change, start)?;
+                record(driver, sql, migration, self.change, start)
+                    .map_err(|e| blame_aborted_transaction(driver, e))?;
                 sql.set_schema_version(driver, self.schema_version)
             })
-            .map_err(|source| failed(migration, Cleanup::RolledBack, source)),
+            .map_err(|source| match source {
+                Error::TransactionEnded => {
+                    // Part of it may be committed: say so, and make the next
+                    // run stop until someone has looked.
+                    let marked = match self.change {
+                        Change::Apply => sql.insert(driver, migration, RowState::InProgress, 0),
+                        Change::Revert => sql.unfinish(driver, version),
+                    };
+                    if let Err(e) = marked {
+                        log::error!("could not mark migration {version} dirty: {e}");
+                    }
+                    self.failed(Cleanup::LeftDirty, Error::TransactionEnded)
+                }
+                other => self.failed(Cleanup::RolledBack, other),
+            }),
         }
+    }
+}
+
+impl Unit {
+    /// The failure of this step, naming its own file (a down step's, when reverting).
+    fn failed(&self, cleanup: Cleanup, source: Error) -> Error {
+        let mut error = failed(self.migration, cleanup, source);
+        if let (Error::Failed { file, .. }, Change::Revert) = (&mut error, self.change) {
+            if let Some(down) = self.migration.down_file_name() {
+                *file = down.to_owned();
+            }
+        }
+        error
+    }
+}
+
+/// A history write refused because the migration's transaction is already
+/// aborted (it ignored one of its own errors) is the migration's fault.
+fn blame_aborted_transaction<D: Driver>(driver: &D, error: Error) -> Error {
+    if driver.is_aborted_transaction(&error) {
+        Error::other(
+            "the migration's transaction was aborted by an error it ignored, so the database \
+             refused everything after it; let the error propagate, or avoid it",
+        )
+    } else {
+        error
     }
 }
 
@@ -784,6 +857,18 @@ fn in_transaction<D: Driver>(
     body: impl FnOnce(&mut D) -> Result<()>,
 ) -> Result<()> {
     let restore = if foreign_keys_off {
+        // Violations already there are not this migration's: refuse before
+        // it runs rather than blame it afterwards.
+        driver.check_foreign_keys().map_err(|e| match e {
+            Error::ForeignKeyViolations {
+                count, examples, ..
+            } => Error::ForeignKeyViolations {
+                count,
+                examples,
+                before_migration: true,
+            },
+            other => other,
+        })?;
         Some(driver.foreign_keys(false)?)
     } else {
         None
@@ -823,11 +908,35 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
         Step::Sql { sql, mode } => match mode {
             SqlMode::NoTransaction => driver.batch_without_transaction(sql),
-            _ => driver.batch(sql),
+            _ => {
+                // The compile-time check cannot know the database; this one
+                // reads the SQL as the connected database will, before it runs.
+                refuse_transaction_control(sql, driver.dialect(), "the migration")?;
+                driver.batch(sql)
+            }
         },
         Step::Rust(run) => run(&mut Guarded(driver)),
     }));
-    outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))))
+    outcome
+        .unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))))
+        .and_then(|()| {
+            if step.transactional() && !driver.transaction_open()? {
+                return Err(Error::TransactionEnded);
+            }
+            Ok(())
+        })
+}
+
+/// Refuses SQL holding top-level transaction control, read with `dialect`'s rules.
+fn refuse_transaction_control(sql: &str, dialect: crate::tx::Dialect, what: &str) -> Result<()> {
+    let rules = crate::source::sql::Rules::of(dialect);
+    match crate::source::sql::transaction_control(sql, rules) {
+        Some((line, command)) => Err(Error::other(format!(
+            "`{command}` (line {line} of {what}) is transaction control, but this migration \
+             already runs in a transaction; remove it"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The `Tx` a Rust migration receives: the driver's, refusing SQL that
@@ -835,25 +944,19 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
 struct Guarded<'d, D>(&'d mut D);
 
 impl<D: Driver> Guarded<'_, D> {
-    fn check(sql: &str) -> Result<()> {
-        match crate::source::sql::first_transaction_control(sql) {
-            Some((line, command)) => Err(Error::other(format!(
-                "`{command}` (line {line} of the SQL passed to `Tx`) is transaction control, \
-                 but this migration already runs in a transaction; remove it"
-            ))),
-            None => Ok(()),
-        }
+    fn check(&self, sql: &str) -> Result<()> {
+        refuse_transaction_control(sql, self.0.dialect(), "the SQL passed to `Tx`")
     }
 }
 
 impl<D: Driver> Tx for Guarded<'_, D> {
     fn execute(&mut self, sql: &str, params: &[crate::tx::Value]) -> Result<u64> {
-        Self::check(sql)?;
+        self.check(sql)?;
         self.0.execute(sql, params)
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        Self::check(sql)?;
+        self.check(sql)?;
         self.0.batch(sql)
     }
 
@@ -862,7 +965,7 @@ impl<D: Driver> Tx for Guarded<'_, D> {
         sql: &str,
         params: &[crate::tx::Value],
     ) -> Result<Vec<Vec<crate::tx::Value>>> {
-        Self::check(sql)?;
+        self.check(sql)?;
         self.0.query(sql, params)
     }
 
@@ -875,6 +978,7 @@ fn failed(migration: &Migration, cleanup: Cleanup, source: Error) -> Error {
     let source: crate::error::BoxError = match source {
         // The history's own failures name their table and step: not the migration's fault.
         history @ Error::History { .. } => return history,
+        Error::TransactionEnded => Box::new(Error::TransactionEnded),
         Error::Unconfirmed(source) => {
             return Error::Failed {
                 version: migration.version(),
@@ -1015,12 +1119,12 @@ mod tests {
             // The recorder's history reads back empty, so all three apply.
             let report = SET.run_pending(&mut db).unwrap();
             assert_eq!(report.applied.len(), 3);
-            // Boot's read, the lock, create, check the table is ours, read it all.
-            let slow_path = ["query_text", "lock", "batch CREATE", "query", "query"];
-            assert_eq!(db.calls[..5], slow_path, "{:?}", db.calls);
+            // Boot's read, the lock, the whole history (it exists: no create).
+            let slow_path = ["query_text", "lock", "query"];
+            assert_eq!(db.calls[..3], slow_path, "{:?}", db.calls);
             assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
             let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
-            assert_eq!(db.calls[5..9], per_migration, "{:?}", db.calls);
+            assert_eq!(db.calls[3..7], per_migration, "{:?}", db.calls);
         }
     }
 

@@ -46,6 +46,16 @@ impl<'a> TableName<'a> {
         for part in schema.into_iter().chain([table]) {
             check_identifier(name, part)?;
         }
+        if let Some(schema) = schema {
+            let lower = schema.to_ascii_lowercase();
+            if lower == "temp" || lower == "temporary" || lower.starts_with("pg_temp") {
+                return Err(format!(
+                    "`{name}` is not a valid table name: `{schema}` is a temporary schema, \
+                     whose tables vanish with the connection, so every boot would apply \
+                     everything again; use a real schema or none"
+                ));
+            }
+        }
         Ok(TableName { schema, table })
     }
 }
@@ -55,8 +65,8 @@ impl TableName<'_> {
     /// identifiers, so quoting only preserves their case.
     pub fn quoted(&self) -> String {
         match self.schema {
-            Some(schema) => format!("\"{schema}\".\"{}\"", self.table),
-            None => format!("\"{}\"", self.table),
+            Some(schema) => format!("{}.{}", quote(schema), quote(self.table)),
+            None => quote(self.table),
         }
     }
 }
@@ -68,6 +78,12 @@ impl fmt::Display for TableName<'_> {
             None => f.write_str(self.table),
         }
     }
+}
+
+/// `"name"`, with any `"` inside doubled: a schema resolved from the
+/// database (`current_schema()`) was never validated, and may hold one.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn check_identifier(whole: &str, part: &str) -> Result<(), String> {
@@ -131,6 +147,10 @@ mod tests {
             "t\"; DROP TABLE users; --",
             "t;",
             "\"quoted\"",
+            "temp.history",
+            "TEMPORARY.history",
+            "pg_temp.history",
+            "pg_temp_3.history",
             "tablé",
             &"x".repeat(64),
         ] {

@@ -259,6 +259,7 @@ fn every_error_message() {
             Error::ForeignKeyViolations {
                 count: 7,
                 examples: vec!["`child` row 1 → `parent`".into()],
+                before_migration: false,
             },
             "the migration left 7 foreign key violation(s) (`child` row 1 → `parent`, ...); \
              copy every referenced row into the rebuilt table before dropping the old one",

@@ -152,6 +152,15 @@ impl<D: Driver> Driver for FaultyDriver<'_, D> {
     fn head_filter(&self, quoted_table: &str) -> Option<String> {
         self.inner.head_filter(quoted_table)
     }
+    fn restore_session(&mut self) {
+        self.inner.restore_session();
+    }
+    fn transaction_open(&mut self) -> Result<bool> {
+        self.inner.transaction_open()
+    }
+    fn is_aborted_transaction(&self, error: &Error) -> bool {
+        self.inner.is_aborted_transaction(error)
+    }
     fn schema_version(&mut self) -> Result<Option<u64>> {
         self.op(|d| d.schema_version())
     }
@@ -231,7 +240,7 @@ fn history<B: Backend>(db: &mut B, set: &Migrations) -> (Vec<u64>, Vec<u64>) {
     let status = set.status(&mut db.other()).unwrap();
     let dirty: Vec<u64> = status
         .iter()
-        .filter(|s| s.state == migrate::State::Dirty)
+        .filter(|s| matches!(s.state, migrate::State::Dirty | migrate::State::Reverting))
         .map(|s| s.version)
         .collect();
     let applied = all.into_iter().filter(|v| !dirty.contains(v)).collect();
@@ -280,11 +289,13 @@ fn check_invariants<B: Backend>(
     assert!(dirty.len() <= 1, "{what}: several dirty rows {dirty:?}");
     let failed = outcome.and_then(|o| o.as_ref().err());
     if let Some(Error::Failed { version, file, .. }) = failed {
-        assert_eq!(
-            set.get(*version).map(|m| m.file_name()),
-            Some(file.as_str()),
-            "{what}: the error names the wrong file"
-        );
+        let migration = set.get(*version).unwrap();
+        let expected = if what.starts_with("revert") {
+            migration.down_file_name().unwrap_or(migration.file_name())
+        } else {
+            migration.file_name()
+        };
+        assert_eq!(file, expected, "{what}: the error names the wrong file");
     }
     // The error names the migration that did not stay.
     if let Some(Err(Error::Failed {
@@ -310,10 +321,15 @@ fn check_invariants<B: Backend>(
             );
         }
     }
-    // A dirty no-transaction step is repaired by what the schema shows.
+    // A dirty no-transaction step is repaired by what the schema shows:
+    // an up step whose table exists was completed, a down step's undone.
+    let status = set.status(&mut db.other()).unwrap();
     for version in dirty {
         let table = tables[version as usize - 1];
-        let how = if db.table_exists(table) {
+        let reverting = status
+            .iter()
+            .any(|s| s.version == version && s.state == migrate::State::Reverting);
+        let how = if db.table_exists(table) != reverting {
             Repair::Completed
         } else {
             Repair::Undone

@@ -467,3 +467,92 @@ fn a_history_table_with_other_column_types_is_named_as_such() {
     );
     assert!(!db.table_exists("items"), "the migration was applied");
 }
+
+/// Adversarial review: a Rust migration that ignored one of its own errors
+/// left PostgreSQL's transaction aborted, and the history write that
+/// followed was reported as the history table's fault.
+#[test]
+fn an_ignored_error_is_blamed_on_the_migration_not_the_history() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let err = PG_SWALLOWED_ERROR.run_pending(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Failed { version: 2, .. }), "{message}");
+    assert!(
+        message.contains("aborted by an error it ignored"),
+        "{message}"
+    );
+    assert_eq!(db.versions(HISTORY), [1]);
+}
+
+/// Adversarial review: a migration's session-level `SET search_path` (an old
+/// pg_dump) leaked into the next set run on the same client, whose history
+/// then landed in the wrong schema and was re-applied on the next boot.
+#[test]
+fn a_migrations_search_path_does_not_leak_into_the_next_set() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    PG_SETS_SEARCH_PATH.run_pending(db.conn()).unwrap();
+    PLUGIN.run_pending(db.conn()).unwrap();
+    assert_eq!(
+        db.versions("public.billing_schema_history").len(),
+        PLUGIN.len()
+    );
+    let path: String = db
+        .conn()
+        .query_one("SELECT current_setting('search_path')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(path, "\"$user\", public");
+    db.reconnect();
+    assert!(PLUGIN.run_pending(db.conn()).unwrap().applied.is_empty());
+    assert!(PG_SETS_SEARCH_PATH
+        .run_pending(db.conn())
+        .unwrap()
+        .applied
+        .is_empty());
+}
+
+/// Adversarial review: another tool's table of the same name in a schema
+/// later on `search_path` broke boot for a new tenant.
+#[test]
+fn another_schemas_table_on_the_search_path_does_not_block_a_new_tenant() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    db.exec(
+        "CREATE TABLE public.migrate_schema_history (version int, applied_on text); \
+         CREATE SCHEMA tenant_new; CREATE SCHEMA \"Tenant\"\"1\";",
+    );
+    for schema in ["tenant_new", "\"Tenant\"\"1\""] {
+        let mut conn = db.other();
+        conn.batch_execute(&format!("SET search_path = {schema}, public"))
+            .unwrap();
+        let report = V1.run_pending(&mut conn).unwrap();
+        assert_eq!(report.applied.len(), 3, "{schema}");
+        assert!(V1.run_pending(&mut conn).unwrap().applied.is_empty());
+    }
+}
+
+/// Adversarial review: on a read-only connection the slow path created the
+/// history table first, so strict mode and a dirty history reported "could
+/// not create" instead of what was wrong.
+#[test]
+fn a_read_only_connection_reports_dirty_and_future_versions() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    V2.run_pending(db.conn()).unwrap();
+    let mut replica = db.read_only();
+    let err = V1
+        .runner()
+        .strict(true)
+        .run_pending(&mut replica)
+        .unwrap_err();
+    assert!(matches!(err, Error::FutureVersions { .. }), "{err}");
+    db.exec("UPDATE migrate_schema_history SET state = 'in_progress' WHERE version = 5");
+    let err = V2.run_pending(&mut replica).unwrap_err();
+    assert!(matches!(err, Error::Dirty { version: 5, .. }), "{err}");
+}

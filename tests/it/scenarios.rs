@@ -398,18 +398,37 @@ pub fn a_failed_no_transaction_down_step_is_dirty_too<B: Backend>() {
     assert_eq!(db.versions(HISTORY), [1, 2]);
     assert_eq!(
         NO_TX_DOWN_FAILS.status(db.conn()).unwrap()[1].state,
-        State::Dirty
+        State::Reverting
+    );
+    // Both messages name the down file that failed.
+    assert!(
+        err.to_string().contains("`0002_add_extra.down.sql`"),
+        "{err}"
     );
     db.reconnect();
-    assert!(matches!(
-        NO_TX_DOWN_FAILS.run_pending(db.conn()),
-        Err(Error::Dirty { version: 2, .. })
-    ));
-    // The operator finishes the revert by hand and says so.
+    let dirty = NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(&dirty, Error::Dirty { version: 2, file, .. } if file == "0002_add_extra.down.sql"),
+        "{dirty}"
+    );
+    // Issue: "completed" after a failed down step recorded the migration as
+    // applied. Completing a revert by hand means the row goes.
+    NO_TX_DOWN_FAILS
+        .repair(db.conn(), 2, Repair::Completed)
+        .unwrap();
+    assert_eq!(db.versions(HISTORY), [1]);
+    // And undoing a revert (putting the change back) keeps it applied.
+    NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap();
+    NO_TX_DOWN_FAILS.rollback_to(db.conn(), 1).unwrap_err();
+    db.exec("CREATE TABLE extra (id INTEGER)");
     NO_TX_DOWN_FAILS
         .repair(db.conn(), 2, Repair::Undone)
         .unwrap();
-    assert_eq!(db.versions(HISTORY), [1]);
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    assert_eq!(
+        NO_TX_DOWN_FAILS.status(db.conn()).unwrap()[1].state,
+        State::Applied
+    );
 }
 
 /// What a Rust migration relies on: the same `$N` SQL and values on every

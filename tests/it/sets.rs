@@ -47,3 +47,9 @@ pub static SQLITE_REBUILD: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/sqlite-rebuild");
 pub static SQLITE_REBUILD_BAD: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/sqlite-rebuild-bad");
+pub static RUST_OR_ROLLBACK: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-rust-or-rollback");
+pub static PG_SWALLOWED_ERROR: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/pg-swallowed-error");
+pub static PG_SETS_SEARCH_PATH: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/pg-sets-search-path");

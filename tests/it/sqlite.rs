@@ -487,3 +487,85 @@ fn lock_timeout_bounds_the_wait_for_sqlites_write_lock() {
     writer.execute_batch("COMMIT").unwrap();
     V1.run_pending(&mut conn).unwrap();
 }
+
+/// Adversarial review: a conflict clause such as `INSERT OR ROLLBACK`,
+/// ignored by a Rust migration, ended the transaction; the rest of the
+/// migration ran in autocommit and its history row was recorded. The
+/// runtime now notices the transaction ended and leaves the migration dirty.
+#[test]
+fn a_migration_that_ends_its_own_transaction_is_left_dirty_not_recorded() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let err = RUST_OR_ROLLBACK.run_pending(&mut conn).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: migrate::Cleanup::LeftDirty,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("ended its own transaction"),
+        "{err}"
+    );
+    assert!(matches!(
+        RUST_OR_ROLLBACK.run_pending(&mut open(&path)),
+        Err(Error::Dirty { version: 2, .. })
+    ));
+    assert!(conn.is_autocommit());
+}
+
+/// A COMMIT hidden from the compile-time check (a dollar quote makes it read
+/// the file as PostgreSQL's, whose nested comment hides the COMMIT) is found
+/// at run time with SQLite's own rules, before anything runs.
+#[test]
+fn transaction_control_the_compile_check_cannot_see_is_refused_before_running() {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    static LIST: &[Migration] = &[Migration::__new(
+        1,
+        "sneaky",
+        "0001_sneaky.sql",
+        Migration::__sql(
+            "CREATE TABLE sneaky (x INTEGER);\nSELECT $a$x$a$;\n/* /srv/* */ COMMIT;",
+            migrate::SqlMode::Transaction,
+        ),
+        Checksums {
+            exact: "0000000000000000000000000000000000000000000000000000000000000000",
+            loose: "0000000000000000000000000000000000000000000000000000000000000000",
+            chained: "0000000000000000000000000000000000000000000000000000000000000000",
+        },
+    )];
+    static SNEAKY: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let err = SNEAKY.run_pending(&mut conn).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`COMMIT` (line 3 of the migration) is transaction control"),
+        "{err}"
+    );
+    assert!(!table_exists(&conn, "sneaky"));
+    assert_eq!(history_versions(&conn, HISTORY), Vec::<u64>::new());
+}
+
+/// Adversarial review: a foreign key violation already in the database was
+/// blamed on a foreign-keys-off rebuild. It is now refused before it runs.
+#[test]
+fn foreign_key_violations_from_before_are_not_blamed_on_the_rebuild() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    SQLITE_REBUILD.run_to(&mut conn, 1).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO child VALUES (9, 42);")
+        .unwrap();
+    let err = SQLITE_REBUILD.run_pending(&mut conn).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the database already has 1 foreign key violation(s)"),
+        "{err}"
+    );
+    assert_eq!(history_versions(&conn, HISTORY), [1]);
+}

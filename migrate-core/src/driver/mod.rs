@@ -140,6 +140,28 @@ pub trait Driver: Tx {
         Ok(())
     }
 
+    /// Puts back session settings a migration changed for the rest of the
+    /// connection's life (PostgreSQL: a `pg_dump` file's `SET search_path`),
+    /// so the next migration set and the application see the connection as
+    /// it was. Best effort: logs what it cannot restore.
+    fn restore_session(&mut self) {}
+
+    /// Whether the transaction the runtime opened is still open, where the
+    /// driver can tell without a round trip (SQLite); `true` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn transaction_open(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// Whether `error` says the transaction was already aborted by an
+    /// earlier error (PostgreSQL's "current transaction is aborted").
+    fn is_aborted_transaction(&self, _error: &Error) -> bool {
+        false
+    }
+
     /// Runs a parameterless query in one round trip, every value as text
     /// (`None` for NULL). Boot's check uses it; the default goes through
     /// [`Tx::query`].

@@ -24,13 +24,15 @@ use sha2::{Digest, Sha256};
 
 use super::{Database, Driver};
 use crate::error::{Error, Result};
-use crate::source::sql::statements;
+use crate::source::sql::{statements, Rules};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
 /// A `postgres::Client` borrowed for one runtime call.
 pub struct PostgresDriver<'c> {
     client: &'c mut Client,
+    /// `search_path` when the run resolved its schema, to restore after it.
+    search_path: Option<String>,
     lock_key: Option<i64>,
     statements: HashMap<String, Statement>,
 }
@@ -41,6 +43,7 @@ impl Database for Client {
     fn driver(&mut self) -> PostgresDriver<'_> {
         PostgresDriver {
             client: self,
+            search_path: None,
             lock_key: None,
             statements: HashMap::new(),
         }
@@ -294,7 +297,14 @@ impl Driver for PostgresDriver<'_> {
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
         let schema = match table.schema {
             Some(schema) => schema.to_owned(),
-            None => self.default_schema()?.unwrap_or_default(),
+            None => {
+                let rows = self.query_text("SELECT current_schema()")?;
+                rows.first()
+                    .and_then(|r| r.first())
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default()
+            }
         };
         let key = lock_key(&schema, table.table);
         let start = Instant::now();
@@ -352,6 +362,15 @@ impl Driver for PostgresDriver<'_> {
         Ok(())
     }
 
+    fn is_aborted_transaction(&self, error: &Error) -> bool {
+        let Some(e) = error.database_error() else {
+            return false;
+        };
+        e.downcast_ref::<PostgresError>()
+            .and_then(PostgresError::code)
+            .is_some_and(|c| *c == SqlState::IN_FAILED_SQL_TRANSACTION)
+    }
+
     fn is_missing_table(&self, error: &Error) -> bool {
         let Some(e) = error.database_error() else {
             return false;
@@ -369,7 +388,7 @@ impl Driver for PostgresDriver<'_> {
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
         // One statement at a time: a multi-statement string would be one
         // implicit transaction. Errors name lines of the whole file.
-        for statement in statements(sql) {
+        for statement in statements(sql, Rules::Postgres) {
             let first_line = sql[..statement.offset].matches('\n').count() + 1;
             self.client
                 .batch_execute(statement.text)
@@ -379,10 +398,25 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
-        let rows = self.query_text("SELECT current_schema()")?;
-        match rows.first().and_then(|r| r.first()).cloned().flatten() {
+        let rows = self.query_text("SELECT current_schema(), current_setting('search_path')")?;
+        let row = rows.first();
+        self.search_path = row.and_then(|r| r.get(1)).cloned().flatten();
+        match row.and_then(|r| r.first()).cloned().flatten() {
             Some(schema) => Ok(Some(schema)),
             None => Err(Error::NoSchemaSelected),
+        }
+    }
+
+    fn restore_session(&mut self) {
+        let Some(path) = self.search_path.clone() else {
+            return;
+        };
+        let restored = self.query(
+            "SELECT set_config('search_path', $1, false) <> $1",
+            &[Value::Text(path.clone())],
+        );
+        if let Err(e) = restored {
+            log::warn!("could not restore search_path to {path:?} after migrating: {e}");
         }
     }
 

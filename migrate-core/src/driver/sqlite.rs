@@ -250,6 +250,10 @@ impl Driver for SqliteDriver<'_> {
             .is_some_and(|e| e.to_string().contains("no such table"))
     }
 
+    fn transaction_open(&mut self) -> Result<bool> {
+        Ok(!self.conn.is_autocommit())
+    }
+
     fn schema_version(&mut self) -> Result<Option<u64>> {
         let version: i64 = self
             .conn
@@ -304,6 +308,7 @@ impl Driver for SqliteDriver<'_> {
         Err(Error::ForeignKeyViolations {
             count: violations.len(),
             examples: violations.into_iter().take(5).collect(),
+            before_migration: false,
         })
     }
 }

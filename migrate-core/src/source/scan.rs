@@ -254,17 +254,18 @@ fn check_statements(file: &str, text: &str, mode: SqlMode, problems: &mut Vec<Pr
     if mode == SqlMode::NoTransaction {
         return;
     }
-    for statement in super::sql::statements(text) {
-        if let Some(command) = statement.transaction_control() {
-            problems.push(Problem::TransactionControl {
-                file: file.to_owned(),
-                line: statement.line,
-                command: command.to_owned(),
-            });
-        } else if mode == SqlMode::Transaction && statement.sets_foreign_keys() {
+    for (line, command) in super::sql::transaction_controls(text) {
+        problems.push(Problem::TransactionControl {
+            file: file.to_owned(),
+            line,
+            command: command.to_owned(),
+        });
+    }
+    if mode == SqlMode::Transaction {
+        for line in super::sql::sets_foreign_keys(text) {
             problems.push(Problem::ForeignKeysInTransaction {
                 file: file.to_owned(),
-                line: statement.line,
+                line,
             });
         }
     }

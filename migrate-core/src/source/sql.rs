@@ -1,34 +1,75 @@
 //! A SQL lexer just deep enough to find statement boundaries: where each
 //! top-level statement starts and ends, skipping what only looks like one.
 //!
-//! It knows quoted strings (`'...'` with `''`, `E'...'` with backslash
-//! escapes), quoted identifiers (`"..."`, `` `...` ``), `--` and nested
-//! `/* */` comments, PostgreSQL dollar quoting (`$tag$ ... $tag$`), and the
-//! compound bodies of `CREATE TRIGGER ... BEGIN ... END` (SQLite) and
-//! `BEGIN ATOMIC ... END` (PostgreSQL 14+), whose inner `;` end nothing.
+//! SQLite and PostgreSQL disagree on what hides a `;` or a keyword:
+//! PostgreSQL nests `/* */` comments, has `E'...'` escape strings and
+//! `$tag$ ... $tag$` dollar quotes; SQLite does not nest comments, has no
+//! escape strings, reads `$name` as a parameter, and quotes identifiers
+//! with `[...]` and `` `...` `` too. Each is lexed by its own [`Rules`].
+//! A migration file does not say which database it is for, so the checks
+//! that guard atomicity ([`first_transaction_control`],
+//! [`sets_foreign_keys`]) lex it both ways and report what either finds: a
+//! `COMMIT` hidden from one database's rules is still seen by the other's.
 //!
-//! Two decisions rest on it: which statements of a transactional migration
-//! would end the runtime's transaction (`BEGIN`, `COMMIT`, ...), refused at
-//! compile time; and how PostgreSQL runs a no-transaction migration one
-//! statement at a time, with errors placed on the file's own lines.
+//! Compound bodies end nothing at their inner `;`: a SQLite `CREATE TRIGGER
+//! ... BEGIN ... END` and a PostgreSQL `CREATE FUNCTION|PROCEDURE ... BEGIN
+//! ATOMIC ... END`. A body closes at an `END` that starts one of its
+//! statements, so `CASE ... END`, `NEW.end` or a column named `begin`
+//! inside it change nothing.
+
+/// Which database's lexical rules to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// SQLite's: flat comments, `[x]` and `` `x` `` identifiers, `$name` parameters.
+    Sqlite,
+    /// PostgreSQL's: nested comments, `E'...'` strings, dollar quotes.
+    Postgres,
+}
+
+impl Rules {
+    const BOTH: [Rules; 2] = [Rules::Sqlite, Rules::Postgres];
+
+    /// The rules of the database behind `dialect`.
+    pub fn of(dialect: crate::tx::Dialect) -> Self {
+        match dialect {
+            crate::tx::Dialect::Sqlite => Rules::Sqlite,
+            crate::tx::Dialect::Postgres => Rules::Postgres,
+        }
+    }
+}
 
 /// One top-level statement of a SQL text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement<'a> {
     /// The statement without its `;`, leading comments and whitespace included.
     pub text: &'a str,
     /// Byte offset of `text` in the whole SQL.
     pub offset: usize,
-    /// 1-based line of the statement's first word.
+    /// 1-based line of the statement's first token.
     pub line: usize,
-    /// Its first words, upper-cased, at most three: what kind of statement it is.
-    keywords: [Option<&'a str>; 3],
+    /// Its first words (quoted identifiers unquoted), at most four.
+    words: Vec<Word<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Word<'a> {
+    text: &'a str,
+    quoted: bool,
 }
 
 impl Statement<'_> {
-    /// The `n`-th word (0-based), upper-cased comparison helper.
-    fn word_is(&self, n: usize, word: &str) -> bool {
-        self.keywords[n].is_some_and(|w| w.eq_ignore_ascii_case(word))
+    /// Whether the `n`-th word (0-based) is the unquoted keyword `keyword`.
+    fn keyword_is(&self, n: usize, keyword: &str) -> bool {
+        self.words
+            .get(n)
+            .is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case(keyword))
+    }
+
+    /// Whether the `n`-th word names `name`, quoted or not.
+    fn name_is(&self, n: usize, name: &str) -> bool {
+        self.words
+            .get(n)
+            .is_some_and(|w| w.text.eq_ignore_ascii_case(name))
     }
 
     /// The transaction-control command this statement is, if it is one:
@@ -44,145 +85,229 @@ impl Statement<'_> {
             "SAVEPOINT",
             "RELEASE",
         ];
-        if let Some(word) = SIMPLE.iter().find(|w| self.word_is(0, w)) {
+        if let Some(word) = SIMPLE.iter().find(|w| self.keyword_is(0, w)) {
             return Some(word);
         }
-        if self.word_is(0, "START") && self.word_is(1, "TRANSACTION") {
+        if self.keyword_is(0, "START") && self.keyword_is(1, "TRANSACTION") {
             return Some("START TRANSACTION");
         }
-        if self.word_is(0, "PREPARE") && self.word_is(1, "TRANSACTION") {
+        if self.keyword_is(0, "PREPARE") && self.keyword_is(1, "TRANSACTION") {
             return Some("PREPARE TRANSACTION");
         }
         None
     }
 
     /// Whether this is SQLite's `PRAGMA foreign_keys = ...` (a no-op inside
-    /// a transaction, so a table rebuild would cascade its deletes).
+    /// a transaction, so a table rebuild would cascade its deletes), the
+    /// name quoted or not, schema-qualified or not.
     pub fn sets_foreign_keys(&self) -> bool {
-        if !self.word_is(0, "PRAGMA") {
-            return false;
-        }
-        let pragma = if self.word_is(1, "foreign_keys") {
-            true
-        } else {
-            // `PRAGMA main.foreign_keys = ...`: the schema is a word of its own.
-            self.word_is(2, "foreign_keys")
-        };
-        pragma && self.text.contains(['=', '('])
+        self.keyword_is(0, "PRAGMA")
+            && (self.name_is(1, "foreign_keys") || self.name_is(2, "foreign_keys"))
+            && self.text.contains(['=', '('])
     }
 }
 
-/// The top-level statements of `sql`, in order; empty ones (only
-/// whitespace, comments or `;`) are dropped.
+/// The top-level statements of `sql` under `rules`, in order; empty ones
+/// (only whitespace, comments or `;`) are dropped.
 ///
 /// # Example
 ///
 /// ```
-/// use migrate_core::source::sql::statements;
+/// use migrate_core::source::sql::{statements, Rules};
 ///
 /// let sql = "CREATE TABLE t (x TEXT DEFAULT 'a;b');\n\
 ///            CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 'y'; END;\n\
 ///            COMMIT;";
-/// let found = statements(sql);
+/// let found = statements(sql, Rules::Sqlite);
 /// assert_eq!(found.len(), 3);
 /// assert_eq!(found[2].line, 3);
 /// assert_eq!(found[2].transaction_control(), Some("COMMIT"));
 /// assert_eq!(found[1].transaction_control(), None);
 /// ```
-pub fn statements(sql: &str) -> Vec<Statement<'_>> {
-    Lexer::new(sql).run()
+pub fn statements(sql: &str, rules: Rules) -> Vec<Statement<'_>> {
+    Lexer::new(sql, rules).run()
 }
 
-/// The first top-level transaction-control statement in `sql`: its line and command.
-pub fn first_transaction_control(sql: &str) -> Option<(usize, &'static str)> {
-    statements(sql)
+/// The first top-level transaction-control statement in `sql` for one
+/// database: its line and command. The runtime checks each transactional
+/// step with its database's rules before running it.
+pub fn transaction_control(sql: &str, rules: Rules) -> Option<(usize, &'static str)> {
+    statements(sql, rules)
         .iter()
         .find_map(|s| s.transaction_control().map(|c| (s.line, c)))
+}
+
+/// Every top-level transaction-control statement in `sql` for whichever
+/// database runs it, for the compile-time check: under PostgreSQL's rules,
+/// and under SQLite's unless the file holds a dollar quote (which no
+/// SQLite file can), so a PostgreSQL `DO $$ BEGIN ... END $$` is not read
+/// as SQLite's `END`. Each line once, in order.
+pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
+    let (postgres, dollar_quoted) = Lexer::new(sql, Rules::Postgres).run_noting_dollar_quotes();
+    let sqlite = if dollar_quoted {
+        Vec::new()
+    } else {
+        statements(sql, Rules::Sqlite)
+    };
+    let mut found: Vec<(usize, &'static str)> = postgres
+        .iter()
+        .chain(&sqlite)
+        .filter_map(|s| s.transaction_control().map(|c| (s.line, c)))
+        .collect();
+    found.sort_unstable();
+    found.dedup_by_key(|(line, _)| *line);
+    found
+}
+
+/// The first of [`transaction_controls`].
+pub fn first_transaction_control(sql: &str) -> Option<(usize, &'static str)> {
+    transaction_controls(sql).into_iter().next()
+}
+
+/// The lines of `PRAGMA foreign_keys = ...` statements under either rules.
+pub fn sets_foreign_keys(sql: &str) -> Vec<usize> {
+    let mut lines: Vec<usize> = Rules::BOTH
+        .iter()
+        .flat_map(|rules| statements(sql, *rules))
+        .filter(Statement::sets_foreign_keys)
+        .map(|s| s.line)
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    lines
+}
+
+/// Whether `sql` holds no statement under either database's rules (only
+/// whitespace and comments).
+pub fn is_blank(sql: &str) -> bool {
+    Rules::BOTH
+        .iter()
+        .all(|rules| statements(sql, *rules).is_empty())
+}
+
+/// What kind of statement may hold a compound body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compound {
+    /// Nothing known yet, or a statement without a body.
+    No,
+    /// SQLite's `CREATE [TEMP] TRIGGER`: the body opens at `BEGIN`.
+    Trigger,
+    /// PostgreSQL's `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: at `BEGIN ATOMIC`.
+    Routine,
 }
 
 struct Lexer<'a> {
     sql: &'a str,
     bytes: &'a [u8],
+    rules: Rules,
     i: usize,
     line: usize,
     out: Vec<Statement<'a>>,
     // The statement being read.
     start: usize,
     first_line: usize,
-    words: [Option<&'a str>; 3],
+    words: Vec<Word<'a>>,
     word_count: usize,
-    /// Whether the statement may hold a compound body: `CREATE [...] TRIGGER`,
-    /// `FUNCTION` or `PROCEDURE`.
-    compound: bool,
-    /// Depth of parentheses: `;` inside them ends nothing (`CREATE RULE ... (a; b)`).
+    compound: Compound,
+    /// `BEGIN` seen in a routine: `ATOMIC` next opens its body.
+    begin_seen: bool,
+    /// Inside a compound body.
+    in_body: bool,
+    /// The next token starts one of the body's statements.
+    body_statement_start: bool,
+    /// Depth of parentheses: `;` inside them ends nothing.
     parens: usize,
-    /// Depth of `BEGIN ... END` / `CASE ... END` inside a compound body.
-    depth: usize,
+    /// The previous token was `.` (so a word is a qualified name's part).
+    after_dot: bool,
+    /// The previous token was this word, directly before the current byte.
     previous_word: Option<&'a str>,
+    /// A terminated dollar quote was seen (PostgreSQL-only syntax).
+    dollar_quoted: bool,
 }
 
 impl<'a> Lexer<'a> {
-    fn new(sql: &'a str) -> Self {
+    fn new(sql: &'a str, rules: Rules) -> Self {
         Lexer {
             sql,
             bytes: sql.as_bytes(),
+            rules,
             i: 0,
             line: 1,
             out: Vec::new(),
             start: 0,
             first_line: 0,
-            words: [None; 3],
+            words: Vec::new(),
             word_count: 0,
-            compound: false,
+            compound: Compound::No,
+            begin_seen: false,
+            in_body: false,
+            body_statement_start: false,
             parens: 0,
-            depth: 0,
+            after_dot: false,
             previous_word: None,
+            dollar_quoted: false,
         }
     }
 
-    fn run(mut self) -> Vec<Statement<'a>> {
+    fn run(self) -> Vec<Statement<'a>> {
+        self.run_noting_dollar_quotes().0
+    }
+
+    /// The statements, and whether a terminated dollar quote was among them.
+    fn run_noting_dollar_quotes(mut self) -> (Vec<Statement<'a>>, bool) {
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
             match b {
                 b'\n' => {
                     self.line += 1;
                     self.i += 1;
+                    self.previous_word = None;
                 }
-                b'\'' => {
-                    let escapes = self
-                        .previous_word
-                        .is_some_and(|w| w.eq_ignore_ascii_case("E"))
-                        && self.i > 0
-                        && matches!(self.bytes[self.i - 1], b'E' | b'e');
-                    self.note_token();
-                    self.quoted(b'\'', escapes);
-                }
-                b'"' | b'`' => {
-                    self.note_token();
-                    self.quoted(b, false);
+                b if b.is_ascii_whitespace() => {
+                    self.i += 1;
+                    self.previous_word = None;
                 }
                 b'-' if self.bytes.get(self.i + 1) == Some(&b'-') => {
-                    let end = self.sql[self.i..]
+                    self.i = self.sql[self.i..]
                         .find('\n')
                         .map_or(self.bytes.len(), |n| self.i + n);
-                    self.i = end;
+                    self.previous_word = None;
                 }
                 b'/' if self.bytes.get(self.i + 1) == Some(&b'*') => self.block_comment(),
-                b'$' if self.dollar_quote() => {}
+                b'\'' => {
+                    let escapes = self.rules == Rules::Postgres
+                        && self
+                            .previous_word
+                            .is_some_and(|w| w.eq_ignore_ascii_case("E"));
+                    self.token();
+                    self.quoted(b'\'', b'\'', escapes);
+                }
+                b'"' => self.quoted_identifier(b'"', b'"'),
+                b'`' if self.rules == Rules::Sqlite => self.quoted_identifier(b'`', b'`'),
+                b'[' if self.rules == Rules::Sqlite => self.quoted_identifier(b'[', b']'),
+                b'$' if self.rules == Rules::Postgres && self.dollar_quote() => {}
+                b'$' if self.rules == Rules::Sqlite => {
+                    // `$name`: a parameter.
+                    self.token();
+                    self.i += 1;
+                    self.skip_word_chars();
+                }
                 b';' => {
-                    if self.depth == 0 && self.parens == 0 {
+                    if self.in_body {
+                        self.body_statement_start = true;
+                        self.i += 1;
+                    } else if self.parens == 0 {
                         self.finish(self.i);
                         self.i += 1;
                         self.start = self.i;
                     } else {
                         self.i += 1;
                     }
-                }
-                b if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => self.word(),
-                b if b.is_ascii_whitespace() => self.i += 1,
-                b'(' | b')' => {
-                    self.note_token();
+                    self.after_dot = false;
                     self.previous_word = None;
+                }
+                b'(' | b')' => {
+                    self.token();
                     if b == b'(' {
                         self.parens += 1;
                     } else {
@@ -190,27 +315,29 @@ impl<'a> Lexer<'a> {
                     }
                     self.i += 1;
                 }
+                b if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
+                    let start = self.i;
+                    self.skip_word_chars();
+                    let word = &self.sql[start..self.i];
+                    self.word(word, false);
+                    self.previous_word = Some(word);
+                }
+                b'.' => {
+                    self.token();
+                    self.i += 1;
+                    self.after_dot = true;
+                }
                 _ => {
-                    self.note_token();
-                    self.previous_word = None;
+                    self.token();
                     self.i += 1;
                 }
             }
         }
         self.finish(self.bytes.len());
-        self.out
+        (self.out, self.dollar_quoted)
     }
 
-    /// Something other than whitespace or a comment: the statement has begun.
-    fn note_token(&mut self) {
-        if self.first_line == 0 {
-            self.first_line = self.line;
-        }
-    }
-
-    fn word(&mut self) {
-        self.note_token();
-        let start = self.i;
+    fn skip_word_chars(&mut self) {
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
             if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80 {
@@ -219,33 +346,81 @@ impl<'a> Lexer<'a> {
                 break;
             }
         }
-        let word = &self.sql[start..self.i];
-        if self.word_count < self.words.len() {
-            self.words[self.word_count] = Some(word);
-        }
-        self.word_count += 1;
-        let is = |w: &str| word.eq_ignore_ascii_case(w);
-        if (2..=6).contains(&self.word_count)
-            && self.words[0].is_some_and(|w| w.eq_ignore_ascii_case("CREATE"))
-            && (is("TRIGGER") || is("FUNCTION") || is("PROCEDURE"))
-        {
-            self.compound = true;
-        } else if self.compound {
-            // In a trigger or routine, `BEGIN` opens its compound body (a
-            // SQLite trigger's, PostgreSQL's `BEGIN ATOMIC`); `CASE` nests
-            // inside one; `END` closes either.
-            let opens_body = self.parens == 0 && is("BEGIN");
-            if opens_body || (self.depth > 0 && is("CASE")) {
-                self.depth += 1;
-            } else if self.depth > 0 && is("END") {
-                self.depth -= 1;
-            }
-        }
-        self.previous_word = Some(word);
     }
 
-    /// Skips a quoted string or identifier starting at `self.i`.
-    fn quoted(&mut self, quote: u8, backslash_escapes: bool) {
+    /// A token other than a word: the statement has begun, and the body's
+    /// statement (if any) with it.
+    fn token(&mut self) {
+        if self.first_line == 0 {
+            self.first_line = self.line;
+        }
+        self.body_statement_start = false;
+        self.after_dot = false;
+        self.begin_seen = false;
+        self.previous_word = None;
+    }
+
+    fn word(&mut self, text: &'a str, quoted: bool) {
+        if self.first_line == 0 {
+            self.first_line = self.line;
+        }
+        let keyword = |k: &str| !quoted && text.eq_ignore_ascii_case(k);
+        if self.words.len() < 4 {
+            self.words.push(Word { text, quoted });
+        }
+        self.word_count += 1;
+        let after_dot = std::mem::take(&mut self.after_dot);
+        if self.in_body {
+            if self.body_statement_start && !after_dot && keyword("END") {
+                self.in_body = false;
+            }
+            self.body_statement_start = false;
+            return;
+        }
+        if self.word_count <= 4 && self.compound == Compound::No {
+            self.compound = self.compound_kind();
+        }
+        let opens = match self.compound {
+            Compound::No => false,
+            Compound::Trigger => self.parens == 0 && !after_dot && keyword("BEGIN"),
+            Compound::Routine => self.begin_seen && keyword("ATOMIC"),
+        };
+        self.begin_seen = self.compound == Compound::Routine
+            && self.parens == 0
+            && !after_dot
+            && keyword("BEGIN");
+        if opens {
+            self.in_body = true;
+            self.body_statement_start = true;
+        }
+    }
+
+    /// What the statement's first words make it: a trigger or a routine.
+    fn compound_kind(&self) -> Compound {
+        let is = |n: usize, k: &str| {
+            self.words
+                .get(n)
+                .is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case(k))
+        };
+        if !is(0, "CREATE") {
+            return Compound::No;
+        }
+        // Both kinds under both rules: neither database has the other's
+        // form, so recognising it costs nothing and keeps a file written
+        // for one from looking like transaction control to the other.
+        let routine = |n: usize| is(n, "FUNCTION") || is(n, "PROCEDURE");
+        if is(1, "TRIGGER") || ((is(1, "TEMP") || is(1, "TEMPORARY")) && is(2, "TRIGGER")) {
+            Compound::Trigger
+        } else if routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3)) {
+            Compound::Routine
+        } else {
+            Compound::No
+        }
+    }
+
+    /// Skips a quoted string starting at `self.i`.
+    fn quoted(&mut self, open: u8, close: u8, backslash_escapes: bool) {
+        debug_assert_eq!(self.bytes[self.i], open);
         self.i += 1;
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
@@ -259,25 +434,36 @@ impl<'a> Lexer<'a> {
                 self.i += 2;
                 continue;
             }
-            if b == quote {
-                if self.bytes.get(self.i + 1) == Some(&quote) {
+            if b == close {
+                if open == close && self.bytes.get(self.i + 1) == Some(&close) {
                     self.i += 2;
                     continue;
                 }
                 self.i += 1;
-                self.previous_word = None;
                 return;
             }
             self.i += 1;
         }
+    }
+
+    /// A quoted identifier: a word, for the statement's first words.
+    fn quoted_identifier(&mut self, open: u8, close: u8) {
+        let after_dot = self.after_dot;
+        let start = self.i + 1;
+        self.quoted(open, close, false);
+        let end = self.i.saturating_sub(1).max(start);
+        let text = &self.sql[start..end];
+        self.after_dot = after_dot;
+        self.word(text, true);
         self.previous_word = None;
     }
 
     fn block_comment(&mut self) {
+        let nests = self.rules == Rules::Postgres;
         let mut depth = 0usize;
         while self.i < self.bytes.len() {
             match (self.bytes[self.i], self.bytes.get(self.i + 1)) {
-                (b'/', Some(b'*')) => {
+                (b'/', Some(b'*')) if nests || depth == 0 => {
                     depth += 1;
                     self.i += 2;
                 }
@@ -285,7 +471,7 @@ impl<'a> Lexer<'a> {
                     depth -= 1;
                     self.i += 2;
                     if depth == 0 {
-                        return;
+                        break;
                     }
                 }
                 (b'\n', _) => {
@@ -295,30 +481,34 @@ impl<'a> Lexer<'a> {
                 _ => self.i += 1,
             }
         }
+        self.previous_word = None;
     }
 
-    /// `$tag$ ... $tag$` (the tag may be empty); `$1` is a parameter, not a
-    /// quote. Returns whether one was skipped.
+    /// `$tag$ ... $tag$` (the tag may be empty; letters may be non-ASCII);
+    /// `$1` is a parameter, not a quote. Returns whether one was skipped.
     fn dollar_quote(&mut self) -> bool {
         let rest = &self.sql[self.i + 1..];
         if rest.starts_with(|c: char| c.is_ascii_digit()) {
             return false;
         }
         let tag_len = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
         if rest.as_bytes().get(tag_len) != Some(&b'$') {
             return false;
         }
-        self.note_token();
+        self.token();
         let tag = &self.sql[self.i..self.i + tag_len + 2];
         let body_start = self.i + tag.len();
-        let end = self.sql[body_start..]
-            .find(tag)
-            .map_or(self.bytes.len(), |n| body_start + n + tag.len());
+        let end = match self.sql[body_start..].find(tag) {
+            Some(n) => {
+                self.dollar_quoted = true;
+                body_start + n + tag.len()
+            }
+            None => self.bytes.len(),
+        };
         self.line += self.sql[self.i..end].matches('\n').count();
         self.i = end;
-        self.previous_word = None;
         true
     }
 
@@ -328,15 +518,18 @@ impl<'a> Lexer<'a> {
                 text: &self.sql[self.start..end],
                 offset: self.start,
                 line: self.first_line,
-                keywords: self.words,
+                words: std::mem::take(&mut self.words),
             });
         }
         self.first_line = 0;
-        self.words = [None; 3];
+        self.words.clear();
         self.word_count = 0;
-        self.compound = false;
+        self.compound = Compound::No;
+        self.begin_seen = false;
+        self.in_body = false;
+        self.body_statement_start = false;
         self.parens = 0;
-        self.depth = 0;
+        self.after_dot = false;
         self.previous_word = None;
     }
 }
@@ -345,15 +538,15 @@ impl<'a> Lexer<'a> {
 mod tests {
     use super::*;
 
-    fn texts(sql: &str) -> Vec<String> {
-        statements(sql)
+    fn texts(sql: &str, rules: Rules) -> Vec<String> {
+        statements(sql, rules)
             .iter()
             .map(|s| s.text.trim().to_owned())
             .collect()
     }
 
     #[test]
-    fn splits_at_top_level_semicolons_only() {
+    fn splits_postgres_at_top_level_semicolons_only() {
         let sql = "-- migrate:no-transaction\n\
                    CREATE INDEX CONCURRENTLY a ON t (x);\n\
                    INSERT INTO t VALUES ('semi;colon', 'it''s; fine', E'back\\';slash');\n\
@@ -362,7 +555,7 @@ mod tests {
                    DO $$ BEGIN PERFORM 1; END $$;\n\
                    SELECT $1::int;\n\
                    -- trailing comment; with a semicolon\n";
-        let parts = texts(sql);
+        let parts = texts(sql, Rules::Postgres);
         assert_eq!(parts.len(), 6, "{parts:#?}");
         assert!(parts[0].ends_with("CREATE INDEX CONCURRENTLY a ON t (x)"));
         assert!(parts[1].starts_with("INSERT") && parts[1].ends_with("slash')"));
@@ -377,25 +570,28 @@ mod tests {
         // `ELSE'C:\'` is ELSE followed by the plain string 'C:\'.
         let sql =
             "SELECT CASE WHEN true THEN 'a' ELSE'C:\\' END;\nCREATE INDEX CONCURRENTLY i ON t (x);";
-        let found = statements(sql);
+        let found = statements(sql, Rules::Postgres);
         assert_eq!(found.len(), 2, "{found:#?}");
         assert_eq!(found[1].line, 2);
     }
 
     #[test]
     fn compound_bodies_are_one_statement() {
-        let sql = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n\
-                     UPDATE t SET x = CASE WHEN new.x > 0 THEN 1 ELSE 2 END;\n\
-                     INSERT INTO log VALUES (new.x);\n\
-                   END;\n\
-                   CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql\n\
-                   BEGIN ATOMIC\n  SELECT a + 1;\n  SELECT a + 2;\nEND;\n\
-                   CREATE TABLE after_them (x int);";
-        let parts = texts(sql);
-        assert_eq!(parts.len(), 3, "{parts:#?}");
+        let trigger = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n\
+                         UPDATE t SET x = CASE WHEN new.x > 0 THEN 1 ELSE 2 END;\n\
+                         INSERT INTO log VALUES (new.\"end\", NEW.end, NEW.begin);\n\
+                       END;\n\
+                       CREATE TABLE after_it (x int);";
+        let parts = texts(trigger, Rules::Sqlite);
+        assert_eq!(parts.len(), 2, "{parts:#?}");
         assert!(parts[0].ends_with("END"));
-        assert!(parts[1].starts_with("CREATE FUNCTION") && parts[1].ends_with("END"));
-        assert_eq!(statements(sql)[2].line, 10);
+        let routine = "CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql\n\
+                       BEGIN ATOMIC\n  SELECT begin FROM shifts;\n  SELECT a + 2;\nEND;\n\
+                       CREATE TABLE after_it (x int);";
+        let parts = texts(routine, Rules::Postgres);
+        assert_eq!(parts.len(), 2, "{parts:#?}");
+        assert!(parts[0].starts_with("CREATE OR REPLACE FUNCTION") && parts[0].ends_with("END"));
+        assert_eq!(statements(routine, Rules::Postgres)[1].line, 6);
     }
 
     #[test]
@@ -427,6 +623,10 @@ mod tests {
                 None,
             ),
             (
+                "CREATE TRIGGER tr AFTER UPDATE OF begin ON t BEGIN SELECT NEW.end; END;",
+                None,
+            ),
+            (
                 "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; END;",
                 None,
             ),
@@ -437,21 +637,47 @@ mod tests {
         }
     }
 
+    /// Each hid a `COMMIT` or `ROLLBACK` from one database's rules while
+    /// the other database runs it.
     #[test]
-    fn begin_is_a_body_only_in_triggers_and_routines() {
-        let sql = "CREATE TABLE t (begin int, \"end\" int);\nCOMMIT;";
-        assert_eq!(first_transaction_control(sql), Some((2, "COMMIT")));
-        let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;";
-        assert_eq!(texts(rule).len(), 2);
+    fn transaction_control_hidden_from_one_database_is_found() {
+        for sql in [
+            // SQLite comments do not nest: `/*` inside one opens nothing.
+            "CREATE TABLE u (p TEXT);\n/* paths like /srv/uploads/* */ COMMIT;",
+            // A SQLite bracket identifier holding a quote.
+            "CREATE TABLE [customer's notes] (x int);\nCOMMIT;",
+            // A trigger body reading a column named begin, then a real COMMIT.
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET x = NEW.begin; END;\nCOMMIT;",
+            // PostgreSQL: a function named begin.
+            "CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS 'SELECT 1';\nCOMMIT;",
+            // A BEGIN ATOMIC body reading a column named begin.
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT begin FROM s; END;\nCOMMIT;",
+            // A dollar quote with a non-ASCII tag.
+            "COMMENT ON TABLE t IS $é$ the customer's table $é$;\nROLLBACK;",
+            // SQLite has no E'' strings and no dollar quotes.
+            "SELECT e'\\' FROM (SELECT 1 AS e);\nCOMMIT;",
+            "SELECT $a$;\nCOMMIT;",
+            // A table named trigger is no trigger.
+            "CREATE TABLE trigger AS SELECT 1 AS begin;\nCOMMIT;",
+        ] {
+            let found = first_transaction_control(sql);
+            assert!(
+                matches!(found, Some((2, "COMMIT" | "ROLLBACK"))),
+                "missed in {sql:?}: {found:?}"
+            );
+        }
     }
 
     #[test]
-    fn finds_foreign_key_pragmas() {
-        let sets = |sql| statements(sql).iter().any(Statement::sets_foreign_keys);
+    fn finds_foreign_key_pragmas_however_the_name_is_written() {
+        let sets = |sql: &str| !sets_foreign_keys(sql).is_empty();
         assert!(sets("PRAGMA foreign_keys = OFF;"));
         assert!(sets("pragma FOREIGN_KEYS=0;"));
         assert!(sets("PRAGMA main.foreign_keys = OFF;"));
         assert!(sets("PRAGMA foreign_keys(0);"));
+        assert!(sets("PRAGMA \"foreign_keys\" = OFF;"));
+        assert!(sets("PRAGMA [foreign_keys] = OFF;"));
+        assert!(sets("PRAGMA main.`foreign_keys` = OFF;"));
         assert!(!sets("PRAGMA foreign_keys;"));
         assert!(!sets("PRAGMA defer_foreign_keys = ON;"));
         assert!(!sets("PRAGMA foreign_key_check;"));
@@ -459,9 +685,54 @@ mod tests {
     }
 
     #[test]
+    fn blank_means_blank_for_both_databases() {
+        assert!(is_blank(""));
+        assert!(is_blank(" \n-- nothing\n/* a comment */\n;"));
+        // Nested comments are blank for PostgreSQL only: SQLite would run ` comment */`.
+        assert!(!is_blank("/* a /* nested */ comment */"));
+        // A `/*` inside a SQLite comment opens nothing: the table is real.
+        assert!(!is_blank(
+            "/* matches /srv/* */ CREATE TABLE t (x INTEGER);"
+        ));
+    }
+
+    #[test]
+    fn each_database_is_checked_by_its_own_rules_at_run_time() {
+        // A SQLite file whose comment holds `/*`: PostgreSQL would see no COMMIT.
+        let sql = "/* /srv/* */ COMMIT;";
+        assert_eq!(transaction_control(sql, Rules::Sqlite), Some((1, "COMMIT")));
+        assert_eq!(transaction_control(sql, Rules::Postgres), None);
+        // PostgreSQL's DO block is not SQLite's END.
+        let sql = "DO $$ BEGIN PERFORM 1; END $$;";
+        assert_eq!(transaction_control(sql, Rules::Postgres), None);
+        assert_eq!(first_transaction_control(sql), None);
+    }
+
+    #[test]
+    fn what_the_compile_time_check_cannot_see_the_run_time_check_does() {
+        // Valid SQLite ($a$x$a$ is a parameter) whose dollar quote makes the
+        // compile-time check read it as PostgreSQL, where the COMMIT sits in
+        // a nested comment. The runtime reads it with SQLite's rules.
+        let sql = "SELECT $a$x$a$;\n/* /srv/* */ COMMIT;";
+        assert_eq!(first_transaction_control(sql), None);
+        assert_eq!(transaction_control(sql, Rules::Sqlite), Some((2, "COMMIT")));
+    }
+
+    #[test]
     fn lines_count_newlines_inside_strings_and_comments() {
         let sql = "SELECT 'a\nb';\n/* x\ny */\nSELECT $$\n$$;\nSELECT 3;";
-        let lines: Vec<usize> = statements(sql).iter().map(|s| s.line).collect();
+        let lines: Vec<usize> = statements(sql, Rules::Postgres)
+            .iter()
+            .map(|s| s.line)
+            .collect();
         assert_eq!(lines, [1, 5, 7]);
+    }
+
+    #[test]
+    fn begin_is_a_body_only_in_triggers_and_routines() {
+        let sql = "CREATE TABLE t (begin int, \"end\" int);\nCOMMIT;";
+        assert_eq!(first_transaction_control(sql), Some((2, "COMMIT")));
+        let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;";
+        assert_eq!(texts(rule, Rules::Postgres).len(), 2);
     }
 }
