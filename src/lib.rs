@@ -217,8 +217,8 @@ extern crate self as migrate;
 
 pub use migrate_core::{
     Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, Migration, MigrationFn,
-    MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report, Result, Runner, SqlMode,
-    State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
+    MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report, Result, Runner,
+    SqlDialect, SqlMode, State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
 /// The validated name of a history table, as [`Driver::lock`] receives it:

@@ -5,11 +5,12 @@
 //! The name is validated as a plain SQL identifier at compile time, so
 //! nothing can be injected through it.
 
+use crate::dialect::SqlDialect;
 use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::registry::Migration;
 use crate::table::TableName;
-use crate::tx::{Dialect, Tx, Value};
+use crate::tx::{Tx, Value};
 
 /// Whether a history row's migration finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,32 +84,24 @@ pub struct Head {
 }
 
 /// The SQL of the history table for one dialect and table name. Every
-/// statement the runtime sends about history is written here, once.
+/// statement the runtime sends about history is written here, once, in
+/// the words the driver's [`SqlDialect`] gives.
 pub(crate) struct HistorySql {
-    dialect: Dialect,
     table: String,
     /// The table as the registry names it, for messages.
     shown: String,
-    /// The schema to create first: only one the registry names itself.
-    create_schema: Option<String>,
-    index: String,
-    /// Whether this set keeps SQLite's `PRAGMA user_version`: only the set
-    /// with the default, unqualified history table does, since one file
-    /// has one `user_version` and several sets would fight over it.
+    /// `CREATE SCHEMA` / `CREATE TABLE` / `CREATE INDEX`, formatted once.
+    create: String,
+    /// Whether this set keeps the database's schema-version counter
+    /// (SQLite's `PRAGMA user_version`): only the set with the default,
+    /// unqualified history table does, since one file has one counter and
+    /// several sets would fight over it.
     owns_schema_version: bool,
     /// The statements run once per migration, formatted once per run.
     insert: String,
     finish: String,
     unfinish: String,
     delete: String,
-}
-
-/// The dialect's current time as UTC ISO 8601 text.
-fn now(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-        _ => "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-    }
 }
 
 fn version_value(version: u64) -> Value {
@@ -144,23 +137,43 @@ const COLUMNS: [&str; 9] = [
 impl HistorySql {
     /// The SQL for `table`, which is `configured` (the registry's name)
     /// perhaps qualified with the schema the driver resolved.
-    pub(crate) fn new(dialect: Dialect, table: &TableName<'_>, configured: &TableName<'_>) -> Self {
+    pub(crate) fn new(
+        dialect: &dyn SqlDialect,
+        table: &TableName<'_>,
+        configured: &TableName<'_>,
+    ) -> Self {
         let owns_schema_version =
             configured.schema.is_none() && configured.table == crate::registry::DEFAULT_TABLE;
-        let index = match table.schema {
-            // PostgreSQL puts an index in its table's schema; SQLite names the schema on the index.
-            Some(schema) if dialect == Dialect::Sqlite => {
-                format!("\"{schema}\".\"{}_unfinished\"", table.table)
-            }
-            _ => format!("\"{}_unfinished\"", table.table),
-        };
-        let quoted = table.quoted();
-        let now = now(dialect);
+        let quoted = dialect.quote_table(table);
+        let now = dialect.now_utc();
+        let mut create = String::new();
+        // Only a schema the registry names itself: a resolved one exists.
+        if let Some(statement) = configured.schema.and_then(|s| dialect.create_schema(s)) {
+            create.push_str(&statement);
+            create.push_str(";\n");
+        }
+        create.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS {quoted} (\n\
+             \x20   version {} PRIMARY KEY,\n\
+             \x20   name TEXT NOT NULL,\n\
+             \x20   kind TEXT NOT NULL,\n\
+             \x20   checksum TEXT NOT NULL,\n\
+             \x20   loose_checksum TEXT NOT NULL,\n\
+             \x20   chained_checksum TEXT NOT NULL,\n\
+             \x20   state TEXT NOT NULL,\n\
+             \x20   applied_at TEXT NOT NULL,\n\
+             \x20   execution_ms {} NOT NULL\n\
+             );\n",
+            dialect.version_type(),
+            dialect.int64_type()
+        ));
+        create.push_str(
+            &dialect.create_unfinished_index(&format!("{}_unfinished", table.table), table),
+        );
         HistorySql {
-            dialect,
             owns_schema_version,
             shown: table.to_string(),
-            create_schema: configured.schema.map(|s| format!("\"{s}\"")),
+            create,
             insert: format!(
                 "INSERT INTO {quoted} (version, name, kind, checksum, loose_checksum, \
                  chained_checksum, state, applied_at, execution_ms) \
@@ -173,51 +186,14 @@ impl HistorySql {
             unfinish: format!("UPDATE {quoted} SET state = $1 WHERE version = $2"),
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
             table: quoted,
-            index,
         }
     }
 
-    fn table_only(&self) -> &str {
-        // SQLite's `CREATE INDEX s.i ON t`: the table is named without its schema.
-        match self.dialect {
-            Dialect::Sqlite => self
-                .table
-                .rsplit_once('.')
-                .map_or(self.table.as_str(), |(_, t)| t),
-            _ => &self.table,
-        }
-    }
-
-    /// Creates the table (and its schema on PostgreSQL) if missing.
+    /// Creates the table (and a schema the registry names) if missing.
     pub(crate) fn create(&self, tx: &mut dyn Tx) -> Result<()> {
-        let version_type = match self.dialect {
-            Dialect::Sqlite => "INTEGER",
-            _ => "BIGINT",
-        };
-        let table = &self.table;
-        let mut sql = String::new();
-        if let (Dialect::Postgres, Some(schema)) = (self.dialect, &self.create_schema) {
-            sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {schema};\n"));
-        }
-        sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\n\
-             \x20   version {version_type} PRIMARY KEY,\n\
-             \x20   name TEXT NOT NULL,\n\
-             \x20   kind TEXT NOT NULL,\n\
-             \x20   checksum TEXT NOT NULL,\n\
-             \x20   loose_checksum TEXT NOT NULL,\n\
-             \x20   chained_checksum TEXT NOT NULL,\n\
-             \x20   state TEXT NOT NULL,\n\
-             \x20   applied_at TEXT NOT NULL,\n\
-             \x20   execution_ms BIGINT NOT NULL\n\
-             );\n\
-             CREATE INDEX IF NOT EXISTS {} ON {} (version) WHERE state <> 'applied';",
-            self.index,
-            self.table_only()
-        ));
         // `IF NOT EXISTS` accepts any table of that name: the read that
         // follows names one that is not ours.
-        tx.batch(&sql).map_err(|e| self.failed("create", e))
+        tx.batch(&self.create).map_err(|e| self.failed("create", e))
     }
 
     /// A failure of one of the history's own statements, named as such.

@@ -10,6 +10,7 @@
 )]
 
 pub mod checksum;
+pub mod dialect;
 pub mod driver;
 pub mod error;
 pub mod history;
@@ -19,8 +20,11 @@ pub mod runtime;
 pub mod source;
 mod stale;
 mod table;
+#[cfg(test)]
+mod testing;
 pub mod tx;
 
+pub use dialect::SqlDialect;
 pub use driver::{Database, Driver};
 pub use error::{BoxError, Cleanup, Error, Panicked, Result};
 pub use plan::{MigrationStatus, State};

@@ -292,7 +292,7 @@ impl Resolved {
         }
     }
 
-    fn sql(&self, dialect: crate::tx::Dialect) -> HistorySql {
+    fn sql(&self, dialect: &dyn crate::dialect::SqlDialect) -> HistorySql {
         HistorySql::new(dialect, &self.name(), &self.table)
     }
 }
@@ -361,7 +361,7 @@ impl<'m> Runner<'m> {
     ) -> Result<T> {
         let resolved = Resolved::new(driver, table_of(self.migrations)?)?;
         let table = resolved.name();
-        let sql = resolved.sql(driver.dialect());
+        let sql = resolved.sql(driver.sql_dialect());
         locked(driver, &table, self.lock_timeout, |driver| {
             // Read first: a read-only connection with nothing to do then
             // reports what is really wrong (dirty, future versions).
@@ -495,7 +495,7 @@ impl<'m> Runner<'m> {
     /// statement and writes nothing.
     fn current<D: Driver>(&self, driver: &mut D) -> Result<Option<Report>> {
         let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.dialect(), &table, &table);
+        let sql = HistorySql::new(driver.sql_dialect(), &table, &table);
         let latest_known = self.migrations.len() as u64;
         let head = match sql.head(driver, latest_known) {
             Ok(head) => head,
@@ -724,7 +724,7 @@ impl<'m> Runner<'m> {
     fn read_history<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<HistoryRow>> {
         let mut driver = db.driver();
         let resolved = Resolved::new(&mut driver, table_of(self.migrations)?)?;
-        let sql = resolved.sql(driver.dialect());
+        let sql = resolved.sql(driver.sql_dialect());
         match sql.read_all(&mut driver) {
             Err(e) if driver.is_missing_table(&e) => Ok(Vec::new()),
             other => other,
@@ -1017,77 +1017,8 @@ mod tests {
 
     use super::*;
     use crate::plan::tests::SET;
-    use crate::tx::{Dialect, Value};
-
-    /// Answers the boot check with `head`, records every call.
-    #[derive(Default)]
-    struct Recorder {
-        head: Vec<Vec<Option<String>>>,
-        calls: Vec<String>,
-    }
-
-    struct Recording<'r>(&'r mut Recorder);
-
-    impl Database for Recorder {
-        type Driver<'c> = Recording<'c>;
-        fn driver(&mut self) -> Recording<'_> {
-            Recording(self)
-        }
-    }
-
-    impl Tx for Recording<'_> {
-        fn execute(&mut self, sql: &str, _: &[Value]) -> Result<u64> {
-            self.0.calls.push(format!(
-                "execute {}",
-                sql.split_whitespace().next().unwrap_or("")
-            ));
-            Ok(1)
-        }
-        fn batch(&mut self, sql: &str) -> Result<()> {
-            self.0.calls.push(format!(
-                "batch {}",
-                sql.split_whitespace().next().unwrap_or("")
-            ));
-            Ok(())
-        }
-        fn query(&mut self, _: &str, _: &[Value]) -> Result<Vec<Vec<Value>>> {
-            self.0.calls.push("query".into());
-            Ok(Vec::new())
-        }
-        fn dialect(&self) -> Dialect {
-            Dialect::Postgres
-        }
-    }
-
-    impl Driver for Recording<'_> {
-        fn begin(&mut self) -> Result<()> {
-            self.0.calls.push("begin".into());
-            Ok(())
-        }
-        fn commit(&mut self) -> Result<()> {
-            self.0.calls.push("commit".into());
-            Ok(())
-        }
-        fn rollback(&mut self) -> Result<()> {
-            self.0.calls.push("rollback".into());
-            Ok(())
-        }
-        fn lock(&mut self, _: &TableName<'_>, _: Duration) -> Result<()> {
-            self.0.calls.push("lock".into());
-            Ok(())
-        }
-        fn unlock(&mut self) -> Result<()> {
-            self.0.calls.push("unlock".into());
-            Ok(())
-        }
-        fn is_missing_table(&self, _: &Error) -> bool {
-            false
-        }
-        fn query_text(&mut self, _: &str) -> Result<Vec<Vec<Option<String>>>> {
-            self.0.calls.push("query_text".into());
-            Ok(self.0.head.clone())
-        }
-    }
+    use crate::testing::Recorder;
+    use crate::tx::Value;
 
     fn head(version: &str, chain: &str) -> Vec<Vec<Option<String>>> {
         vec![vec![
@@ -1157,5 +1088,110 @@ mod tests {
         };
         SET.run_pending(&mut db).unwrap();
         assert!(db.calls.contains(&"lock".to_owned()));
+    }
+
+    /// A third dialect runs every operation: nothing in the core writes
+    /// SQLite's or PostgreSQL's SQL, and every history statement uses the
+    /// driver's words (here backtick quoting and its own clock).
+    /// A set with real-looking checksums, for choreographies that read back
+    /// what they wrote.
+    static HEX: Migrations = {
+        use crate::registry::Checksums;
+        const fn sums(c: &'static str) -> Checksums {
+            Checksums {
+                exact: c,
+                loose: c,
+                chained: c,
+            }
+        }
+        const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        const C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+        const fn sql(text: &'static str) -> Step {
+            Migration::__sql(text, SqlMode::Transaction)
+        }
+        static LIST: &[Migration] = &[
+            Migration::__new(
+                1,
+                "a",
+                "0001_a.sql",
+                sql("CREATE TABLE a (x INT);"),
+                sums(A),
+            )
+            .__with_down(Some("0001_a.down.sql"), sql("DROP TABLE a;")),
+            Migration::__new(
+                2,
+                "b",
+                "0002_b.sql",
+                sql("CREATE TABLE b (x INT);"),
+                sums(B),
+            ),
+            Migration::__new(
+                3,
+                "c",
+                "0003_c.sql",
+                sql("CREATE TABLE c (x INT);"),
+                sums(C),
+            )
+            .__with_down(Some("0003_c.down.sql"), sql("DROP TABLE c;")),
+        ];
+        Migrations::__new(LIST, "third_history", None)
+    };
+
+    #[test]
+    fn a_third_dialect_runs_the_whole_choreography() {
+        const SET: &Migrations = &HEX;
+        let mut db = Recorder {
+            table_missing: true,
+            ..Recorder::default()
+        };
+        assert_eq!(SET.run_to(&mut db, 2).unwrap().applied.len(), 2);
+        assert_eq!(
+            SET.runner()
+                .grouped(true)
+                .run_pending(&mut db)
+                .unwrap()
+                .applied
+                .len(),
+            1
+        );
+        assert_eq!(SET.rollback_to(&mut db, 2).unwrap().reverted.len(), 1);
+        assert_eq!(SET.status(&mut db).unwrap().len(), 3);
+        assert_eq!(db.rows.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        // A dirty row, repaired.
+        if let Some(row) = db.rows.get_mut(&2) {
+            row[6] = Value::Text("in_progress".into());
+        }
+        SET.repair(&mut db, 2, Repair::Completed).unwrap();
+        let mut fresh = Recorder {
+            table_missing: true,
+            ..Recorder::default()
+        };
+        SET.baseline(&mut fresh, 3).unwrap();
+        assert_eq!(fresh.rows.len(), 3);
+
+        let all: Vec<&String> = db.sql.iter().chain(&fresh.sql).collect();
+        for word in [
+            "THIRD_CLOCK_UTC()",
+            "THIRD_KEY64",
+            "THIRD_INT64",
+            "THIRD MAKE INDEX",
+        ] {
+            assert!(all.iter().any(|s| s.contains(word)), "{word} never sent");
+        }
+        for sql in all {
+            for foreign in [
+                "strftime",
+                "to_char",
+                "PRAGMA",
+                "BIGINT",
+                "\"third_history\"",
+            ] {
+                assert!(!sql.contains(foreign), "{foreign} in {sql}");
+            }
+            if sql.contains("third_history") {
+                assert!(sql.contains("`third_history`"), "{sql}");
+            }
+        }
     }
 }

@@ -60,17 +60,6 @@ impl<'a> TableName<'a> {
     }
 }
 
-impl TableName<'_> {
-    /// The name quoted for SQL: `"schema"."table"`. Parts are validated
-    /// identifiers, so quoting only preserves their case.
-    pub fn quoted(&self) -> String {
-        match self.schema {
-            Some(schema) => format!("{}.{}", quote(schema), quote(self.table)),
-            None => quote(self.table),
-        }
-    }
-}
-
 impl fmt::Display for TableName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.schema {
@@ -78,12 +67,6 @@ impl fmt::Display for TableName<'_> {
             None => f.write_str(self.table),
         }
     }
-}
-
-/// `"name"`, with any `"` inside doubled: a schema resolved from the
-/// database (`current_schema()`) was never validated, and may hold one.
-pub(crate) fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn check_identifier(whole: &str, part: &str) -> Result<(), String> {

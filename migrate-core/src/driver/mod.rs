@@ -12,6 +12,7 @@ pub mod sqlite;
 
 use std::time::Duration;
 
+use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::table::TableName;
 use crate::tx::{Tx, Value};
@@ -67,6 +68,9 @@ pub trait Driver: Tx {
     ///
     /// The database's error.
     fn unlock(&mut self) -> Result<()>;
+
+    /// The SQL this database speaks for migrate's history table.
+    fn sql_dialect(&self) -> &'static dyn SqlDialect;
 
     /// Whether `error` says the history table does not exist yet.
     fn is_missing_table(&self, error: &Error) -> bool;

@@ -23,6 +23,7 @@ use postgres::{Client, SimpleQueryMessage, Statement};
 use sha2::{Digest, Sha256};
 
 use super::{Database, Driver};
+use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::source::sql::{statements, Rules};
 use crate::table::TableName;
@@ -281,7 +282,40 @@ fn lock_key(schema: &str, table: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
+/// PostgreSQL's words for the history table.
+struct PostgresSql;
+
+impl SqlDialect for PostgresSql {
+    fn now_utc(&self) -> &'static str {
+        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    }
+
+    fn version_type(&self) -> &'static str {
+        "BIGINT"
+    }
+
+    fn create_schema(&self, schema: &str) -> Option<String> {
+        Some(format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            self.quote(schema)
+        ))
+    }
+
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String {
+        // The index lives in its table's schema.
+        format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} (version) WHERE state <> 'applied'",
+            self.quote(index),
+            self.quote_table(table)
+        )
+    }
+}
+
 impl Driver for PostgresDriver<'_> {
+    fn sql_dialect(&self) -> &'static dyn SqlDialect {
+        &PostgresSql
+    }
+
     fn begin(&mut self) -> Result<()> {
         self.batch("BEGIN")
     }

@@ -17,6 +17,7 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, Statement};
 
 use super::{Database, Driver};
+use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
@@ -170,7 +171,42 @@ fn lock_error(path: &std::path::Path, e: std::io::Error) -> Error {
     }
 }
 
+/// SQLite's words for the history table.
+struct SqliteSql;
+
+impl SqlDialect for SqliteSql {
+    fn now_utc(&self) -> &'static str {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    }
+
+    fn version_type(&self) -> &'static str {
+        // INTEGER PRIMARY KEY is the rowid: 64 bits, and the fastest lookup.
+        "INTEGER"
+    }
+
+    fn create_schema(&self, _schema: &str) -> Option<String> {
+        // SQLite's schemas are attached databases: nothing to create.
+        None
+    }
+
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String {
+        // SQLite names the schema on the index and the table bare.
+        let index = match table.schema {
+            Some(schema) => format!("{}.{}", self.quote(schema), self.quote(index)),
+            None => self.quote(index),
+        };
+        format!(
+            "CREATE INDEX IF NOT EXISTS {index} ON {} (version) WHERE state <> 'applied'",
+            self.quote(table.table)
+        )
+    }
+}
+
 impl Driver for SqliteDriver<'_> {
+    fn sql_dialect(&self) -> &'static dyn SqlDialect {
+        &SqliteSql
+    }
+
     fn begin(&mut self) -> Result<()> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")

@@ -1,0 +1,43 @@
+//! Dialects: the SQL a database speaks for migrate's own bookkeeping.
+//!
+//! The history table's DDL, its timestamps, identifier quoting and its
+//! partial index are written by the driver's [`SqlDialect`]; the core never
+//! writes "SQLite, otherwise PostgreSQL". A new database supplies one of
+//! these beside its [`Driver`](crate::Driver).
+
+use crate::table::TableName;
+
+/// How one database writes the statements migrate sends about its history.
+pub trait SqlDialect: Sync {
+    /// An identifier quoted for SQL (`"name"`, with `"` doubled).
+    fn quote(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    /// A table name quoted for SQL: `"schema"."table"` or `"table"`.
+    fn quote_table(&self, table: &TableName<'_>) -> String {
+        match table.schema {
+            Some(schema) => format!("{}.{}", self.quote(schema), self.quote(table.table)),
+            None => self.quote(table.table),
+        }
+    }
+
+    /// An expression for the current time as UTC ISO 8601 text.
+    fn now_utc(&self) -> &'static str;
+
+    /// The column type of `version` (a 64-bit integer key).
+    fn version_type(&self) -> &'static str;
+
+    /// The column type of other 64-bit integers (`execution_ms`).
+    fn int64_type(&self) -> &'static str {
+        "BIGINT"
+    }
+
+    /// The statement creating `schema` when missing, where the database
+    /// creates schemas (`None` where it attaches them, as SQLite does).
+    fn create_schema(&self, schema: &str) -> Option<String>;
+
+    /// The statement creating the partial index `index` (unqualified) over
+    /// `table`'s unfinished rows, when missing.
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String;
+}
