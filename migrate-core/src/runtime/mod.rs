@@ -8,17 +8,21 @@
 //! history, validate it against the binary, and apply each migration in its
 //! own transaction together with its history row.
 
+mod execute;
+mod script;
+
 use std::collections::BTreeSet;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use self::execute::execute;
+use self::script::{Change, Script, Unit};
 use crate::driver::{Database, Driver};
-use crate::error::{Cleanup, Error, Panicked, Result};
+use crate::error::{Error, Result};
 use crate::history::{Head, HistoryRow, HistorySql, RowState};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
-use crate::registry::{Migration, Migrations, SqlMode, Step};
+use crate::registry::{Migration, Migrations};
 use crate::table::TableName;
-use crate::tx::Tx;
 
 /// The default time to wait for another process's migration lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -221,10 +225,6 @@ impl Migrations {
 fn table_of(migrations: &Migrations) -> Result<TableName<'static>> {
     // Validated by the macro; checked again so a hand-built registry cannot inject SQL.
     TableName::parse(migrations.table()).map_err(Error::InvalidTableName)
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Runs `f` holding the migration lock, and releases it on every path:
@@ -471,19 +471,11 @@ impl<'m> Runner<'m> {
                 report.applied = self.apply_grouped(driver, sql, &pending, &mut versions)?;
             } else {
                 for migration in pending {
-                    let start = Instant::now();
                     let highest = versions.insert(migration.version());
-                    let unit = Unit {
-                        migration,
-                        step: migration.up(),
-                        change: Change::Apply,
-                        schema_version: highest,
-                    };
-                    unit.run(driver, sql)?;
-                    let applied = done(migration, start.elapsed());
-                    log_done("applied", &applied);
-                    self.report_progress(&applied);
-                    report.applied.push(applied);
+                    let step = (migration.up(), Change::Apply);
+                    report
+                        .applied
+                        .push(self.step(driver, sql, migration, step, highest)?);
                 }
             }
             report.version = versions.highest_known();
@@ -522,6 +514,34 @@ impl<'m> Runner<'m> {
         }))
     }
 
+    /// Runs one migration's up or down step with everything around it
+    /// (see `script.rs`), then logs and reports it.
+    fn step<D: Driver>(
+        &self,
+        driver: &mut D,
+        sql: &HistorySql,
+        migration: &'static Migration,
+        (step, change): (&'static crate::registry::Step, Change),
+        schema_version: u64,
+    ) -> Result<Applied> {
+        let unit = Unit {
+            migration,
+            step: Some(step),
+            change,
+        };
+        let took = execute(driver, sql, &Script::step(unit, schema_version))?;
+        let done = done(migration, took.first().copied().unwrap_or_default());
+        log_done(
+            match change {
+                Change::Apply => "applied",
+                Change::Revert => "reverted",
+            },
+            &done,
+        );
+        self.report_progress(&done);
+        Ok(done)
+    }
+
     /// Applies `pending` in one transaction, all or nothing.
     fn apply_grouped<D: Driver>(
         &self,
@@ -530,44 +550,24 @@ impl<'m> Runner<'m> {
         pending: &[&'static Migration],
         versions: &mut AppliedVersions,
     ) -> Result<Vec<Applied>> {
-        let Some(&last) = pending.last() else {
+        if pending.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         if let Some(m) = pending.iter().find(|m| !m.transactional()) {
             return Err(Error::NoTransactionInGroup {
                 version: m.version(),
                 file: m.file_name().to_owned(),
             });
         }
-        let foreign_keys_off = pending
-            .iter()
-            .any(|m| m.up().mode() == SqlMode::ForeignKeysOff);
         for migration in pending {
             versions.insert(migration.version());
         }
-        let mut applied = Vec::with_capacity(pending.len());
-        let mut culprit = last;
-        in_transaction(driver, foreign_keys_off, |driver| {
-            for migration in pending {
-                culprit = migration;
-                let start = Instant::now();
-                run_step(driver, migration.up())?;
-                record(driver, sql, migration, Change::Apply, start)
-                    .map_err(|e| blame_aborted_transaction(driver, e))?;
-                applied.push(done(migration, start.elapsed()));
-            }
-            culprit = last;
-            sql.set_schema_version(driver, versions.highest())
-        })
-        .map_err(|source| match source {
-            Error::TransactionEnded => {
-                if let Err(e) = sql.insert(driver, culprit, RowState::InProgress, 0) {
-                    log::error!("could not mark migration {} dirty: {e}", culprit.version());
-                }
-                failed(culprit, Cleanup::LeftDirty, Error::TransactionEnded)
-            }
-            other => failed(culprit, Cleanup::GroupRolledBack, other),
-        })?;
+        let took = execute(driver, sql, &Script::group(pending, versions.highest()))?;
+        let applied: Vec<Applied> = pending
+            .iter()
+            .zip(took)
+            .map(|(m, duration)| done(m, duration))
+            .collect();
         for a in &applied {
             log_done("applied", a);
             self.report_progress(a);
@@ -597,18 +597,11 @@ impl<'m> Runner<'m> {
                 let Some(down) = migration.down() else {
                     continue; // to_revert checked every one has a down step
                 };
-                let start = Instant::now();
-                let unit = Unit {
-                    migration,
-                    step: down,
-                    change: Change::Revert,
-                    schema_version: versions.remove(migration.version()),
-                };
-                unit.run(driver, sql)?;
-                let reverted = done(migration, start.elapsed());
-                log_done("reverted", &reverted);
-                self.report_progress(&reverted);
-                report.reverted.push(reverted);
+                let below = versions.remove(migration.version());
+                let step = (down, Change::Revert);
+                report
+                    .reverted
+                    .push(self.step(driver, sql, migration, step, below)?);
             }
             report.version = versions.highest_known();
             Ok(report)
@@ -654,16 +647,12 @@ impl<'m> Runner<'m> {
                     rows: rows.len(),
                 });
             }
-            in_transaction(driver, false, |driver| {
-                for m in self
-                    .migrations
-                    .iter()
-                    .take_while(|m| m.version() <= version)
-                {
-                    sql.insert(driver, m, RowState::Applied, 0)?;
-                }
-                sql.set_schema_version(driver, version)
-            })?;
+            let adopted: Vec<&'static Migration> = self
+                .migrations
+                .iter()
+                .take_while(|m| m.version() <= version)
+                .collect();
+            execute(driver, sql, &Script::baseline(&adopted, version))?;
             log::info!("baselined `{table}` at version {version}");
             Ok(Report {
                 version,
@@ -703,15 +692,14 @@ impl<'m> Runner<'m> {
                 (_, Repair::Completed) => true,
                 (_, Repair::Undone) => false,
             };
-            in_transaction(driver, false, |driver| {
-                if applied {
-                    sql.finish(driver, version, 0)?;
-                } else {
-                    sql.delete(driver, version)?;
-                    versions.remove(version);
-                }
-                sql.set_schema_version(driver, versions.highest())
-            })?;
+            if !applied {
+                versions.remove(version);
+            }
+            execute(
+                driver,
+                sql,
+                &Script::repair(version, applied, versions.highest()),
+            )?;
             log::info!("repaired version {version} of `{table}`: {how:?}");
             Ok(Report {
                 version: versions.highest_known(),
@@ -732,275 +720,6 @@ impl<'m> Runner<'m> {
     }
 }
 
-/// What a step does to its migration's history row.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Change {
-    /// An up step: the row is inserted.
-    Apply,
-    /// A down step: the row is deleted.
-    Revert,
-}
-
-/// One migration step and everything that goes with it: the choreography
-/// of begin, run, record, schema version, commit — and on failure what is
-/// rolled back or left dirty — written once for applying and reverting.
-struct Unit {
-    migration: &'static Migration,
-    step: &'static Step,
-    change: Change,
-    /// The highest applied version once this step is done.
-    schema_version: u64,
-}
-
-impl Unit {
-    fn run<D: Driver>(&self, driver: &mut D, sql: &HistorySql) -> Result<()> {
-        let start = Instant::now();
-        let (migration, version) = (self.migration, self.migration.version());
-        match self.step.mode() {
-            SqlMode::NoTransaction => {
-                // The row says "unfinished" while the step runs outside a transaction.
-                match self.change {
-                    Change::Apply => sql.insert(driver, migration, RowState::InProgress, 0)?,
-                    Change::Revert => sql.unfinish(driver, version)?,
-                }
-                let result = run_step(driver, self.step)
-                    .and_then(|()| match self.change {
-                        Change::Apply => sql.finish(driver, version, millis(start.elapsed())),
-                        Change::Revert => sql.delete(driver, version),
-                    })
-                    .and_then(|()| sql.set_schema_version(driver, self.schema_version));
-                if let Err(source) = result {
-                    // Whatever transaction the step opened itself ends here, so
-                    // the connection (and the dirty marker) stay as they are.
-                    let _ = driver.rollback();
-                    return Err(self.failed(Cleanup::LeftDirty, source));
-                }
-                Ok(())
-            }
-            mode => in_transaction(driver, mode == SqlMode::ForeignKeysOff, |driver| {
-                run_step(driver, self.step)?;
-                record(driver, sql, migration, self.change, start)
-                    .map_err(|e| blame_aborted_transaction(driver, e))?;
-                sql.set_schema_version(driver, self.schema_version)
-            })
-            .map_err(|source| match source {
-                Error::TransactionEnded => {
-                    // Part of it may be committed: say so, and make the next
-                    // run stop until someone has looked.
-                    let marked = match self.change {
-                        Change::Apply => sql.insert(driver, migration, RowState::InProgress, 0),
-                        Change::Revert => sql.unfinish(driver, version),
-                    };
-                    if let Err(e) = marked {
-                        log::error!("could not mark migration {version} dirty: {e}");
-                    }
-                    self.failed(Cleanup::LeftDirty, Error::TransactionEnded)
-                }
-                other => self.failed(Cleanup::RolledBack, other),
-            }),
-        }
-    }
-}
-
-impl Unit {
-    /// The failure of this step, naming its own file (a down step's, when reverting).
-    fn failed(&self, cleanup: Cleanup, source: Error) -> Error {
-        let mut error = failed(self.migration, cleanup, source);
-        if let (Error::Failed { file, .. }, Change::Revert) = (&mut error, self.change) {
-            if let Some(down) = self.migration.down_file_name() {
-                *file = down.to_owned();
-            }
-        }
-        error
-    }
-}
-
-/// A history write refused because the migration's transaction is already
-/// aborted (it ignored one of its own errors) is the migration's fault.
-fn blame_aborted_transaction<D: Driver>(driver: &D, error: Error) -> Error {
-    if driver.is_aborted_transaction(&error) {
-        Error::other(
-            "the migration's transaction was aborted by an error it ignored, so the database \
-             refused everything after it; let the error propagate, or avoid it",
-        )
-    } else {
-        error
-    }
-}
-
-/// Writes the history row of a step that ran.
-fn record<D: Driver>(
-    driver: &mut D,
-    sql: &HistorySql,
-    migration: &Migration,
-    change: Change,
-    start: Instant,
-) -> Result<()> {
-    match change {
-        Change::Apply => sql.insert(
-            driver,
-            migration,
-            RowState::Applied,
-            millis(start.elapsed()),
-        ),
-        Change::Revert => sql.delete(driver, migration.version()),
-    }
-}
-
-/// Runs `body` in a transaction: commit on success, roll back on error.
-/// With `foreign_keys_off`, enforcement is off around the transaction,
-/// violations are checked before the commit, and the connection's setting
-/// is restored on every path.
-fn in_transaction<D: Driver>(
-    driver: &mut D,
-    foreign_keys_off: bool,
-    body: impl FnOnce(&mut D) -> Result<()>,
-) -> Result<()> {
-    let restore = if foreign_keys_off {
-        // Violations already there are not this migration's: refuse before
-        // it runs rather than blame it afterwards.
-        driver.check_foreign_keys().map_err(|e| match e {
-            Error::ForeignKeyViolations {
-                count, examples, ..
-            } => Error::ForeignKeyViolations {
-                count,
-                examples,
-                before_migration: true,
-            },
-            other => other,
-        })?;
-        Some(driver.foreign_keys(false)?)
-    } else {
-        None
-    };
-    let mut committing = false;
-    let result = driver
-        .begin()
-        .and_then(|()| body(driver))
-        .and_then(|()| match restore {
-            Some(_) => driver.check_foreign_keys(),
-            None => Ok(()),
-        })
-        .and_then(|()| {
-            committing = true;
-            driver.commit()
-        });
-    if result.is_err() {
-        let _ = driver.rollback();
-    }
-    // A commit that reports failure may still have happened (a lost reply):
-    // say so rather than claim a rollback.
-    let result = match result {
-        Err(source) if committing => Err(Error::Unconfirmed(Box::new(source))),
-        other => other,
-    };
-    let restored = match restore {
-        Some(was_on) => driver.foreign_keys(was_on).map(drop),
-        None => Ok(()),
-    };
-    result.and(restored)
-}
-
-/// Runs one step. A panic inside it becomes an error, so the step's
-/// transaction is rolled back like any failure's. A Rust step's SQL is
-/// checked for statements that would end the transaction it runs in.
-fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
-        Step::Sql { sql, mode } => match mode {
-            SqlMode::NoTransaction => driver.batch_without_transaction(sql),
-            _ => {
-                // The compile-time check cannot know the database; this one
-                // reads the SQL as the connected database will, before it runs.
-                refuse_transaction_control(sql, driver.dialect(), "the migration")?;
-                driver.batch(sql)
-            }
-        },
-        Step::Rust(run) => run(&mut Guarded(driver)),
-    }));
-    outcome
-        .unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))))
-        .and_then(|()| {
-            if step.transactional() && !driver.transaction_open()? {
-                return Err(Error::TransactionEnded);
-            }
-            Ok(())
-        })
-}
-
-/// Refuses SQL holding top-level transaction control, read with `dialect`'s rules.
-fn refuse_transaction_control(sql: &str, dialect: crate::tx::Dialect, what: &str) -> Result<()> {
-    let rules = crate::source::sql::Rules::of(dialect);
-    match crate::source::sql::transaction_control(sql, rules) {
-        Some((line, command)) => Err(Error::other(format!(
-            "`{command}` (line {line} of {what}) is transaction control, but this migration \
-             already runs in a transaction; remove it"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// The `Tx` a Rust migration receives: the driver's, refusing SQL that
-/// would end the transaction the migration runs in.
-struct Guarded<'d, D>(&'d mut D);
-
-impl<D: Driver> Guarded<'_, D> {
-    fn check(&self, sql: &str) -> Result<()> {
-        refuse_transaction_control(sql, self.0.dialect(), "the SQL passed to `Tx`")
-    }
-}
-
-impl<D: Driver> Tx for Guarded<'_, D> {
-    fn execute(&mut self, sql: &str, params: &[crate::tx::Value]) -> Result<u64> {
-        self.check(sql)?;
-        self.0.execute(sql, params)
-    }
-
-    fn batch(&mut self, sql: &str) -> Result<()> {
-        self.check(sql)?;
-        self.0.batch(sql)
-    }
-
-    fn query(
-        &mut self,
-        sql: &str,
-        params: &[crate::tx::Value],
-    ) -> Result<Vec<Vec<crate::tx::Value>>> {
-        self.check(sql)?;
-        self.0.query(sql, params)
-    }
-
-    fn dialect(&self) -> crate::tx::Dialect {
-        self.0.dialect()
-    }
-}
-
-fn failed(migration: &Migration, cleanup: Cleanup, source: Error) -> Error {
-    let source: crate::error::BoxError = match source {
-        // The history's own failures name their table and step: not the migration's fault.
-        history @ Error::History { .. } => return history,
-        Error::TransactionEnded => Box::new(Error::TransactionEnded),
-        Error::Unconfirmed(source) => {
-            return Error::Failed {
-                version: migration.version(),
-                name: migration.name().to_owned(),
-                file: migration.file_name().to_owned(),
-                cleanup: Cleanup::Unconfirmed,
-                source,
-            }
-        }
-        // A Rust migration's own error, or the driver's, is the cause itself.
-        Error::Driver(e) | Error::Other(e) => e,
-        other => Box::new(other),
-    };
-    Error::Failed {
-        version: migration.version(),
-        name: migration.name().to_owned(),
-        file: migration.file_name().to_owned(),
-        cleanup,
-        source,
-    }
-}
-
 fn done(migration: &'static Migration, duration: Duration) -> Applied {
     Applied {
         version: migration.version(),
@@ -1011,187 +730,4 @@ fn done(migration: &'static Migration, duration: Duration) -> Applied {
 }
 
 #[cfg(test)]
-mod tests {
-    //! The runtime's choreography against a recording driver: which
-    //! statements and locks each path takes.
-
-    use super::*;
-    use crate::plan::tests::SET;
-    use crate::testing::Recorder;
-    use crate::tx::Value;
-
-    fn head(version: &str, chain: &str) -> Vec<Vec<Option<String>>> {
-        vec![vec![
-            Some(version.into()),
-            Some(chain.into()),
-            Some("applied".into()),
-        ]]
-    }
-
-    #[test]
-    fn boot_with_nothing_pending_is_one_statement_and_no_lock() {
-        let mut db = Recorder {
-            head: head("3", "h3"),
-            ..Recorder::default()
-        };
-        let report = SET.run_pending(&mut db).unwrap();
-        assert!(report.applied.is_empty());
-        assert_eq!(report.version, 3);
-        assert_eq!(db.calls, ["query_text"]);
-    }
-
-    #[test]
-    fn a_different_chain_or_version_takes_the_slow_path_under_the_lock() {
-        for (version, chain) in [("3", "edited"), ("2", "h2")] {
-            let mut db = Recorder {
-                head: head(version, chain),
-                ..Recorder::default()
-            };
-            // The recorder's history reads back empty, so all three apply.
-            let report = SET.run_pending(&mut db).unwrap();
-            assert_eq!(report.applied.len(), 3);
-            // Boot's read, the lock, the whole history (it exists: no create).
-            let slow_path = ["query_text", "lock", "query"];
-            assert_eq!(db.calls[..3], slow_path, "{:?}", db.calls);
-            assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
-            let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
-            assert_eq!(db.calls[3..7], per_migration, "{:?}", db.calls);
-        }
-    }
-
-    #[test]
-    fn progress_is_reported_once_per_migration_in_both_modes() {
-        for grouped in [false, true] {
-            let mut db = Recorder::default();
-            let seen = std::cell::RefCell::new(Vec::new());
-            let record = |a: &Applied| seen.borrow_mut().push(a.version);
-            SET.runner()
-                .grouped(grouped)
-                .on_progress(&record)
-                .run_pending(&mut db)
-                .unwrap();
-            assert_eq!(*seen.borrow(), [1, 2, 3], "grouped: {grouped}");
-        }
-    }
-
-    #[test]
-    fn an_unfinished_row_is_never_current() {
-        let mut rows = head("3", "h3");
-        rows.push(vec![
-            Some("2".into()),
-            Some("h2".into()),
-            Some("in_progress".into()),
-        ]);
-        let mut db = Recorder {
-            head: rows,
-            ..Recorder::default()
-        };
-        SET.run_pending(&mut db).unwrap();
-        assert!(db.calls.contains(&"lock".to_owned()));
-    }
-
-    /// A third dialect runs every operation: nothing in the core writes
-    /// SQLite's or PostgreSQL's SQL, and every history statement uses the
-    /// driver's words (here backtick quoting and its own clock).
-    /// A set with real-looking checksums, for choreographies that read back
-    /// what they wrote.
-    static HEX: Migrations = {
-        use crate::registry::Checksums;
-        const fn sums(c: &'static str) -> Checksums {
-            Checksums {
-                exact: c,
-                loose: c,
-                chained: c,
-            }
-        }
-        const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-        const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-        const C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
-        const fn sql(text: &'static str) -> Step {
-            Migration::__sql(text, SqlMode::Transaction)
-        }
-        static LIST: &[Migration] = &[
-            Migration::__new(
-                1,
-                "a",
-                "0001_a.sql",
-                sql("CREATE TABLE a (x INT);"),
-                sums(A),
-            )
-            .__with_down(Some("0001_a.down.sql"), sql("DROP TABLE a;")),
-            Migration::__new(
-                2,
-                "b",
-                "0002_b.sql",
-                sql("CREATE TABLE b (x INT);"),
-                sums(B),
-            ),
-            Migration::__new(
-                3,
-                "c",
-                "0003_c.sql",
-                sql("CREATE TABLE c (x INT);"),
-                sums(C),
-            )
-            .__with_down(Some("0003_c.down.sql"), sql("DROP TABLE c;")),
-        ];
-        Migrations::__new(LIST, "third_history", None)
-    };
-
-    #[test]
-    fn a_third_dialect_runs_the_whole_choreography() {
-        const SET: &Migrations = &HEX;
-        let mut db = Recorder {
-            table_missing: true,
-            ..Recorder::default()
-        };
-        assert_eq!(SET.run_to(&mut db, 2).unwrap().applied.len(), 2);
-        assert_eq!(
-            SET.runner()
-                .grouped(true)
-                .run_pending(&mut db)
-                .unwrap()
-                .applied
-                .len(),
-            1
-        );
-        assert_eq!(SET.rollback_to(&mut db, 2).unwrap().reverted.len(), 1);
-        assert_eq!(SET.status(&mut db).unwrap().len(), 3);
-        assert_eq!(db.rows.keys().copied().collect::<Vec<_>>(), [1, 2]);
-        // A dirty row, repaired.
-        if let Some(row) = db.rows.get_mut(&2) {
-            row[6] = Value::Text("in_progress".into());
-        }
-        SET.repair(&mut db, 2, Repair::Completed).unwrap();
-        let mut fresh = Recorder {
-            table_missing: true,
-            ..Recorder::default()
-        };
-        SET.baseline(&mut fresh, 3).unwrap();
-        assert_eq!(fresh.rows.len(), 3);
-
-        let all: Vec<&String> = db.sql.iter().chain(&fresh.sql).collect();
-        for word in [
-            "THIRD_CLOCK_UTC()",
-            "THIRD_KEY64",
-            "THIRD_INT64",
-            "THIRD MAKE INDEX",
-        ] {
-            assert!(all.iter().any(|s| s.contains(word)), "{word} never sent");
-        }
-        for sql in all {
-            for foreign in [
-                "strftime",
-                "to_char",
-                "PRAGMA",
-                "BIGINT",
-                "\"third_history\"",
-            ] {
-                assert!(!sql.contains(foreign), "{foreign} in {sql}");
-            }
-            if sql.contains("third_history") {
-                assert!(sql.contains("`third_history`"), "{sql}");
-            }
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,181 @@
+//! The synchronous executor: performs a [`Script`]'s operations against a
+//! driver, one call each, and on failure does what the script's policy
+//! says. An async executor is this loop with `.await`s; the decisions stay
+//! in `script.rs`.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::script::{Op, Script, Write};
+use crate::driver::Driver;
+use crate::error::{Error, Panicked, Result};
+use crate::history::{HistorySql, RowState};
+use crate::registry::{SqlMode, Step};
+use crate::tx::{Dialect, Tx, Value};
+
+/// Runs `script`; returns how long each unit's step took.
+pub(crate) fn execute<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    script: &Script,
+) -> Result<Vec<Duration>> {
+    let mut started = vec![Instant::now(); script.units.len()];
+    let mut foreign_keys_were = None;
+    let mut failure = None;
+    for (at, op) in script.ops.iter().enumerate() {
+        let result = match *op {
+            Op::CheckForeignKeysBefore | Op::CheckForeignKeysAfter => driver.check_foreign_keys(),
+            Op::ForeignKeysOff => driver
+                .foreign_keys(false)
+                .map(|was| foreign_keys_were = Some(was)),
+            Op::Begin => driver.begin(),
+            Op::Run(i) => {
+                started[i] = Instant::now();
+                match script.units[i].step {
+                    Some(step) => run_step(driver, step),
+                    None => Ok(()),
+                }
+            }
+            Op::Write(write) => write_row(driver, sql, script, write, &started),
+            Op::SchemaVersion(version) => sql.set_schema_version(driver, version),
+            Op::Commit => driver.commit(),
+        };
+        if let Err(error) = result {
+            failure = Some((at, error));
+            break;
+        }
+    }
+    // Each unit's time runs until the next one starts (or the script ends).
+    let end = Instant::now();
+    let durations = (0..started.len())
+        .map(|i| {
+            started
+                .get(i + 1)
+                .map_or(end, |next| *next.max(&started[i]))
+                - started[i]
+        })
+        .collect();
+    let Some((at, error)) = failure else {
+        if let Some(was_on) = foreign_keys_were {
+            driver.foreign_keys(was_on)?;
+        }
+        return Ok(durations);
+    };
+    let aborted = driver.is_aborted_transaction(&error);
+    let failure = script.failure(at, error, aborted);
+    if failure.rollback {
+        let _ = driver.rollback();
+    }
+    if let Some(was_on) = foreign_keys_were {
+        if let Err(e) = driver.foreign_keys(was_on) {
+            log::error!("could not restore the connection's foreign_keys setting: {e}");
+        }
+    }
+    if let Some(write) = failure.mark_dirty {
+        if let Err(e) = write_row(driver, sql, script, write, &started) {
+            log::error!("could not mark the failed migration dirty: {e}");
+        }
+    }
+    Err(failure.error)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Performs one history write.
+fn write_row<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    script: &Script,
+    write: Write,
+    started: &[Instant],
+) -> Result<()> {
+    let elapsed = |i: usize| millis(started[i].elapsed());
+    match write {
+        Write::Applied(i) => {
+            let ms = if script.units[i].step.is_some() {
+                elapsed(i)
+            } else {
+                0
+            };
+            sql.insert(driver, script.units[i].migration, RowState::Applied, ms)
+        }
+        Write::InProgress(i) => {
+            sql.insert(driver, script.units[i].migration, RowState::InProgress, 0)
+        }
+        Write::Finish(version, unit) => sql.finish(driver, version, unit.map_or(0, elapsed)),
+        Write::Reverting(version) => sql.unfinish(driver, version),
+        Write::Delete(version) => sql.delete(driver, version),
+    }
+}
+
+/// Runs one step. A panic inside it becomes an error, so the step's
+/// transaction is rolled back like any failure's. SQL is checked, with
+/// the connected database's rules, for statements that would end the
+/// transaction it runs in; and a step that ended it anyway is a failure.
+fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
+        Step::Sql { sql, mode } => match mode {
+            SqlMode::NoTransaction => driver.batch_without_transaction(sql),
+            _ => {
+                // The compile-time check cannot know the database; this one
+                // reads the SQL as the connected database will, before it runs.
+                refuse_transaction_control(sql, driver.dialect(), "the migration")?;
+                driver.batch(sql)
+            }
+        },
+        Step::Rust(run) => run(&mut Guarded(driver)),
+    }));
+    outcome
+        .unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))))
+        .and_then(|()| {
+            if step.transactional() && !driver.transaction_open()? {
+                return Err(Error::TransactionEnded);
+            }
+            Ok(())
+        })
+}
+
+/// Refuses SQL holding top-level transaction control, read with `dialect`'s rules.
+fn refuse_transaction_control(sql: &str, dialect: Dialect, what: &str) -> Result<()> {
+    let rules = crate::source::sql::Rules::of(dialect);
+    match crate::source::sql::transaction_control(sql, rules) {
+        Some((line, command)) => Err(Error::other(format!(
+            "`{command}` (line {line} of {what}) is transaction control, but this migration \
+             already runs in a transaction; remove it"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The `Tx` a Rust migration receives: the driver's, refusing SQL that
+/// would end the transaction the migration runs in.
+struct Guarded<'d, D>(&'d mut D);
+
+impl<D: Driver> Guarded<'_, D> {
+    fn check(&self, sql: &str) -> Result<()> {
+        refuse_transaction_control(sql, self.0.dialect(), "the SQL passed to `Tx`")
+    }
+}
+
+impl<D: Driver> Tx for Guarded<'_, D> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.check(sql)?;
+        self.0.execute(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.check(sql)?;
+        self.0.batch(sql)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        self.check(sql)?;
+        self.0.query(sql, params)
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.0.dialect()
+    }
+}

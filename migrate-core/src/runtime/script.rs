@@ -1,0 +1,472 @@
+//! The choreography, decided once: what happens to the database for one
+//! migration step, a grouped run, a baseline or a repair — begin, run,
+//! write the history row, set the schema version, commit — and what a
+//! failure at each point means: rolled back, left dirty, or unconfirmed.
+//!
+//! A [`Script`] is plain data: a list of [`Op`]s and a failure policy
+//! ([`Script::failure`]). An executor (the synchronous one is in
+//! `execute.rs`) performs the operations one by one against a driver and,
+//! when one fails, does what the policy says. Nothing here performs I/O,
+//! so an async executor is a twin of the sync one, not a copy of these
+//! decisions.
+
+use crate::error::{Cleanup, Error};
+use crate::registry::{Migration, SqlMode, Step};
+
+/// What a step does to its migration's history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// An up step: the row is inserted.
+    Apply,
+    /// A down step: the row is deleted.
+    Revert,
+}
+
+/// One migration a script runs or records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unit {
+    pub migration: &'static Migration,
+    /// The step to run (`None` when the migration is only recorded).
+    pub step: Option<&'static Step>,
+    pub change: Change,
+}
+
+impl Unit {
+    /// The file a failure names: the down step's when reverting.
+    fn file(&self) -> &'static str {
+        match self.change {
+            Change::Revert => self
+                .migration
+                .down_file_name()
+                .unwrap_or(self.migration.file_name()),
+            Change::Apply => self.migration.file_name(),
+        }
+    }
+}
+
+/// A history row write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// Insert unit `i`'s row as applied, with the time since its step began.
+    Applied(usize),
+    /// Insert unit `i`'s row as in progress (a no-transaction step begins).
+    InProgress(usize),
+    /// Mark a row applied, with the time since unit `i`'s step began.
+    Finish(u64, Option<usize>),
+    /// Mark a row as reverting (a no-transaction down step begins).
+    Reverting(u64),
+    /// Delete a row (reverted, or undone by hand).
+    Delete(u64),
+}
+
+/// One operation an executor performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Fail if foreign keys are violated already (before a table rebuild).
+    CheckForeignKeysBefore,
+    /// Turn foreign key enforcement off, remembering the setting; the
+    /// executor restores it after the script, on every path.
+    ForeignKeysOff,
+    /// Open a write transaction.
+    Begin,
+    /// Run unit `i`'s step. A panic, or the step ending its own
+    /// transaction, is a failure like an error.
+    Run(usize),
+    /// Write a history row.
+    Write(Write),
+    /// Set the database's schema-version counter.
+    SchemaVersion(u64),
+    /// Fail if the transaction left foreign keys violated.
+    CheckForeignKeysAfter,
+    /// Commit.
+    Commit,
+}
+
+/// How a script meets transactions, which decides what a failure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// One migration's step in a transaction with its history row.
+    Step,
+    /// Several migrations in one transaction.
+    Group,
+    /// One migration's step outside a transaction, recorded in progress first.
+    NoTransaction,
+    /// History writes only (baseline, repair), in one transaction.
+    Bookkeeping,
+}
+
+/// The operations for one piece of work, and what a failure means.
+#[derive(Debug)]
+pub(crate) struct Script {
+    pub units: Vec<Unit>,
+    pub ops: Vec<Op>,
+    kind: Kind,
+}
+
+/// What the executor must do after operation `at` failed.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// End whatever transaction is open.
+    pub rollback: bool,
+    /// A history write marking the migration dirty, after the rollback.
+    pub mark_dirty: Option<Write>,
+    /// The error to return.
+    pub error: Error,
+}
+
+impl Script {
+    /// One migration's step: in a transaction with its history row, or —
+    /// for a no-transaction step — recorded as unfinished first.
+    /// `schema_version` is the highest applied version once it is done.
+    pub fn step(unit: Unit, schema_version: u64) -> Script {
+        let version = unit.migration.version();
+        let mode = unit.step.map_or(SqlMode::Transaction, Step::mode);
+        let (kind, ops) = match (mode, unit.change) {
+            (SqlMode::NoTransaction, change) => {
+                let (mark, done) = match change {
+                    Change::Apply => (Write::InProgress(0), Write::Finish(version, Some(0))),
+                    Change::Revert => (Write::Reverting(version), Write::Delete(version)),
+                };
+                let ops = vec![
+                    Op::Write(mark),
+                    Op::Run(0),
+                    Op::Write(done),
+                    Op::SchemaVersion(schema_version),
+                ];
+                (Kind::NoTransaction, ops)
+            }
+            (mode, change) => {
+                let record = match change {
+                    Change::Apply => Write::Applied(0),
+                    Change::Revert => Write::Delete(version),
+                };
+                let body = [
+                    Op::Run(0),
+                    Op::Write(record),
+                    Op::SchemaVersion(schema_version),
+                ];
+                (
+                    Kind::Step,
+                    transaction(&body, mode == SqlMode::ForeignKeysOff),
+                )
+            }
+        };
+        Script {
+            units: vec![unit],
+            ops,
+            kind,
+        }
+    }
+
+    /// Several migrations applied in one transaction, all or nothing. The
+    /// caller has refused no-transaction migrations.
+    pub fn group(migrations: &[&'static Migration], schema_version: u64) -> Script {
+        let units: Vec<Unit> = migrations
+            .iter()
+            .map(|m| Unit {
+                migration: m,
+                step: Some(m.up()),
+                change: Change::Apply,
+            })
+            .collect();
+        let mut body = Vec::new();
+        for i in 0..units.len() {
+            body.push(Op::Run(i));
+            body.push(Op::Write(Write::Applied(i)));
+        }
+        body.push(Op::SchemaVersion(schema_version));
+        let foreign_keys_off = migrations
+            .iter()
+            .any(|m| m.up().mode() == SqlMode::ForeignKeysOff);
+        Script {
+            units,
+            ops: transaction(&body, foreign_keys_off),
+            kind: Kind::Group,
+        }
+    }
+
+    /// Records `migrations` as applied without running them.
+    pub fn baseline(migrations: &[&'static Migration], schema_version: u64) -> Script {
+        let units: Vec<Unit> = migrations
+            .iter()
+            .map(|m| Unit {
+                migration: m,
+                step: None,
+                change: Change::Apply,
+            })
+            .collect();
+        let mut body: Vec<Op> = (0..units.len())
+            .map(|i| Op::Write(Write::Applied(i)))
+            .collect();
+        body.push(Op::SchemaVersion(schema_version));
+        Script {
+            units,
+            ops: transaction(&body, false),
+            kind: Kind::Bookkeeping,
+        }
+    }
+
+    /// Resolves an unfinished row: applied, or forgotten.
+    pub fn repair(version: u64, applied: bool, schema_version: u64) -> Script {
+        let write = if applied {
+            Write::Finish(version, None)
+        } else {
+            Write::Delete(version)
+        };
+        Script {
+            units: Vec::new(),
+            ops: transaction(
+                &[Op::Write(write), Op::SchemaVersion(schema_version)],
+                false,
+            ),
+            kind: Kind::Bookkeeping,
+        }
+    }
+
+    /// The unit an operation belongs to: the last one run or written at or
+    /// before `at` (the last unit for the group's closing operations).
+    fn culprit(&self, at: usize) -> Option<&Unit> {
+        let index = self.ops[..=at.min(self.ops.len().saturating_sub(1))]
+            .iter()
+            .rev()
+            .find_map(|op| match op {
+                Op::Run(i)
+                | Op::Write(Write::Applied(i) | Write::InProgress(i))
+                | Op::Write(Write::Finish(_, Some(i))) => Some(*i),
+                _ => None,
+            });
+        match (index, self.ops.get(at)) {
+            (_, Some(Op::SchemaVersion(_) | Op::CheckForeignKeysAfter | Op::Commit)) => {
+                self.units.last()
+            }
+            (Some(i), _) => self.units.get(i),
+            (None, _) => self.units.first(),
+        }
+    }
+
+    /// What operation `at` failing with `error` means. `aborted` says the
+    /// driver found the transaction already aborted by an earlier error.
+    pub fn failure(&self, at: usize, error: Error, aborted: bool) -> Failure {
+        let op = self.ops.get(at).copied();
+        let culprit = self.culprit(at).copied();
+        let error = match (op, error) {
+            // Violations already there are not this migration's.
+            (
+                Some(Op::CheckForeignKeysBefore),
+                Error::ForeignKeyViolations {
+                    count, examples, ..
+                },
+            ) => Error::ForeignKeyViolations {
+                count,
+                examples,
+                before_migration: true,
+            },
+            // A history write refused in an aborted transaction: the step
+            // ignored one of its own errors.
+            (Some(Op::Write(_)), _) if aborted => Error::other(
+                "the migration's transaction was aborted by an error it ignored, so the \
+                 database refused everything after it; let the error propagate, or avoid it",
+            ),
+            // A commit that reports failure may still have happened.
+            (Some(Op::Commit), error) => Error::Unconfirmed(Box::new(error)),
+            (_, error) => error,
+        };
+        match (self.kind, culprit) {
+            (Kind::Bookkeeping, _) | (_, None) => Failure {
+                rollback: true,
+                mark_dirty: None,
+                error,
+            },
+            (Kind::NoTransaction, Some(unit)) => Failure {
+                // Whatever transaction the step opened itself ends here;
+                // the dirty marker was committed before it ran.
+                rollback: true,
+                mark_dirty: None,
+                error: failed(&unit, Cleanup::LeftDirty, error, at == 0),
+            },
+            (Kind::Step | Kind::Group, Some(unit)) => {
+                if matches!(error, Error::TransactionEnded) {
+                    // Part of it may be committed: say so, and make the
+                    // next run stop until someone has looked.
+                    let index = self
+                        .units
+                        .iter()
+                        .position(|u| u.migration.version() == unit.migration.version())
+                        .unwrap_or(0);
+                    let mark = match unit.change {
+                        Change::Apply => Write::InProgress(index),
+                        Change::Revert => Write::Reverting(unit.migration.version()),
+                    };
+                    return Failure {
+                        rollback: true,
+                        mark_dirty: Some(mark),
+                        error: failed(&unit, Cleanup::LeftDirty, error, false),
+                    };
+                }
+                let cleanup = match self.kind {
+                    Kind::Group => Cleanup::GroupRolledBack,
+                    _ => Cleanup::RolledBack,
+                };
+                Failure {
+                    rollback: true,
+                    mark_dirty: None,
+                    error: failed(&unit, cleanup, error, false),
+                }
+            }
+        }
+    }
+}
+
+/// `body` in a transaction; with `foreign_keys_off`, SQLite's rebuild
+/// procedure around it.
+fn transaction(body: &[Op], foreign_keys_off: bool) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(body.len() + 5);
+    if foreign_keys_off {
+        ops.push(Op::CheckForeignKeysBefore);
+        ops.push(Op::ForeignKeysOff);
+    }
+    ops.push(Op::Begin);
+    ops.extend_from_slice(body);
+    if foreign_keys_off {
+        ops.push(Op::CheckForeignKeysAfter);
+    }
+    ops.push(Op::Commit);
+    ops
+}
+
+/// The error for a failed migration: `Failed`, naming its file, unless
+/// the fault is the history table's own (`History`), or nothing of the
+/// migration ran yet (`before_it_ran`: its dirty marker could not be written).
+fn failed(unit: &Unit, cleanup: Cleanup, source: Error, before_it_ran: bool) -> Error {
+    let (cleanup, source): (Cleanup, crate::error::BoxError) = match source {
+        history @ Error::History { .. } => return history,
+        other if before_it_ran => return other,
+        Error::Unconfirmed(source) => (Cleanup::Unconfirmed, source),
+        // A Rust migration's own error, or the driver's, is the cause itself.
+        Error::Driver(e) | Error::Other(e) => (cleanup, e),
+        other => (cleanup, Box::new(other)),
+    };
+    Error::Failed {
+        version: unit.migration.version(),
+        name: unit.migration.name().to_owned(),
+        file: unit.file().to_owned(),
+        cleanup,
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decisions on plain values: which operations, and what a failure
+    //! at each one means.
+
+    use super::*;
+    use crate::plan::tests::SET;
+
+    fn unit(version: u64, change: Change) -> Unit {
+        let migration = SET.get(version).unwrap();
+        let step = match change {
+            Change::Apply => migration.up(),
+            Change::Revert => migration.down().unwrap(),
+        };
+        Unit {
+            migration,
+            step: Some(step),
+            change,
+        }
+    }
+
+    fn cleanup_of(error: &Error) -> Option<(u64, Cleanup, &str)> {
+        match error {
+            Error::Failed {
+                version,
+                cleanup,
+                file,
+                ..
+            } => Some((*version, *cleanup, file.as_str())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_transactional_step_is_begin_run_record_version_commit() {
+        let script = Script::step(unit(1, Change::Apply), 1);
+        assert_eq!(
+            script.ops,
+            [
+                Op::Begin,
+                Op::Run(0),
+                Op::Write(Write::Applied(0)),
+                Op::SchemaVersion(1),
+                Op::Commit
+            ]
+        );
+        let revert = Script::step(unit(3, Change::Revert), 2);
+        assert_eq!(revert.ops[2], Op::Write(Write::Delete(3)));
+    }
+
+    #[test]
+    fn failures_roll_back_name_the_file_and_say_what_became_of_it() {
+        let script = Script::step(unit(1, Change::Apply), 1);
+        let failure = script.failure(1, Error::other("boom"), false);
+        assert!(failure.rollback && failure.mark_dirty.is_none());
+        assert_eq!(
+            cleanup_of(&failure.error),
+            Some((1, Cleanup::RolledBack, "0001_a.sql"))
+        );
+        // A lost reply to COMMIT is not a rollback.
+        let failure = script.failure(4, Error::other("connection reset"), false);
+        assert_eq!(
+            cleanup_of(&failure.error),
+            Some((1, Cleanup::Unconfirmed, "0001_a.sql"))
+        );
+        // A step that ended its own transaction is marked dirty.
+        let failure = script.failure(1, Error::TransactionEnded, false);
+        assert_eq!(failure.mark_dirty, Some(Write::InProgress(0)));
+        assert_eq!(
+            cleanup_of(&failure.error).map(|c| c.1),
+            Some(Cleanup::LeftDirty)
+        );
+        // A history write refused in an aborted transaction blames the step.
+        let failure = script.failure(2, Error::Driver("aborted".into()), true);
+        assert!(failure
+            .error
+            .to_string()
+            .contains("aborted by an error it ignored"));
+        // A revert names the down file.
+        let revert = Script::step(unit(3, Change::Revert), 2);
+        let failure = revert.failure(1, Error::other("boom"), false);
+        assert_eq!(
+            cleanup_of(&failure.error),
+            Some((3, Cleanup::RolledBack, "0003_c.down.sql"))
+        );
+    }
+
+    #[test]
+    fn a_group_is_one_transaction_and_names_the_step_that_failed() {
+        let all: Vec<&'static Migration> = SET.iter().collect();
+        let script = Script::group(&all, 3);
+        assert_eq!(script.ops.first(), Some(&Op::Begin));
+        assert_eq!(script.ops.last(), Some(&Op::Commit));
+        assert_eq!(script.ops.iter().filter(|op| **op == Op::Begin).count(), 1);
+        let second_run = script.ops.iter().position(|op| *op == Op::Run(1)).unwrap();
+        let failure = script.failure(second_run, Error::other("boom"), false);
+        assert_eq!(
+            cleanup_of(&failure.error),
+            Some((2, Cleanup::GroupRolledBack, "0002_b.sql"))
+        );
+    }
+
+    #[test]
+    fn a_rebuild_turns_foreign_keys_off_around_its_transaction() {
+        let script = Script::step(unit(1, Change::Apply), 1);
+        assert!(!script.ops.contains(&Op::ForeignKeysOff));
+        let mut ops = transaction(&[Op::Run(0)], true);
+        assert_eq!(ops.remove(0), Op::CheckForeignKeysBefore);
+        assert_eq!(ops.remove(0), Op::ForeignKeysOff);
+        assert_eq!(
+            ops,
+            [Op::Begin, Op::Run(0), Op::CheckForeignKeysAfter, Op::Commit]
+        );
+    }
+}

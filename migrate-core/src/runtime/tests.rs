@@ -1,0 +1,183 @@
+//! The runtime's choreography against a recording driver: which
+//! statements and locks each path takes.
+
+use super::*;
+use crate::plan::tests::SET;
+use crate::registry::{SqlMode, Step};
+use crate::testing::Recorder;
+use crate::tx::Value;
+
+fn head(version: &str, chain: &str) -> Vec<Vec<Option<String>>> {
+    vec![vec![
+        Some(version.into()),
+        Some(chain.into()),
+        Some("applied".into()),
+    ]]
+}
+
+#[test]
+fn boot_with_nothing_pending_is_one_statement_and_no_lock() {
+    let mut db = Recorder {
+        head: head("3", "h3"),
+        ..Recorder::default()
+    };
+    let report = SET.run_pending(&mut db).unwrap();
+    assert!(report.applied.is_empty());
+    assert_eq!(report.version, 3);
+    assert_eq!(db.calls, ["query_text"]);
+}
+
+#[test]
+fn a_different_chain_or_version_takes_the_slow_path_under_the_lock() {
+    for (version, chain) in [("3", "edited"), ("2", "h2")] {
+        let mut db = Recorder {
+            head: head(version, chain),
+            ..Recorder::default()
+        };
+        // The recorder's history reads back empty, so all three apply.
+        let report = SET.run_pending(&mut db).unwrap();
+        assert_eq!(report.applied.len(), 3);
+        // Boot's read, the lock, the whole history (it exists: no create).
+        let slow_path = ["query_text", "lock", "query"];
+        assert_eq!(db.calls[..3], slow_path, "{:?}", db.calls);
+        assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
+        let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
+        assert_eq!(db.calls[3..7], per_migration, "{:?}", db.calls);
+    }
+}
+
+#[test]
+fn progress_is_reported_once_per_migration_in_both_modes() {
+    for grouped in [false, true] {
+        let mut db = Recorder::default();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let record = |a: &Applied| seen.borrow_mut().push(a.version);
+        SET.runner()
+            .grouped(grouped)
+            .on_progress(&record)
+            .run_pending(&mut db)
+            .unwrap();
+        assert_eq!(*seen.borrow(), [1, 2, 3], "grouped: {grouped}");
+    }
+}
+
+#[test]
+fn an_unfinished_row_is_never_current() {
+    let mut rows = head("3", "h3");
+    rows.push(vec![
+        Some("2".into()),
+        Some("h2".into()),
+        Some("in_progress".into()),
+    ]);
+    let mut db = Recorder {
+        head: rows,
+        ..Recorder::default()
+    };
+    SET.run_pending(&mut db).unwrap();
+    assert!(db.calls.contains(&"lock".to_owned()));
+}
+
+/// A third dialect runs every operation: nothing in the core writes
+/// SQLite's or PostgreSQL's SQL, and every history statement uses the
+/// driver's words (here backtick quoting and its own clock).
+/// A set with real-looking checksums, for choreographies that read back
+/// what they wrote.
+static HEX: Migrations = {
+    use crate::registry::Checksums;
+    const fn sums(c: &'static str) -> Checksums {
+        Checksums {
+            exact: c,
+            loose: c,
+            chained: c,
+        }
+    }
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+    const fn sql(text: &'static str) -> Step {
+        Migration::__sql(text, SqlMode::Transaction)
+    }
+    static LIST: &[Migration] = &[
+        Migration::__new(
+            1,
+            "a",
+            "0001_a.sql",
+            sql("CREATE TABLE a (x INT);"),
+            sums(A),
+        )
+        .__with_down(Some("0001_a.down.sql"), sql("DROP TABLE a;")),
+        Migration::__new(
+            2,
+            "b",
+            "0002_b.sql",
+            sql("CREATE TABLE b (x INT);"),
+            sums(B),
+        ),
+        Migration::__new(
+            3,
+            "c",
+            "0003_c.sql",
+            sql("CREATE TABLE c (x INT);"),
+            sums(C),
+        )
+        .__with_down(Some("0003_c.down.sql"), sql("DROP TABLE c;")),
+    ];
+    Migrations::__new(LIST, "third_history", None)
+};
+
+#[test]
+fn a_third_dialect_runs_the_whole_choreography() {
+    const SET: &Migrations = &HEX;
+    let mut db = Recorder {
+        table_missing: true,
+        ..Recorder::default()
+    };
+    assert_eq!(SET.run_to(&mut db, 2).unwrap().applied.len(), 2);
+    assert_eq!(
+        SET.runner()
+            .grouped(true)
+            .run_pending(&mut db)
+            .unwrap()
+            .applied
+            .len(),
+        1
+    );
+    assert_eq!(SET.rollback_to(&mut db, 2).unwrap().reverted.len(), 1);
+    assert_eq!(SET.status(&mut db).unwrap().len(), 3);
+    assert_eq!(db.rows.keys().copied().collect::<Vec<_>>(), [1, 2]);
+    // A dirty row, repaired.
+    if let Some(row) = db.rows.get_mut(&2) {
+        row[6] = Value::Text("in_progress".into());
+    }
+    SET.repair(&mut db, 2, Repair::Completed).unwrap();
+    let mut fresh = Recorder {
+        table_missing: true,
+        ..Recorder::default()
+    };
+    SET.baseline(&mut fresh, 3).unwrap();
+    assert_eq!(fresh.rows.len(), 3);
+
+    let all: Vec<&String> = db.sql.iter().chain(&fresh.sql).collect();
+    for word in [
+        "THIRD_CLOCK_UTC()",
+        "THIRD_KEY64",
+        "THIRD_INT64",
+        "THIRD MAKE INDEX",
+    ] {
+        assert!(all.iter().any(|s| s.contains(word)), "{word} never sent");
+    }
+    for sql in all {
+        for foreign in [
+            "strftime",
+            "to_char",
+            "PRAGMA",
+            "BIGINT",
+            "\"third_history\"",
+        ] {
+            assert!(!sql.contains(foreign), "{foreign} in {sql}");
+        }
+        if sql.contains("third_history") {
+            assert!(sql.contains("`third_history`"), "{sql}");
+        }
+    }
+}
