@@ -2,18 +2,17 @@
 
 use std::path::Path;
 
-use migrate_core::source::{inspect_rust_migrations, scan_dir, MigrationSource, Problem};
+use migrate_core::source::{check_dir, Checked, Problem};
 
 use crate::Failure;
 
 /// Scans and validates `dir` exactly as `embed_migrations!` does.
-pub fn validated(dir: &Path) -> Result<MigrationSource, Vec<Problem>> {
-    let source = scan_dir(dir).map_err(|problems| problems.0)?;
-    let (_, problems) = inspect_rust_migrations(&source);
-    if problems.is_empty() {
-        Ok(source)
+pub fn validated(dir: &Path) -> Result<Checked, Vec<Problem>> {
+    let checked = check_dir(dir);
+    if checked.problems.is_empty() && checked.source.is_some() {
+        Ok(checked)
     } else {
-        Err(problems)
+        Err(checked.problems)
     }
 }
 
@@ -30,12 +29,11 @@ pub fn failure(dir: &Path, problems: &[Problem]) -> Failure {
 }
 
 pub fn run(dir: &Path) -> Result<(), Failure> {
-    let source = validated(dir).map_err(|problems| failure(dir, &problems))?;
+    let checked = validated(dir).map_err(|problems| failure(dir, &problems))?;
+    let count = checked.source.map_or(0, |s| s.migrations.len());
     println!(
-        "{}: {} migration(s), versions 1 to {}, ok",
-        dir.display(),
-        source.migrations.len(),
-        source.migrations.len()
+        "{}: {count} migration(s), versions 1 to {count}, ok",
+        dir.display()
     );
     Ok(())
 }

@@ -22,8 +22,10 @@ pub fn standalone(cli: Standalone) -> Result<(), Failure> {
         StandaloneCommand::Check => check::run(&cli.dir),
         StandaloneCommand::Database(command) => {
             TableName::parse(&cli.table).map_err(Failure::usage)?;
-            let source = check::validated(&cli.dir).map_err(|p| check::failure(&cli.dir, &p))?;
-            let migrations = Migrations::from_source(&source, &cli.table);
+            let checked = check::validated(&cli.dir).map_err(|p| check::failure(&cli.dir, &p))?;
+            let migrations = checked
+                .leak_registry(&cli.table)
+                .ok_or_else(|| Failure::problem("the migration directory did not validate"))?;
             let mut conn = database::open(cli.database.as_deref(), writes(&command))?;
             with_db!(&mut conn, |db| execute(&command, migrations, db, true))
         }

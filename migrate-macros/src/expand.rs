@@ -9,7 +9,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use migrate_core::source::{SourceFile, SourceMigration};
+use migrate_core::source::{SourceFile, SourceMigration, StepSource};
 use migrate_core::{MigrationKind, SqlMode};
 
 use crate::args::Args;
@@ -63,67 +63,56 @@ fn migration_tokens(
         quote!(#private::Checksums { exact: #exact, loose: #loose, chained: #chained })
     };
 
-    match migration.kind {
-        MigrationKind::Sql => {
-            let mut items = track(&migration.up);
-            let up_sql = &migration.up.text;
-            let up_mode = mode_tokens(private, migration.mode);
-            let mut entry = quote! {
-                #private::Migration::__new(
-                    #version, #name, #file_name,
-                    #private::Migration::__sql(#up_sql, #up_mode),
-                    #checksums,
-                )
-            };
-            if let Some(down) = &migration.down {
-                items.extend(track(down));
-                let down_file = &down.file_name;
-                let down_sql = &down.text;
-                let down_mode = mode_tokens(private, migration.down_mode);
-                entry = quote! {
-                    #entry.__with_down(
-                        ::core::option::Option::Some(#down_file),
-                        #private::Migration::__sql(#down_sql, #down_mode),
-                    )
-                };
-            }
-            (items, entry)
+    let module = rust_module_name(version);
+    let mut items = TokenStream::new();
+    let mut step = |source: StepSource<'_>, function: &str| match source {
+        StepSource::Sql { text, mode } => {
+            let mode = mode_tokens(private, mode);
+            quote!(#private::Migration::__sql(#text, #mode))
         }
-        MigrationKind::Rust => {
-            let module = rust_module_name(version);
-            let path = migration.up.path.to_string_lossy();
+        StepSource::Rust => {
             // Typed constants: a wrong signature is reported as a plain
             // mismatch against `migrate::MigrationFn`, not as a bad argument
             // to a hidden constructor inside this crate.
-            let up_const = format_ident!("__MIGRATE_UP_{}", version);
-            let down_const = format_ident!("__MIGRATE_DOWN_{}", version);
-            let mut items = quote! {
+            let name = format_ident!("__MIGRATE_{}_{}", function.to_uppercase(), version);
+            let function = format_ident!("{}", function);
+            items.extend(quote! {
+                const #name: #private::MigrationFn = #module::#function;
+            });
+            quote!(#private::Migration::__rust(#name))
+        }
+    };
+    let up = step(migration.up_step(), "up");
+    let down = migration.down_step(has_down).map(|down| {
+        let file = match down.file_name {
+            Some(file) => quote!(::core::option::Option::Some(#file)),
+            None => quote!(::core::option::Option::None),
+        };
+        (file, step(down.step, "down"))
+    });
+    match migration.kind {
+        MigrationKind::Sql => {
+            items.extend(track(&migration.up));
+            if let Some(down) = &migration.down {
+                items.extend(track(down));
+            }
+        }
+        MigrationKind::Rust => {
+            let path = migration.up.path.to_string_lossy();
+            items.extend(quote! {
                 #[path = #path]
                 #[allow(clippy::all, clippy::pedantic)]
                 mod #module;
-                const #up_const: #private::MigrationFn = #module::up;
-            };
-            let mut entry = quote! {
-                #private::Migration::__new(
-                    #version, #name, #file_name,
-                    #private::Migration::__rust(#up_const),
-                    #checksums,
-                )
-            };
-            if has_down {
-                items.extend(quote! {
-                    const #down_const: #private::MigrationFn = #module::down;
-                });
-                entry = quote! {
-                    #entry.__with_down(
-                        ::core::option::Option::None,
-                        #private::Migration::__rust(#down_const),
-                    )
-                };
-            }
-            (items, entry)
+            });
         }
     }
+    let mut entry = quote! {
+        #private::Migration::__new(#version, #name, #file_name, #up, #checksums)
+    };
+    if let Some((file, down)) = down {
+        entry = quote!(#entry.__with_down(#file, #down));
+    }
+    (items, entry)
 }
 
 fn mode_tokens(private: &TokenStream, mode: SqlMode) -> TokenStream {

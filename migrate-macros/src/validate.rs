@@ -5,7 +5,7 @@
 //! The directory rules live in `migrate_core::source`, shared with the CLI;
 //! this module only decides where each error is spanned.
 
-use migrate_core::source::{inspect_rust_migrations, scan_dir, MigrationSource, Problem};
+use migrate_core::source::{check_dir, MigrationSource, Problem};
 use migrate_core::TableName;
 use migrate_core::DEFAULT_TABLE;
 
@@ -39,34 +39,26 @@ pub fn validate(args: &Args) -> Result<ValidSet, syn::Error> {
 
     let written = args.dir.value();
     let span = args.dir.span();
+    let mut has_down = Vec::new();
     let source = match resolve::resolve(&written) {
         Err(reason) => {
             errors.push(syn::Error::new(span, reason));
             None
         }
-        Ok(dir) => match scan_dir(&dir) {
-            Ok(source) => Some(source),
-            Err(problems) => {
-                for problem in problems.iter() {
+        Ok(dir) => {
+            let checked = check_dir(&dir);
+            // Syntax errors in Rust migrations are left to rustc, which
+            // reports them in the file itself with real spans once the
+            // module is included.
+            for problem in &checked.problems {
+                if !matches!(problem, Problem::RustSyntax { .. }) {
                     errors.push(syn::Error::new(span, describe(problem, &written)));
                 }
-                None
             }
-        },
-    };
-
-    let mut has_down = Vec::new();
-    if let Some(source) = &source {
-        let problems;
-        (has_down, problems) = inspect_rust_migrations(source);
-        // Syntax errors are left to rustc, which reports them in the file
-        // itself with real spans once the module is included.
-        for problem in problems {
-            if !matches!(problem, Problem::RustSyntax { .. }) {
-                errors.push(syn::Error::new(span, describe(&problem, &written)));
-            }
+            has_down = checked.has_down;
+            checked.source
         }
-    }
+    };
 
     let mut errors = errors.into_iter();
     if let Some(mut first) = errors.next() {

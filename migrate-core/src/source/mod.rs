@@ -9,6 +9,8 @@
 //! - [`Problem`]: each thing that can be wrong, naming the file and the fix.
 
 mod content;
+#[cfg(feature = "rust-source")]
+mod entry;
 mod name;
 mod problem;
 #[cfg(feature = "rust-source")]
@@ -20,6 +22,8 @@ use std::path::PathBuf;
 
 pub use name::{parse_file_name, Direction, MigrationFileName, NameError, NameStyle, MAX_VERSION};
 pub use problem::{Problem, Problems};
+#[cfg(feature = "rust-source")]
+pub use entry::{check_dir, Checked, DownSource, StepSource};
 #[cfg(feature = "rust-source")]
 pub use rust::{inspect_rust_migration, inspect_rust_migrations, RustFunctions};
 pub use scan::{scan_dir, scan_files};
