@@ -150,12 +150,14 @@ fn execute<D: Database>(
                 Resolution::Undone => Repair::Undone,
             };
             let report = migrations.repair(db, *version, how)?;
+            // For a down step, completing it forgets the row: say what became of it.
+            let applied = migrations
+                .status(db)?
+                .iter()
+                .any(|s| s.version == *version && s.state == State::Applied);
             println!(
                 "version {version} marked {}; at version {} of {total}",
-                match how {
-                    Repair::Completed => "applied",
-                    Repair::Undone => "not applied",
-                },
+                if applied { "applied" } else { "not applied" },
                 report.version
             );
         }

@@ -27,11 +27,12 @@ pub fn status(rows: &[MigrationStatus]) {
     let colour = colour_enabled();
     let name_width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     println!(
-        "{:>7}  {:<name_width$}  {:<8}  {:<24}  {:>8}",
+        "{:>7}  {:<name_width$}  {:<9}  {:<24}  {:>8}",
         "VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"
     );
     for row in rows {
-        let state = format!("{:<8}", row.state.to_string());
+        // Wide enough for the longest state, `reverting`.
+        let state = format!("{:<9}", row.state.to_string());
         println!(
             "{:>7}  {:<name_width$}  {}  {:<24}  {:>8}",
             row.version,

@@ -188,6 +188,33 @@ fn a_dirty_database_is_reported_and_repaired() {
     assert_eq!(run(&["repair", "2", "undone"]).status.code(), Some(1));
 }
 
+/// A failed no-transaction down step is `reverting`: `repair N completed`
+/// finishes the revert, and the CLI says the migration is now not applied.
+#[test]
+fn repairing_a_failed_revert_says_what_became_of_it() {
+    let work = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", work.path().join("app.db").display());
+    let dir = fixture("rt-no-tx-down-fails");
+    let run = |cmd: &[&str]| {
+        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        a.extend(["--dir".into(), dir.display().to_string()]);
+        a.extend(["--database".into(), db_url.clone()]);
+        migrate(
+            work.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    ok(&run(&["up"]));
+    assert_eq!(run(&["down", "--to", "1"]).status.code(), Some(1));
+    let status = ok(&run(&["status"]));
+    assert!(status.contains("reverting"), "{status}");
+    let repaired = ok(&run(&["repair", "2", "completed"]));
+    assert!(
+        repaired.starts_with("version 2 marked not applied"),
+        "{repaired}"
+    );
+}
+
 #[test]
 fn rust_migrations_are_left_to_the_application() {
     let work = tempfile::tempdir().unwrap();

@@ -136,6 +136,13 @@ pub enum Error {
         /// The migration's file.
         file: String,
     },
+    /// Grouped mode met a `-- migrate:foreign-keys-off` migration among others.
+    ForeignKeysOffInGroup {
+        /// The migration's version.
+        version: u64,
+        /// The migration's file.
+        file: String,
+    },
     /// `repair` on a version that is not unfinished.
     NothingToRepair {
         /// The version asked for.
@@ -168,6 +175,9 @@ pub enum Error {
         /// The set's history table.
         table: String,
     },
+    /// The runtime was called on a connection inside a transaction of the
+    /// caller's: migrations need their own transactions.
+    InsideTransaction,
     /// A transactional migration ended its own transaction (a `COMMIT` or
     /// `ROLLBACK` the checks could not see, or a conflict clause such as
     /// SQLite's `INSERT OR ROLLBACK`): part of it may be committed.
@@ -247,6 +257,7 @@ impl Error {
             | Error::HistoryOfAnotherSet { version, .. }
             | Error::UnknownVersion { version, .. }
             | Error::NoTransactionInGroup { version, .. }
+            | Error::ForeignKeysOffInGroup { version, .. }
             | Error::NothingToRepair { version } => Some(*version),
             _ => None,
         }
@@ -390,6 +401,13 @@ impl fmt::Display for Error {
                  first",
                 version.saturating_sub(1)
             ),
+            Error::ForeignKeysOffInGroup { version, file } => write!(
+                f,
+                "migration {version} (`{file}`) turns foreign keys off, which in a grouped run \
+                 would turn them off for every migration of the group (and their ON DELETE \
+                 CASCADE with them); run without grouping, or group the migrations before \
+                 and after it"
+            ),
             Error::NothingToRepair { version } => write!(
                 f,
                 "version {version} is not unfinished, so there is nothing to repair; \
@@ -427,6 +445,11 @@ impl fmt::Display for Error {
                 "the set with history table `{table}` does not own `PRAGMA user_version` (the \
                  set with the default table `migrate_schema_history` does), so its version \
                  cannot come from there; adopt it with `baseline(N)` naming its version"
+            ),
+            Error::InsideTransaction => f.write_str(
+                "the connection is inside a transaction of its own, and migrations run in \
+                 transactions of theirs; commit or roll back first, or migrate on another \
+                 connection (nothing was changed)",
             ),
             Error::TransactionEnded => f.write_str(
                 "the migration ended its own transaction (a COMMIT or ROLLBACK, or a conflict \

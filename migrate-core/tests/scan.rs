@@ -351,3 +351,15 @@ fn a_thousand_files_come_back_in_version_order() {
     assert_eq!(source.migrations[8].up.file_name, "9_create_table_9.sql");
     assert_eq!(source.migrations[9].up.file_name, "10_create_table_10.sql");
 }
+
+#[test]
+fn a_nul_byte_is_an_error_not_a_silent_end_of_file() {
+    assert_eq!(
+        messages(&[(
+            "0001_a.sql",
+            "CREATE TABLE b (x INTEGER);\n\0\nCREATE TABLE c (x INTEGER);"
+        )]),
+        ["`0001_a.sql` line 2 holds a NUL byte, where SQLite stops reading (everything after it \
+          would be skipped silently); remove it"]
+    );
+}

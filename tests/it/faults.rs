@@ -158,11 +158,14 @@ impl<D: Driver> Driver for FaultyDriver<'_, D> {
     fn restore_session(&mut self) {
         self.inner.restore_session();
     }
-    fn transaction_open(&mut self) -> Result<bool> {
-        self.inner.transaction_open()
+    fn transaction_intact(&mut self) -> Result<Option<bool>> {
+        self.inner.transaction_intact()
     }
-    fn is_aborted_transaction(&self, error: &Error) -> bool {
-        self.inner.is_aborted_transaction(error)
+    fn in_transaction(&mut self) -> Option<bool> {
+        self.inner.in_transaction()
+    }
+    fn step_fault(&self, error: &Error) -> Option<&'static str> {
+        self.inner.step_fault(error)
     }
     fn schema_version(&mut self) -> Result<Option<u64>> {
         self.op(|d| d.schema_version())

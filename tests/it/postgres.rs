@@ -32,8 +32,13 @@ pub fn fresh_database() -> Option<String> {
         return None;
     };
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Process ids are reused within one run (the fault tests start hundreds
+    // of processes): the clock keeps names unique.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     let name = format!(
-        "migrate_test_{}_{}",
+        "migrate_test_{}_{nanos}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
@@ -555,4 +560,21 @@ fn a_read_only_connection_reports_dirty_and_future_versions() {
     db.exec("UPDATE migrate_schema_history SET state = 'in_progress' WHERE version = 5");
     let err = V2.run_pending(&mut replica).unwrap_err();
     assert!(matches!(err, Error::Dirty { version: 5, .. }), "{err}");
+}
+
+/// Adversarial review: `DEALLOCATE ALL` in a migration dropped the driver's
+/// prepared history statements and was reported as the history table's fault.
+#[test]
+fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let err = PG_DEALLOCATE.run_pending(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Failed { version: 2, .. }), "{message}");
+    assert!(
+        message.contains("dropped this connection's prepared statements"),
+        "{message}"
+    );
+    assert_eq!(db.versions(HISTORY), [1]);
 }

@@ -53,3 +53,7 @@ pub static PG_SWALLOWED_ERROR: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/pg-swallowed-error");
 pub static PG_SETS_SEARCH_PATH: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/pg-sets-search-path");
+pub static NO_TX_LEFT_OPEN: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/rt-no-tx-left-open");
+pub static PG_DEALLOCATE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/pg-deallocate");

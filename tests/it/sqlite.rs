@@ -519,9 +519,9 @@ fn a_migration_that_ends_its_own_transaction_is_left_dirty_not_recorded() {
     assert!(conn.is_autocommit());
 }
 
-/// A COMMIT hidden from the compile-time check (a dollar quote makes it read
-/// the file as PostgreSQL's, whose nested comment hides the COMMIT) is found
-/// at run time with SQLite's own rules, before anything runs.
+/// Each transactional step is read again at run time with the connected
+/// database's own rules before it runs: here a registry built by hand, which
+/// no compile-time check has seen.
 #[test]
 fn transaction_control_the_compile_check_cannot_see_is_refused_before_running() {
     use migrate::__private::{Checksums, Migration, Migrations};
@@ -568,4 +568,106 @@ fn foreign_key_violations_from_before_are_not_blamed_on_the_rebuild() {
         "{err}"
     );
     assert_eq!(history_versions(&conn, HISTORY), [1]);
+}
+
+/// Adversarial review: a no-transaction migration that left its own
+/// transaction open was reported applied, and the application's later
+/// writes on that connection were lost when it closed.
+#[test]
+fn a_no_transaction_migration_that_leaves_its_transaction_open_fails() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let err = NO_TX_LEFT_OPEN.run_pending(&mut conn).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("left a transaction of its own open"),
+        "{err}"
+    );
+    assert!(
+        conn.is_autocommit(),
+        "the connection is still in its transaction"
+    );
+    conn.execute_batch("INSERT INTO items (id, name) VALUES (1, 'kept')")
+        .unwrap();
+    drop(conn);
+    let conn = open(&path);
+    let kept: i64 = conn
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 1);
+}
+
+/// Adversarial review: called inside the caller's own transaction, the
+/// runtime's failure path rolled the caller's work back and blamed a
+/// migration. It now refuses before touching anything.
+#[test]
+fn running_inside_the_callers_transaction_is_refused() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    conn.execute_batch("CREATE TABLE mine (x INTEGER); BEGIN; INSERT INTO mine VALUES (1);")
+        .unwrap();
+    let err = V1.run_pending(&mut conn).unwrap_err();
+    assert!(matches!(err, Error::InsideTransaction), "{err}");
+    conn.execute_batch("COMMIT").unwrap();
+    let mine: i64 = conn
+        .query_row("SELECT count(*) FROM mine", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mine, 1, "the caller's work was rolled back");
+    V1.run_pending(&mut conn).unwrap();
+}
+
+/// Adversarial review: a step that ended its transaction and began another
+/// (`ROLLBACK; BEGIN`) looked like it was still in the runtime's. The
+/// runtime's savepoint tells them apart.
+#[test]
+fn a_transaction_ended_and_begun_again_is_not_intact() {
+    use migrate::{Database, Driver, Tx};
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let mut driver = conn.driver();
+    driver.begin().unwrap();
+    assert_eq!(driver.transaction_intact().unwrap(), Some(true));
+    driver.batch("ROLLBACK; BEGIN").unwrap();
+    assert_eq!(driver.transaction_intact().unwrap(), Some(false));
+    driver.rollback().unwrap();
+}
+
+/// Adversarial review: a grouped run holding a foreign-keys-off rebuild
+/// turned foreign keys off for the whole group (another migration's ON
+/// DELETE CASCADE with them) and blamed the rebuild. It is refused.
+#[test]
+fn a_foreign_keys_off_rebuild_is_not_grouped_with_others() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let err = SQLITE_REBUILD
+        .runner()
+        .grouped(true)
+        .run_pending(&mut conn)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ForeignKeysOffInGroup { version: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(history_versions(&conn, HISTORY), Vec::<u64>::new());
+}
+
+/// Adversarial review: `baseline_from_user_version`, called on every boot,
+/// took the migration lock every time, so a boot waited for (and timed out
+/// behind) another process's migration. With a history it only reads.
+#[test]
+fn adopting_from_user_version_on_a_migrated_database_takes_no_lock() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    V1.run_pending(&mut conn).unwrap();
+    let lock_path = format!("{}-migrate_schema_history.migrate-lock", path.display());
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let start = std::time::Instant::now();
+    let report = V1.baseline_from_user_version(&mut conn).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "it waited for the lock"
+    );
+    assert_eq!(report.version, 3);
+    held.unlock().unwrap();
 }

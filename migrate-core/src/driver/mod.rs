@@ -150,20 +150,31 @@ pub trait Driver: Tx {
     /// it was. Best effort: logs what it cannot restore.
     fn restore_session(&mut self) {}
 
-    /// Whether the transaction the runtime opened is still open, where the
-    /// driver can tell without a round trip (SQLite); `true` otherwise.
+    /// Whether the transaction [`begin`](Driver::begin) opened is still
+    /// the one open — not ended, nor ended and begun again, by the step
+    /// that ran in it — where the driver can tell cheaply (SQLite); `None`
+    /// where it cannot.
     ///
     /// # Errors
     ///
     /// The database's error.
-    fn transaction_open(&mut self) -> Result<bool> {
-        Ok(true)
+    fn transaction_intact(&mut self) -> Result<Option<bool>> {
+        Ok(None)
     }
 
-    /// Whether `error` says the transaction was already aborted by an
-    /// earlier error (PostgreSQL's "current transaction is aborted").
-    fn is_aborted_transaction(&self, _error: &Error) -> bool {
-        false
+    /// Whether any transaction is open on the connection, where the driver
+    /// can tell without a round trip (SQLite); `None` where it cannot.
+    fn in_transaction(&mut self) -> Option<bool> {
+        None
+    }
+
+    /// When `error`, from one of migrate's own statements right after a
+    /// step ran, was caused by that step, what the step did: PostgreSQL's
+    /// "current transaction is aborted" (the step ignored an error of its
+    /// own), or "prepared statement does not exist" (the step ran
+    /// `DEALLOCATE ALL` or `DISCARD ALL`).
+    fn step_fault(&self, _error: &Error) -> Option<&'static str> {
+        None
     }
 
     /// Runs a parameterless query in one round trip, every value as text

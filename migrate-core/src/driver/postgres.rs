@@ -396,13 +396,24 @@ impl Driver for PostgresDriver<'_> {
         Ok(())
     }
 
-    fn is_aborted_transaction(&self, error: &Error) -> bool {
-        let Some(e) = error.database_error() else {
-            return false;
-        };
-        e.downcast_ref::<PostgresError>()
-            .and_then(PostgresError::code)
-            .is_some_and(|c| *c == SqlState::IN_FAILED_SQL_TRANSACTION)
+    fn step_fault(&self, error: &Error) -> Option<&'static str> {
+        let code = error
+            .database_error()?
+            .downcast_ref::<PostgresError>()
+            .and_then(PostgresError::code)?;
+        if *code == SqlState::IN_FAILED_SQL_TRANSACTION {
+            Some(
+                "the migration's transaction was aborted by an error it ignored, so the \
+                 database refused everything after it; let the error propagate, or avoid it",
+            )
+        } else if *code == SqlState::INVALID_SQL_STATEMENT_NAME {
+            Some(
+                "the migration dropped this connection's prepared statements (DEALLOCATE ALL \
+                 or DISCARD ALL), which migrate was using; remove that statement",
+            )
+        } else {
+            None
+        }
     }
 
     fn is_missing_table(&self, error: &Error) -> bool {
@@ -423,10 +434,9 @@ impl Driver for PostgresDriver<'_> {
         // One statement at a time: a multi-statement string would be one
         // implicit transaction. Errors name lines of the whole file.
         for statement in statements(sql, Rules::Postgres) {
-            let first_line = sql[..statement.offset].matches('\n').count() + 1;
             self.client
                 .batch_execute(statement.text)
-                .map_err(|e| pg_error_at(e, statement.text, first_line))?;
+                .map_err(|e| pg_error_at(e, statement.text, statement.start_line))?;
         }
         Ok(())
     }

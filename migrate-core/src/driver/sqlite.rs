@@ -208,8 +208,10 @@ impl Driver for SqliteDriver<'_> {
     }
 
     fn begin(&mut self) -> Result<()> {
+        // The savepoint lets `transaction_intact` see a transaction that a
+        // step ended and began again.
         self.conn
-            .execute_batch("BEGIN IMMEDIATE")
+            .execute_batch("BEGIN IMMEDIATE; SAVEPOINT migrate_step")
             .map_err(driver_error)
     }
 
@@ -286,8 +288,21 @@ impl Driver for SqliteDriver<'_> {
             .is_some_and(|e| e.to_string().contains("no such table"))
     }
 
-    fn transaction_open(&mut self) -> Result<bool> {
-        Ok(!self.conn.is_autocommit())
+    fn transaction_intact(&mut self) -> Result<Option<bool>> {
+        if self.conn.is_autocommit() {
+            return Ok(Some(false));
+        }
+        // `begin` set this savepoint: a COMMIT or ROLLBACK (even one
+        // followed by a new BEGIN) took it away.
+        Ok(Some(
+            self.conn
+                .execute_batch("RELEASE migrate_step; SAVEPOINT migrate_step")
+                .is_ok(),
+        ))
+    }
+
+    fn in_transaction(&mut self) -> Option<bool> {
+        Some(!self.conn.is_autocommit())
     }
 
     fn schema_version(&mut self) -> Result<Option<u64>> {

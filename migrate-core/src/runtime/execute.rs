@@ -61,8 +61,8 @@ pub(crate) fn execute<D: Driver>(
         }
         return Ok(durations);
     };
-    let aborted = driver.is_aborted_transaction(&error);
-    let failure = script.failure(at, error, aborted);
+    let step_fault = driver.step_fault(&error);
+    let failure = script.failure(at, error, step_fault);
     if failure.rollback {
         let _ = driver.rollback();
     }
@@ -127,14 +127,21 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
         },
         Step::Rust(run) => run(&mut Guarded(driver)),
     }));
-    outcome
-        .unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))))
-        .and_then(|()| {
-            if step.transactional() && !driver.transaction_open()? {
-                return Err(Error::TransactionEnded);
-            }
-            Ok(())
-        })
+    let result =
+        outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))));
+    if step.transactional() {
+        // Checked after errors too: a step that committed part of itself
+        // and then failed was not rolled back, whatever its error says.
+        if driver.transaction_intact().unwrap_or(None) == Some(false) {
+            return Err(Error::TransactionEnded);
+        }
+    } else if result.is_ok() && driver.in_transaction() == Some(true) {
+        return Err(Error::other(
+            "the migration left a transaction of its own open (a BEGIN without its COMMIT), \
+             so its changes since that BEGIN were rolled back; end it with COMMIT",
+        ));
+    }
+    result
 }
 
 /// Refuses SQL holding top-level transaction control, read with `dialect`'s rules.

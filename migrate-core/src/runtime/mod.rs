@@ -197,6 +197,19 @@ impl Migrations {
                 table: self.table().to_owned(),
             });
         }
+        // Read first, without the lock: on every boot but the first, the
+        // history has rows and there is nothing to adopt.
+        let rows = self.runner().read_history(db)?;
+        if !rows.is_empty() {
+            let known = rows
+                .iter()
+                .map(|r| r.version)
+                .filter(|v| *v <= self.len() as u64);
+            return Ok(Report {
+                version: known.max().unwrap_or(0),
+                ..Report::default()
+            });
+        }
         let version = db.driver().schema_version()?.unwrap_or(0);
         if version == 0 {
             return Ok(Report::default());
@@ -359,6 +372,10 @@ impl<'m> Runner<'m> {
         driver: &mut Dr,
         f: impl FnOnce(&mut Dr, &HistorySql, &TableName<'_>, Vec<HistoryRow>) -> Result<T>,
     ) -> Result<T> {
+        if driver.in_transaction() == Some(true) {
+            // Our BEGIN would fail, and our cleanup would roll back the caller's work.
+            return Err(Error::InsideTransaction);
+        }
         let resolved = Resolved::new(driver, table_of(self.migrations)?)?;
         let table = resolved.name();
         let sql = resolved.sql(driver.sql_dialect());
@@ -558,6 +575,19 @@ impl<'m> Runner<'m> {
                 version: m.version(),
                 file: m.file_name().to_owned(),
             });
+        }
+        // Foreign keys off for the group would switch off the others'
+        // ON DELETE CASCADE too, and blame the rebuild for what follows.
+        if pending.len() > 1 {
+            if let Some(m) = pending
+                .iter()
+                .find(|m| m.up().mode() == crate::registry::SqlMode::ForeignKeysOff)
+            {
+                return Err(Error::ForeignKeysOffInGroup {
+                    version: m.version(),
+                    file: m.file_name().to_owned(),
+                });
+            }
         }
         for migration in pending {
             versions.insert(migration.version());

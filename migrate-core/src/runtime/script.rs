@@ -244,9 +244,9 @@ impl Script {
         }
     }
 
-    /// What operation `at` failing with `error` means. `aborted` says the
-    /// driver found the transaction already aborted by an earlier error.
-    pub fn failure(&self, at: usize, error: Error, aborted: bool) -> Failure {
+    /// What operation `at` failing with `error` means. `step_fault` is the
+    /// driver's word that the error was caused by the step that ran before.
+    pub fn failure(&self, at: usize, error: Error, step_fault: Option<&'static str>) -> Failure {
         let op = self.ops.get(at).copied();
         let culprit = self.culprit(at).copied();
         let error = match (op, error) {
@@ -261,12 +261,11 @@ impl Script {
                 examples,
                 before_migration: true,
             },
-            // A history write refused in an aborted transaction: the step
-            // ignored one of its own errors.
-            (Some(Op::Write(_)), _) if aborted => Error::other(
-                "the migration's transaction was aborted by an error it ignored, so the \
-                 database refused everything after it; let the error propagate, or avoid it",
-            ),
+            // A history write the step made fail (an aborted transaction,
+            // dropped prepared statements): the step's fault.
+            (Some(Op::Write(_) | Op::SchemaVersion(_)), _) if step_fault.is_some() => {
+                Error::other(step_fault.unwrap_or_default())
+            }
             // A commit that reports failure may still have happened.
             (Some(Op::Commit), error) => Error::Unconfirmed(Box::new(error)),
             (_, error) => error,
@@ -408,34 +407,31 @@ mod tests {
     #[test]
     fn failures_roll_back_name_the_file_and_say_what_became_of_it() {
         let script = Script::step(unit(1, Change::Apply), 1);
-        let failure = script.failure(1, Error::other("boom"), false);
+        let failure = script.failure(1, Error::other("boom"), None);
         assert!(failure.rollback && failure.mark_dirty.is_none());
         assert_eq!(
             cleanup_of(&failure.error),
             Some((1, Cleanup::RolledBack, "0001_a.sql"))
         );
         // A lost reply to COMMIT is not a rollback.
-        let failure = script.failure(4, Error::other("connection reset"), false);
+        let failure = script.failure(4, Error::other("connection reset"), None);
         assert_eq!(
             cleanup_of(&failure.error),
             Some((1, Cleanup::Unconfirmed, "0001_a.sql"))
         );
         // A step that ended its own transaction is marked dirty.
-        let failure = script.failure(1, Error::TransactionEnded, false);
+        let failure = script.failure(1, Error::TransactionEnded, None);
         assert_eq!(failure.mark_dirty, Some(Write::InProgress(0)));
         assert_eq!(
             cleanup_of(&failure.error).map(|c| c.1),
             Some(Cleanup::LeftDirty)
         );
         // A history write refused in an aborted transaction blames the step.
-        let failure = script.failure(2, Error::Driver("aborted".into()), true);
-        assert!(failure
-            .error
-            .to_string()
-            .contains("aborted by an error it ignored"));
+        let failure = script.failure(2, Error::Driver("aborted".into()), Some("it ignored"));
+        assert!(failure.error.to_string().contains("it ignored"));
         // A revert names the down file.
         let revert = Script::step(unit(3, Change::Revert), 2);
-        let failure = revert.failure(1, Error::other("boom"), false);
+        let failure = revert.failure(1, Error::other("boom"), None);
         assert_eq!(
             cleanup_of(&failure.error),
             Some((3, Cleanup::RolledBack, "0003_c.down.sql"))
@@ -450,7 +446,7 @@ mod tests {
         assert_eq!(script.ops.last(), Some(&Op::Commit));
         assert_eq!(script.ops.iter().filter(|op| **op == Op::Begin).count(), 1);
         let second_run = script.ops.iter().position(|op| *op == Op::Run(1)).unwrap();
-        let failure = script.failure(second_run, Error::other("boom"), false);
+        let failure = script.failure(second_run, Error::other("boom"), None);
         assert_eq!(
             cleanup_of(&failure.error),
             Some((2, Cleanup::GroupRolledBack, "0002_b.sql"))

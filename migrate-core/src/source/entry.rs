@@ -143,9 +143,7 @@ impl Checked {
                     },
                 );
                 match m.down_step(has_down) {
-                    Some(down) => {
-                        migration.__with_down(down.file_name.map(leak), step(down.step))
-                    }
+                    Some(down) => migration.__with_down(down.file_name.map(leak), step(down.step)),
                     None => migration,
                 }
             })

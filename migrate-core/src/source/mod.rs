@@ -20,10 +20,10 @@ pub mod sql;
 
 use std::path::PathBuf;
 
-pub use name::{parse_file_name, Direction, MigrationFileName, NameError, NameStyle, MAX_VERSION};
-pub use problem::{Problem, Problems};
 #[cfg(feature = "rust-source")]
 pub use entry::{check_dir, Checked, DownSource, StepSource};
+pub use name::{parse_file_name, Direction, MigrationFileName, NameError, NameStyle, MAX_VERSION};
+pub use problem::{Problem, Problems};
 #[cfg(feature = "rust-source")]
 pub use rust::{inspect_rust_migration, inspect_rust_migrations, RustFunctions};
 pub use scan::{scan_dir, scan_files};

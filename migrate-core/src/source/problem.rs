@@ -37,6 +37,13 @@ pub enum Problem {
         /// 1-based line of the first invalid byte.
         line: usize,
     },
+    /// A SQL migration holding a NUL byte, where SQLite stops reading.
+    NulByte {
+        /// The file name.
+        file: String,
+        /// 1-based line of the NUL byte.
+        line: usize,
+    },
     /// A migration holding nothing but whitespace and comments.
     Empty {
         /// The file name.
@@ -163,6 +170,7 @@ impl Problem {
             Problem::BadFileName(e) => vec![e.file_name.as_str()],
             Problem::FileUnreadable { file, .. }
             | Problem::NotUtf8 { file, .. }
+            | Problem::NulByte { file, .. }
             | Problem::Empty { file }
             | Problem::UnknownDirective { file, .. }
             | Problem::MisplacedDirective { file, .. }
@@ -204,6 +212,11 @@ impl fmt::Display for Problem {
             Problem::NotUtf8 { file, line } => write!(
                 f,
                 "`{file}` is not valid UTF-8 (first bad byte on line {line}); save it as UTF-8"
+            ),
+            Problem::NulByte { file, line } => write!(
+                f,
+                "`{file}` line {line} holds a NUL byte, where SQLite stops reading (everything \
+                 after it would be skipped silently); remove it"
             ),
             Problem::Empty { file } => write!(
                 f,

@@ -221,6 +221,12 @@ fn check_contents(
                     directive,
                 });
             }
+            if let Some(at) = text.find('\0') {
+                problems.push(Problem::NulByte {
+                    file: raw.file_name.clone(),
+                    line: text[..at].matches('\n').count() + 1,
+                });
+            }
             check_statements(&raw.file_name, &text, mode, problems);
             if content::sql_is_blank(&text) {
                 problems.push(Problem::Empty {

@@ -45,6 +45,8 @@ pub struct Statement<'a> {
     pub text: &'a str,
     /// Byte offset of `text` in the whole SQL.
     pub offset: usize,
+    /// 1-based line on which `text` begins (its leading comments included).
+    pub start_line: usize,
     /// 1-based line of the statement's first token.
     pub line: usize,
     /// Its first words (quoted identifiers unquoted), at most four.
@@ -138,16 +140,19 @@ pub fn transaction_control(sql: &str, rules: Rules) -> Option<(usize, &'static s
 }
 
 /// Every top-level transaction-control statement in `sql` for whichever
-/// database runs it, for the compile-time check: under PostgreSQL's rules,
-/// and under SQLite's unless the file holds a dollar quote (which no
-/// SQLite file can), so a PostgreSQL `DO $$ BEGIN ... END $$` is not read
-/// as SQLite's `END`. Each line once, in order.
+/// database runs it, for the compile-time check. The file is read both
+/// ways; when it holds syntax only one database has (PostgreSQL: a dollar
+/// quote, an `E'\''` escape, a `BEGIN ATOMIC` body; SQLite: a trigger's
+/// `BEGIN ... END` body, a `[bracketed]` or `` `backticked` `` identifier),
+/// only that database's reading counts, so a PostgreSQL `DO $$ BEGIN ...
+/// END $$` is not read as SQLite's `END`. Each line once, in order.
 pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
-    let (postgres, dollar_quoted) = Lexer::new(sql, Rules::Postgres).run_noting_dollar_quotes();
-    let sqlite = if dollar_quoted {
-        Vec::new()
-    } else {
-        statements(sql, Rules::Sqlite)
+    let (postgres, postgres_only) = Lexer::new(sql, Rules::Postgres).run_noting_exclusive();
+    let (sqlite, sqlite_only) = Lexer::new(sql, Rules::Sqlite).run_noting_exclusive();
+    let (postgres, sqlite) = match (postgres_only, sqlite_only) {
+        (true, false) => (postgres, Vec::new()),
+        (false, true) => (Vec::new(), sqlite),
+        _ => (postgres, sqlite),
     };
     let mut found: Vec<(usize, &'static str)> = postgres
         .iter()
@@ -205,6 +210,7 @@ struct Lexer<'a> {
     out: Vec<Statement<'a>>,
     // The statement being read.
     start: usize,
+    start_line: usize,
     first_line: usize,
     words: Vec<Word<'a>>,
     word_count: usize,
@@ -221,8 +227,11 @@ struct Lexer<'a> {
     after_dot: bool,
     /// The previous token was this word, directly before the current byte.
     previous_word: Option<&'a str>,
-    /// A terminated dollar quote was seen (PostgreSQL-only syntax).
-    dollar_quoted: bool,
+    /// Syntax only these rules' database has was seen.
+    exclusive: bool,
+    /// A string, identifier, comment or dollar quote ran to the end of the
+    /// text: these rules misread it, and their `exclusive` means nothing.
+    unterminated: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -235,6 +244,7 @@ impl<'a> Lexer<'a> {
             line: 1,
             out: Vec::new(),
             start: 0,
+            start_line: 1,
             first_line: 0,
             words: Vec::new(),
             word_count: 0,
@@ -245,16 +255,18 @@ impl<'a> Lexer<'a> {
             parens: 0,
             after_dot: false,
             previous_word: None,
-            dollar_quoted: false,
+            exclusive: false,
+            unterminated: false,
         }
     }
 
     fn run(self) -> Vec<Statement<'a>> {
-        self.run_noting_dollar_quotes().0
+        self.run_noting_exclusive().0
     }
 
-    /// The statements, and whether a terminated dollar quote was among them.
-    fn run_noting_dollar_quotes(mut self) -> (Vec<Statement<'a>>, bool) {
+    /// The statements, and whether syntax only these rules' database has
+    /// was among them.
+    fn run_noting_exclusive(mut self) -> (Vec<Statement<'a>>, bool) {
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
             match b {
@@ -268,8 +280,9 @@ impl<'a> Lexer<'a> {
                     self.previous_word = None;
                 }
                 b'-' if self.bytes.get(self.i + 1) == Some(&b'-') => {
+                    // A lone `\r` ends the comment too.
                     self.i = self.sql[self.i..]
-                        .find('\n')
+                        .find(['\n', '\r'])
                         .map_or(self.bytes.len(), |n| self.i + n);
                     self.previous_word = None;
                 }
@@ -280,17 +293,26 @@ impl<'a> Lexer<'a> {
                             .previous_word
                             .is_some_and(|w| w.eq_ignore_ascii_case("E"));
                     self.token();
+                    let start = self.i;
                     self.quoted(b'\'', b'\'', escapes);
+                    if escapes && self.sql[start..self.i].contains('\\') {
+                        self.exclusive = true;
+                    }
                 }
                 b'"' => self.quoted_identifier(b'"', b'"'),
-                b'`' if self.rules == Rules::Sqlite => self.quoted_identifier(b'`', b'`'),
-                b'[' if self.rules == Rules::Sqlite => self.quoted_identifier(b'[', b']'),
+                b'`' | b'[' if self.rules == Rules::Sqlite => {
+                    self.exclusive = true;
+                    let close = if b == b'[' { b']' } else { b'`' };
+                    self.quoted_identifier(b, close);
+                }
                 b'$' if self.rules == Rules::Postgres && self.dollar_quote() => {}
-                b'$' if self.rules == Rules::Sqlite => {
-                    // `$name`: a parameter.
-                    self.token();
-                    self.i += 1;
-                    self.skip_word_chars();
+                b'$' | b'@' | b':' | b'#'
+                    if self.rules == Rules::Sqlite
+                        && self.bytes.get(self.i + 1).is_some_and(|c| {
+                            c.is_ascii_alphanumeric() || *c == b'_' || *c >= 0x80
+                        }) =>
+                {
+                    self.sqlite_variable();
                 }
                 b';' => {
                     if self.in_body {
@@ -300,6 +322,7 @@ impl<'a> Lexer<'a> {
                         self.finish(self.i);
                         self.i += 1;
                         self.start = self.i;
+                        self.start_line = self.line;
                     } else {
                         self.i += 1;
                     }
@@ -333,8 +356,33 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
+        let clean = !self.unterminated && self.parens == 0 && !self.in_body;
         self.finish(self.bytes.len());
-        (self.out, self.dollar_quoted)
+        (self.out, self.exclusive && clean)
+    }
+
+    /// SQLite's `$name`, `@name`, `:name`, `#name` parameters, with the
+    /// Tcl forms `$a::b` and `$a(anything)` that SQLite reads as one token.
+    fn sqlite_variable(&mut self) {
+        self.token();
+        self.i += 1;
+        loop {
+            self.skip_word_chars();
+            if self.sql[self.i..].starts_with("::") {
+                self.i += 2;
+                continue;
+            }
+            break;
+        }
+        if self.bytes.get(self.i) == Some(&b'(') {
+            while self.i < self.bytes.len() {
+                let c = self.bytes[self.i];
+                self.i += 1;
+                if c == b')' || c.is_ascii_whitespace() {
+                    break;
+                }
+            }
+        }
     }
 
     fn skip_word_chars(&mut self) {
@@ -373,6 +421,8 @@ impl<'a> Lexer<'a> {
         if self.in_body {
             if self.body_statement_start && !after_dot && keyword("END") {
                 self.in_body = false;
+                // A closed body: syntax only this database has.
+                self.exclusive = true;
             }
             self.body_statement_start = false;
             return;
@@ -405,16 +455,17 @@ impl<'a> Lexer<'a> {
         if !is(0, "CREATE") {
             return Compound::No;
         }
-        // Both kinds under both rules: neither database has the other's
-        // form, so recognising it costs nothing and keeps a file written
-        // for one from looking like transaction control to the other.
+        // Each database's own form only: a PostgreSQL trigger has no body,
+        // so `OF begin` there opens nothing.
         let routine = |n: usize| is(n, "FUNCTION") || is(n, "PROCEDURE");
-        if is(1, "TRIGGER") || ((is(1, "TEMP") || is(1, "TEMPORARY")) && is(2, "TRIGGER")) {
-            Compound::Trigger
-        } else if routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3)) {
-            Compound::Routine
-        } else {
-            Compound::No
+        let trigger =
+            is(1, "TRIGGER") || ((is(1, "TEMP") || is(1, "TEMPORARY")) && is(2, "TRIGGER"));
+        match self.rules {
+            Rules::Sqlite if trigger => Compound::Trigger,
+            Rules::Postgres if routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3)) => {
+                Compound::Routine
+            }
+            _ => Compound::No,
         }
     }
 
@@ -444,6 +495,7 @@ impl<'a> Lexer<'a> {
             }
             self.i += 1;
         }
+        self.unterminated = true;
     }
 
     /// A quoted identifier: a word, for the statement's first words.
@@ -471,7 +523,8 @@ impl<'a> Lexer<'a> {
                     depth -= 1;
                     self.i += 2;
                     if depth == 0 {
-                        break;
+                        self.previous_word = None;
+                        return;
                     }
                 }
                 (b'\n', _) => {
@@ -481,6 +534,7 @@ impl<'a> Lexer<'a> {
                 _ => self.i += 1,
             }
         }
+        self.unterminated = true;
         self.previous_word = None;
     }
 
@@ -491,8 +545,9 @@ impl<'a> Lexer<'a> {
         if rest.starts_with(|c: char| c.is_ascii_digit()) {
             return false;
         }
+        // Letters, digits, `_` and any non-ASCII character, as PostgreSQL reads them.
         let tag_len = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()))
             .unwrap_or(rest.len());
         if rest.as_bytes().get(tag_len) != Some(&b'$') {
             return false;
@@ -502,10 +557,13 @@ impl<'a> Lexer<'a> {
         let body_start = self.i + tag.len();
         let end = match self.sql[body_start..].find(tag) {
             Some(n) => {
-                self.dollar_quoted = true;
+                self.exclusive = true;
                 body_start + n + tag.len()
             }
-            None => self.bytes.len(),
+            None => {
+                self.unterminated = true;
+                self.bytes.len()
+            }
         };
         self.line += self.sql[self.i..end].matches('\n').count();
         self.i = end;
@@ -517,6 +575,7 @@ impl<'a> Lexer<'a> {
             self.out.push(Statement {
                 text: &self.sql[self.start..end],
                 offset: self.start,
+                start_line: self.start_line,
                 line: self.first_line,
                 words: std::mem::take(&mut self.words),
             });
@@ -659,6 +718,13 @@ mod tests {
             "SELECT $a$;\nCOMMIT;",
             // A table named trigger is no trigger.
             "CREATE TABLE trigger AS SELECT 1 AS begin;\nCOMMIT;",
+            // SQLite's Tcl-style variables are one token, parentheses and all.
+            "INSERT INTO l SELECT 1 WHERE $a((() IS NULL;\nCOMMIT;",
+            "INSERT INTO l SELECT 1 WHERE $a(') IS NULL;\nCOMMIT;",
+            // A PostgreSQL dollar tag of any non-ASCII character.
+            "COMMENT ON TABLE l IS $€$the company's ledger$€$;\nCOMMIT;",
+            // A PostgreSQL trigger has no body: `OF begin` opens nothing.
+            "CREATE TRIGGER t BEFORE UPDATE OF begin ON s FOR EACH ROW EXECUTE FUNCTION f();\nCOMMIT;",
         ] {
             let found = first_transaction_control(sql);
             assert!(
@@ -666,6 +732,31 @@ mod tests {
                 "missed in {sql:?}: {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_comment() {
+        assert_eq!(
+            transaction_control(
+                "INSERT INTO t VALUES (2); -- paid\rCOMMIT;",
+                Rules::Postgres
+            ),
+            Some((1, "COMMIT"))
+        );
+    }
+
+    #[test]
+    fn syntax_only_one_database_has_is_read_its_way_only() {
+        // Valid PostgreSQL; SQLite's reading would see a `begin` statement.
+        let sql = "COMMENT ON COLUMN a.x IS E'The user\\'s name';\n\
+                   COMMENT ON COLUMN a.y IS 'Set at signup; begin date';";
+        assert_eq!(first_transaction_control(sql), None);
+        // Valid SQLite; PostgreSQL's reading would see one.
+        let sql = "CREATE TABLE [customer's notes] (x TEXT);\n\
+                   INSERT INTO [customer's notes] VALUES ('Welcome; begin here');";
+        assert_eq!(first_transaction_control(sql), None);
+        let trigger = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;";
+        assert_eq!(first_transaction_control(trigger), None);
     }
 
     #[test]
@@ -709,13 +800,14 @@ mod tests {
     }
 
     #[test]
-    fn what_the_compile_time_check_cannot_see_the_run_time_check_does() {
-        // Valid SQLite ($a$x$a$ is a parameter) whose dollar quote makes the
-        // compile-time check read it as PostgreSQL, where the COMMIT sits in
-        // a nested comment. The runtime reads it with SQLite's rules.
+    fn a_reading_that_runs_off_the_end_claims_nothing() {
+        // Valid SQLite ($a$x$a$ is a parameter). PostgreSQL's reading sees a
+        // dollar quote, but its nested comment then runs to the end of the
+        // file: that reading is wrong, so SQLite's counts too.
         let sql = "SELECT $a$x$a$;\n/* /srv/* */ COMMIT;";
-        assert_eq!(first_transaction_control(sql), None);
+        assert_eq!(first_transaction_control(sql), Some((2, "COMMIT")));
         assert_eq!(transaction_control(sql, Rules::Sqlite), Some((2, "COMMIT")));
+        assert_eq!(transaction_control(sql, Rules::Postgres), None);
     }
 
     #[test]
