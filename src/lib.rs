@@ -225,6 +225,10 @@ pub use migrate_core::{
 /// for implementing [`Driver`] on a connection type of your own.
 pub use migrate_core::TableName;
 
+/// How a database reads SQL, as [`Driver::sql_rules`] reports it: for
+/// implementing [`Driver`] on a connection type of your own.
+pub use migrate_core::LexicalRules;
+
 /// The `postgres` crate this crate's PostgreSQL driver is built with: use it
 /// to connect, so your `postgres` and migrate's are the same version.
 #[cfg(feature = "postgres")]

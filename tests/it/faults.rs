@@ -152,6 +152,9 @@ impl<D: Driver> Driver for FaultyDriver<'_, D> {
     fn head_filter(&self, quoted_table: &str) -> Option<String> {
         self.inner.head_filter(quoted_table)
     }
+    fn sql_rules(&self) -> migrate::LexicalRules {
+        self.inner.sql_rules()
+    }
     fn sql_dialect(&self) -> &'static dyn migrate::SqlDialect {
         self.inner.sql_dialect()
     }

@@ -578,3 +578,42 @@ fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
     );
     assert_eq!(db.versions(HISTORY), [1]);
 }
+
+/// Adversarial review: with `standard_conforming_strings = off` a backslash
+/// escapes in every string, so a COMMIT that standard rules read inside a
+/// string runs. The run-time check reads with the server's setting.
+#[test]
+fn the_run_time_check_follows_standard_conforming_strings() {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    static LIST: &[Migration] = &[Migration::__new(
+        1,
+        "escaped",
+        "0001_escaped.sql",
+        Migration::__sql(
+            "CREATE TABLE t (x text);\nINSERT INTO t VALUES ('C:\\' || ');\nCOMMIT;\nINSERT INTO t VALUES ('x');",
+            migrate::SqlMode::Transaction,
+        ),
+        Checksums {
+            exact: SUM,
+            loose: SUM,
+            chained: SUM,
+        },
+    )];
+    static ESCAPED: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+    let Some(url) = fresh_database() else { return };
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    connect(&url)
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} SET standard_conforming_strings = off"
+        ))
+        .unwrap();
+    let mut client = connect(&url);
+    let err = ESCAPED.run_pending(&mut client).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`COMMIT` (line 3 of the migration) is transaction control"),
+        "{err}"
+    );
+    assert!(!table_exists(&mut client, "t"));
+}

@@ -69,6 +69,14 @@ pub trait Driver: Tx {
     /// The database's error.
     fn unlock(&mut self) -> Result<()>;
 
+    /// The lexical rules the database reads SQL with now, for the run-time
+    /// check of each transactional step. The default follows
+    /// [`Tx::dialect`]; PostgreSQL says when `standard_conforming_strings`
+    /// is off.
+    fn sql_rules(&self) -> crate::source::sql::LexicalRules {
+        crate::source::sql::LexicalRules::of(self.dialect())
+    }
+
     /// The SQL this database speaks for migrate's history table.
     fn sql_dialect(&self) -> &'static dyn SqlDialect;
 

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::{Database, Driver};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
-use crate::source::sql::{statements, Rules};
+use crate::source::sql::{statements, LexicalRules};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
@@ -34,6 +34,8 @@ pub struct PostgresDriver<'c> {
     client: &'c mut Client,
     /// `search_path` when the run resolved its schema, to restore after it.
     search_path: Option<String>,
+    /// Whether `standard_conforming_strings` was off when the run began.
+    backslash_strings: bool,
     lock_key: Option<i64>,
     statements: HashMap<String, Statement>,
 }
@@ -45,6 +47,7 @@ impl Database for Client {
         PostgresDriver {
             client: self,
             search_path: None,
+            backslash_strings: false,
             lock_key: None,
             statements: HashMap::new(),
         }
@@ -433,7 +436,7 @@ impl Driver for PostgresDriver<'_> {
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
         // One statement at a time: a multi-statement string would be one
         // implicit transaction. Errors name lines of the whole file.
-        for statement in statements(sql, Rules::Postgres) {
+        for statement in statements(sql, LexicalRules::Postgres) {
             self.client
                 .batch_execute(statement.text)
                 .map_err(|e| pg_error_at(e, statement.text, statement.start_line))?;
@@ -442,12 +445,25 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
-        let rows = self.query_text("SELECT current_schema(), current_setting('search_path')")?;
+        let rows = self.query_text(
+            "SELECT current_schema(), current_setting('search_path'), \
+             current_setting('standard_conforming_strings')",
+        )?;
         let row = rows.first();
         self.search_path = row.and_then(|r| r.get(1)).cloned().flatten();
+        self.backslash_strings =
+            row.and_then(|r| r.get(2)).cloned().flatten().as_deref() == Some("off");
         match row.and_then(|r| r.first()).cloned().flatten() {
             Some(schema) => Ok(Some(schema)),
             None => Err(Error::NoSchemaSelected),
+        }
+    }
+
+    fn sql_rules(&self) -> LexicalRules {
+        if self.backslash_strings {
+            LexicalRules::PostgresBackslashStrings
+        } else {
+            LexicalRules::Postgres
         }
     }
 

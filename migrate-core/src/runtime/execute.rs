@@ -11,6 +11,7 @@ use crate::driver::Driver;
 use crate::error::{Error, Panicked, Result};
 use crate::history::{HistorySql, RowState};
 use crate::registry::{SqlMode, Step};
+use crate::source::sql::LexicalRules;
 use crate::tx::{Dialect, Tx, Value};
 
 /// Runs `script`; returns how long each unit's step took.
@@ -121,7 +122,7 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
             _ => {
                 // The compile-time check cannot know the database; this one
                 // reads the SQL as the connected database will, before it runs.
-                refuse_transaction_control(sql, driver.dialect(), "the migration")?;
+                refuse_transaction_control(sql, driver.sql_rules(), "the migration")?;
                 driver.batch(sql)
             }
         },
@@ -144,9 +145,8 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
     result
 }
 
-/// Refuses SQL holding top-level transaction control, read with `dialect`'s rules.
-fn refuse_transaction_control(sql: &str, dialect: Dialect, what: &str) -> Result<()> {
-    let rules = crate::source::sql::Rules::of(dialect);
+/// Refuses SQL holding top-level transaction control, read with `rules`.
+fn refuse_transaction_control(sql: &str, rules: LexicalRules, what: &str) -> Result<()> {
     match crate::source::sql::transaction_control(sql, rules) {
         Some((line, command)) => Err(Error::other(format!(
             "`{command}` (line {line} of {what}) is transaction control, but this migration \
@@ -162,7 +162,7 @@ struct Guarded<'d, D>(&'d mut D);
 
 impl<D: Driver> Guarded<'_, D> {
     fn check(&self, sql: &str) -> Result<()> {
-        refuse_transaction_control(sql, self.0.dialect(), "the SQL passed to `Tx`")
+        refuse_transaction_control(sql, self.0.sql_rules(), "the SQL passed to `Tx`")
     }
 }
 

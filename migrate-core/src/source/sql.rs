@@ -5,7 +5,7 @@
 //! PostgreSQL nests `/* */` comments, has `E'...'` escape strings and
 //! `$tag$ ... $tag$` dollar quotes; SQLite does not nest comments, has no
 //! escape strings, reads `$name` as a parameter, and quotes identifiers
-//! with `[...]` and `` `...` `` too. Each is lexed by its own [`Rules`].
+//! with `[...]` and `` `...` `` too. Each is lexed by its own [`LexicalRules`].
 //! A migration file does not say which database it is for, so the checks
 //! that guard atomicity ([`first_transaction_control`],
 //! [`sets_foreign_keys`]) lex it both ways and report what either finds: a
@@ -19,22 +19,32 @@
 
 /// Which database's lexical rules to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rules {
+pub enum LexicalRules {
     /// SQLite's: flat comments, `[x]` and `` `x` `` identifiers, `$name` parameters.
     Sqlite,
     /// PostgreSQL's: nested comments, `E'...'` strings, dollar quotes.
     Postgres,
+    /// PostgreSQL's with `standard_conforming_strings = off`, where a
+    /// backslash escapes in every `'...'` string.
+    PostgresBackslashStrings,
 }
 
-impl Rules {
-    const BOTH: [Rules; 2] = [Rules::Sqlite, Rules::Postgres];
+impl LexicalRules {
+    const BOTH: [LexicalRules; 2] = [LexicalRules::Sqlite, LexicalRules::Postgres];
 
     /// The rules of the database behind `dialect`.
     pub fn of(dialect: crate::tx::Dialect) -> Self {
         match dialect {
-            crate::tx::Dialect::Sqlite => Rules::Sqlite,
-            crate::tx::Dialect::Postgres => Rules::Postgres,
+            crate::tx::Dialect::Sqlite => LexicalRules::Sqlite,
+            crate::tx::Dialect::Postgres => LexicalRules::Postgres,
         }
+    }
+
+    fn postgres(self) -> bool {
+        matches!(
+            self,
+            LexicalRules::Postgres | LexicalRules::PostgresBackslashStrings
+        )
     }
 }
 
@@ -115,25 +125,25 @@ impl Statement<'_> {
 /// # Example
 ///
 /// ```
-/// use migrate_core::source::sql::{statements, Rules};
+/// use migrate_core::source::sql::{statements, LexicalRules};
 ///
 /// let sql = "CREATE TABLE t (x TEXT DEFAULT 'a;b');\n\
 ///            CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 'y'; END;\n\
 ///            COMMIT;";
-/// let found = statements(sql, Rules::Sqlite);
+/// let found = statements(sql, LexicalRules::Sqlite);
 /// assert_eq!(found.len(), 3);
 /// assert_eq!(found[2].line, 3);
 /// assert_eq!(found[2].transaction_control(), Some("COMMIT"));
 /// assert_eq!(found[1].transaction_control(), None);
 /// ```
-pub fn statements(sql: &str, rules: Rules) -> Vec<Statement<'_>> {
+pub fn statements(sql: &str, rules: LexicalRules) -> Vec<Statement<'_>> {
     Lexer::new(sql, rules).run()
 }
 
 /// The first top-level transaction-control statement in `sql` for one
 /// database: its line and command. The runtime checks each transactional
 /// step with its database's rules before running it.
-pub fn transaction_control(sql: &str, rules: Rules) -> Option<(usize, &'static str)> {
+pub fn transaction_control(sql: &str, rules: LexicalRules) -> Option<(usize, &'static str)> {
     statements(sql, rules)
         .iter()
         .find_map(|s| s.transaction_control().map(|c| (s.line, c)))
@@ -147,8 +157,8 @@ pub fn transaction_control(sql: &str, rules: Rules) -> Option<(usize, &'static s
 /// only that database's reading counts, so a PostgreSQL `DO $$ BEGIN ...
 /// END $$` is not read as SQLite's `END`. Each line once, in order.
 pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
-    let (postgres, postgres_only) = Lexer::new(sql, Rules::Postgres).run_noting_exclusive();
-    let (sqlite, sqlite_only) = Lexer::new(sql, Rules::Sqlite).run_noting_exclusive();
+    let (postgres, postgres_only) = Lexer::new(sql, LexicalRules::Postgres).run_noting_exclusive();
+    let (sqlite, sqlite_only) = Lexer::new(sql, LexicalRules::Sqlite).run_noting_exclusive();
     let (postgres, sqlite) = match (postgres_only, sqlite_only) {
         (true, false) => (postgres, Vec::new()),
         (false, true) => (Vec::new(), sqlite),
@@ -171,7 +181,7 @@ pub fn first_transaction_control(sql: &str) -> Option<(usize, &'static str)> {
 
 /// The lines of `PRAGMA foreign_keys = ...` statements under either rules.
 pub fn sets_foreign_keys(sql: &str) -> Vec<usize> {
-    let mut lines: Vec<usize> = Rules::BOTH
+    let mut lines: Vec<usize> = LexicalRules::BOTH
         .iter()
         .flat_map(|rules| statements(sql, *rules))
         .filter(Statement::sets_foreign_keys)
@@ -185,7 +195,7 @@ pub fn sets_foreign_keys(sql: &str) -> Vec<usize> {
 /// Whether `sql` holds no statement under either database's rules (only
 /// whitespace and comments).
 pub fn is_blank(sql: &str) -> bool {
-    Rules::BOTH
+    LexicalRules::BOTH
         .iter()
         .all(|rules| statements(sql, *rules).is_empty())
 }
@@ -204,7 +214,7 @@ enum Compound {
 struct Lexer<'a> {
     sql: &'a str,
     bytes: &'a [u8],
-    rules: Rules,
+    rules: LexicalRules,
     i: usize,
     line: usize,
     out: Vec<Statement<'a>>,
@@ -235,7 +245,7 @@ struct Lexer<'a> {
 }
 
 impl<'a> Lexer<'a> {
-    fn new(sql: &'a str, rules: Rules) -> Self {
+    fn new(sql: &'a str, rules: LexicalRules) -> Self {
         Lexer {
             sql,
             bytes: sql.as_bytes(),
@@ -288,10 +298,11 @@ impl<'a> Lexer<'a> {
                 }
                 b'/' if self.bytes.get(self.i + 1) == Some(&b'*') => self.block_comment(),
                 b'\'' => {
-                    let escapes = self.rules == Rules::Postgres
-                        && self
-                            .previous_word
-                            .is_some_and(|w| w.eq_ignore_ascii_case("E"));
+                    let escapes = self.rules == LexicalRules::PostgresBackslashStrings
+                        || (self.rules == LexicalRules::Postgres
+                            && self
+                                .previous_word
+                                .is_some_and(|w| w.eq_ignore_ascii_case("E")));
                     self.token();
                     let start = self.i;
                     self.quoted(b'\'', b'\'', escapes);
@@ -300,14 +311,14 @@ impl<'a> Lexer<'a> {
                     }
                 }
                 b'"' => self.quoted_identifier(b'"', b'"'),
-                b'`' | b'[' if self.rules == Rules::Sqlite => {
+                b'`' | b'[' if self.rules == LexicalRules::Sqlite => {
                     self.exclusive = true;
                     let close = if b == b'[' { b']' } else { b'`' };
                     self.quoted_identifier(b, close);
                 }
-                b'$' if self.rules == Rules::Postgres && self.dollar_quote() => {}
+                b'$' if self.rules.postgres() && self.dollar_quote() => {}
                 b'$' | b'@' | b':' | b'#'
-                    if self.rules == Rules::Sqlite
+                    if self.rules == LexicalRules::Sqlite
                         && self.bytes.get(self.i + 1).is_some_and(|c| {
                             c.is_ascii_alphanumeric() || *c == b'_' || *c >= 0x80
                         }) =>
@@ -461,8 +472,10 @@ impl<'a> Lexer<'a> {
         let trigger =
             is(1, "TRIGGER") || ((is(1, "TEMP") || is(1, "TEMPORARY")) && is(2, "TRIGGER"));
         match self.rules {
-            Rules::Sqlite if trigger => Compound::Trigger,
-            Rules::Postgres if routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3)) => {
+            LexicalRules::Sqlite if trigger => Compound::Trigger,
+            _ if self.rules.postgres()
+                && (routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3))) =>
+            {
                 Compound::Routine
             }
             _ => Compound::No,
@@ -511,7 +524,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn block_comment(&mut self) {
-        let nests = self.rules == Rules::Postgres;
+        let nests = self.rules.postgres();
         let mut depth = 0usize;
         while self.i < self.bytes.len() {
             match (self.bytes[self.i], self.bytes.get(self.i + 1)) {
@@ -597,7 +610,7 @@ impl<'a> Lexer<'a> {
 mod tests {
     use super::*;
 
-    fn texts(sql: &str, rules: Rules) -> Vec<String> {
+    fn texts(sql: &str, rules: LexicalRules) -> Vec<String> {
         statements(sql, rules)
             .iter()
             .map(|s| s.text.trim().to_owned())
@@ -614,7 +627,7 @@ mod tests {
                    DO $$ BEGIN PERFORM 1; END $$;\n\
                    SELECT $1::int;\n\
                    -- trailing comment; with a semicolon\n";
-        let parts = texts(sql, Rules::Postgres);
+        let parts = texts(sql, LexicalRules::Postgres);
         assert_eq!(parts.len(), 6, "{parts:#?}");
         assert!(parts[0].ends_with("CREATE INDEX CONCURRENTLY a ON t (x)"));
         assert!(parts[1].starts_with("INSERT") && parts[1].ends_with("slash')"));
@@ -629,7 +642,7 @@ mod tests {
         // `ELSE'C:\'` is ELSE followed by the plain string 'C:\'.
         let sql =
             "SELECT CASE WHEN true THEN 'a' ELSE'C:\\' END;\nCREATE INDEX CONCURRENTLY i ON t (x);";
-        let found = statements(sql, Rules::Postgres);
+        let found = statements(sql, LexicalRules::Postgres);
         assert_eq!(found.len(), 2, "{found:#?}");
         assert_eq!(found[1].line, 2);
     }
@@ -641,16 +654,16 @@ mod tests {
                          INSERT INTO log VALUES (new.\"end\", NEW.end, NEW.begin);\n\
                        END;\n\
                        CREATE TABLE after_it (x int);";
-        let parts = texts(trigger, Rules::Sqlite);
+        let parts = texts(trigger, LexicalRules::Sqlite);
         assert_eq!(parts.len(), 2, "{parts:#?}");
         assert!(parts[0].ends_with("END"));
         let routine = "CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql\n\
                        BEGIN ATOMIC\n  SELECT begin FROM shifts;\n  SELECT a + 2;\nEND;\n\
                        CREATE TABLE after_it (x int);";
-        let parts = texts(routine, Rules::Postgres);
+        let parts = texts(routine, LexicalRules::Postgres);
         assert_eq!(parts.len(), 2, "{parts:#?}");
         assert!(parts[0].starts_with("CREATE OR REPLACE FUNCTION") && parts[0].ends_with("END"));
-        assert_eq!(statements(routine, Rules::Postgres)[1].line, 6);
+        assert_eq!(statements(routine, LexicalRules::Postgres)[1].line, 6);
     }
 
     #[test]
@@ -739,7 +752,7 @@ mod tests {
         assert_eq!(
             transaction_control(
                 "INSERT INTO t VALUES (2); -- paid\rCOMMIT;",
-                Rules::Postgres
+                LexicalRules::Postgres
             ),
             Some((1, "COMMIT"))
         );
@@ -791,11 +804,14 @@ mod tests {
     fn each_database_is_checked_by_its_own_rules_at_run_time() {
         // A SQLite file whose comment holds `/*`: PostgreSQL would see no COMMIT.
         let sql = "/* /srv/* */ COMMIT;";
-        assert_eq!(transaction_control(sql, Rules::Sqlite), Some((1, "COMMIT")));
-        assert_eq!(transaction_control(sql, Rules::Postgres), None);
+        assert_eq!(
+            transaction_control(sql, LexicalRules::Sqlite),
+            Some((1, "COMMIT"))
+        );
+        assert_eq!(transaction_control(sql, LexicalRules::Postgres), None);
         // PostgreSQL's DO block is not SQLite's END.
         let sql = "DO $$ BEGIN PERFORM 1; END $$;";
-        assert_eq!(transaction_control(sql, Rules::Postgres), None);
+        assert_eq!(transaction_control(sql, LexicalRules::Postgres), None);
         assert_eq!(first_transaction_control(sql), None);
     }
 
@@ -806,14 +822,17 @@ mod tests {
         // file: that reading is wrong, so SQLite's counts too.
         let sql = "SELECT $a$x$a$;\n/* /srv/* */ COMMIT;";
         assert_eq!(first_transaction_control(sql), Some((2, "COMMIT")));
-        assert_eq!(transaction_control(sql, Rules::Sqlite), Some((2, "COMMIT")));
-        assert_eq!(transaction_control(sql, Rules::Postgres), None);
+        assert_eq!(
+            transaction_control(sql, LexicalRules::Sqlite),
+            Some((2, "COMMIT"))
+        );
+        assert_eq!(transaction_control(sql, LexicalRules::Postgres), None);
     }
 
     #[test]
     fn lines_count_newlines_inside_strings_and_comments() {
         let sql = "SELECT 'a\nb';\n/* x\ny */\nSELECT $$\n$$;\nSELECT 3;";
-        let lines: Vec<usize> = statements(sql, Rules::Postgres)
+        let lines: Vec<usize> = statements(sql, LexicalRules::Postgres)
             .iter()
             .map(|s| s.line)
             .collect();
@@ -825,6 +844,6 @@ mod tests {
         let sql = "CREATE TABLE t (begin int, \"end\" int);\nCOMMIT;";
         assert_eq!(first_transaction_control(sql), Some((2, "COMMIT")));
         let rule = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;";
-        assert_eq!(texts(rule, Rules::Postgres).len(), 2);
+        assert_eq!(texts(rule, LexicalRules::Postgres).len(), 2);
     }
 }
