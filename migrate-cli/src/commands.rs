@@ -94,10 +94,10 @@ fn execute<D: Database>(
         DatabaseCommand::Status => output::status(&migrations.status(db)?),
         DatabaseCommand::Plan => output::plan(&migrations.plan(db)?),
         DatabaseCommand::Up { to, grouped } => {
-            let mut pending = migrations.plan(db)?;
-            if let Some(to) = to {
-                pending.retain(|m| m.version() <= *to);
-            }
+            let pending = match to {
+                Some(to) => migrations.runner().plan_to(db, *to)?,
+                None => migrations.plan(db)?,
+            };
             if standalone {
                 // Applied in version order: the lowest Rust one is reached first.
                 let first = pending
@@ -122,11 +122,9 @@ fn execute<D: Database>(
             if standalone {
                 // Reverted newest first: the highest Rust one is reached first.
                 let first = migrations
-                    .status(db)?
-                    .iter()
-                    .rev()
-                    .filter(|s| s.state == State::Applied && s.version > *to)
-                    .filter_map(|s| migrations.get(s.version))
+                    .plan_rollback(db, *to)
+                    .map_err(|e| down_failure(e, standalone))?
+                    .into_iter()
                     .find(|m| m.kind() == MigrationKind::Rust);
                 let stop = first.map_or(0, migrate_core::Migration::version);
                 refuse_rust(first, &format!("down --to {stop}"))?;

@@ -268,15 +268,26 @@ fn rust_migrations_are_left_to_the_application() {
         )
     };
     ok(&run(&["baseline", "3"]));
+    // 3 defines no `down`: nothing could revert it, here or in the application.
     let out = run(&["down", "--to", "0"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("migration 3 (`0003_no_down.rs`) is a Rust migration"),
+        stderr.contains("migration 3 (`0003_no_down.rs`) has no down step"),
+        "{stderr}"
+    );
+    // 2 defines one, which only the application can run: it is named.
+    std::fs::remove_file(work.path().join("app.db")).unwrap();
+    ok(&run(&["baseline", "2"]));
+    let out = run(&["down", "--to", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("migration 2 (`0002_seed_settings.rs`) is a Rust migration"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("stop before it here with `down --to 3`"),
+        stderr.contains("stop before it here with `down --to 2`"),
         "{stderr}"
     );
 }

@@ -762,6 +762,28 @@ pub fn damaged_history_rows_are_damage_not_edits_or_future_versions<B: Backend>(
     );
 }
 
+/// What `run_to` and `rollback_to` would do, asked without doing it (the
+/// CLI's `up --to` and `down --to` ask first).
+pub fn plans_say_what_run_to_and_rollback_to_would_do<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let versions =
+        |list: Vec<&migrate::Migration>| -> Vec<u64> { list.iter().map(|m| m.version()).collect() };
+    assert_eq!(versions(V1.runner().plan_to(db.conn(), 2).unwrap()), [1, 2]);
+    V1.run_pending(db.conn()).unwrap();
+    assert_eq!(versions(V1.plan_rollback(db.conn(), 1).unwrap()), [3, 2]);
+    assert_eq!(
+        db.versions(HISTORY),
+        [1, 2, 3],
+        "planning changed something"
+    );
+    let Some(mut other) = B::fresh() else { return };
+    IRREVERSIBLE.run_pending(other.conn()).unwrap();
+    assert!(matches!(
+        IRREVERSIBLE.plan_rollback(other.conn(), 0),
+        Err(Error::Irreversible { .. })
+    ));
+}
+
 macro_rules! scenario_tests {
     ($backend:ty) => {
         scenario_tests!(@each $backend;
@@ -789,6 +811,7 @@ macro_rules! scenario_tests {
             a_read_only_connection_with_something_pending_blames_the_connection,
             another_tools_table_under_the_same_name_is_named_as_such,
             damaged_history_rows_are_damage_not_edits_or_future_versions,
+            plans_say_what_run_to_and_rollback_to_would_do,
         );
     };
     (@each $backend:ty; $($name:ident,)*) => {

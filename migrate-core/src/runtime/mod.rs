@@ -145,6 +145,19 @@ impl Migrations {
         self.runner().plan(db)
     }
 
+    /// What `rollback_to` would revert, newest first, reverting nothing.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::plan_rollback`].
+    pub fn plan_rollback<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        self.runner().plan_rollback(db, version)
+    }
+
     /// Adopts an existing database: records versions 1 to `version` as
     /// applied without running them.
     ///
@@ -655,9 +668,48 @@ impl<'m> Runner<'m> {
     ///
     /// The validation errors of [`run_pending`](Self::run_pending).
     pub fn plan<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<&'static Migration>> {
+        self.plan_to_version(db, None)
+    }
+
+    /// What [`run_to`](Self::run_to) would apply, in order, applying nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`plan`](Self::plan), and [`Error::UnknownVersion`].
+    pub fn plan_to<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        self.plan_to_version(db, Some(version))
+    }
+
+    fn plan_to_version<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        target: Option<u64>,
+    ) -> Result<Vec<&'static Migration>> {
         let rows = self.read_history(db)?;
         let checked = plan::check(self.migrations, &rows, self.rules)?;
-        plan::pending(self.migrations, &checked, self.rules, None)
+        plan::pending(self.migrations, &checked, self.rules, target)
+    }
+
+    /// What [`rollback_to`](Self::rollback_to) would revert, newest first,
+    /// reverting nothing.
+    ///
+    /// # Errors
+    ///
+    /// The errors `rollback_to` would give before reverting anything:
+    /// [`Error::Irreversible`], [`Error::FutureVersions`],
+    /// [`Error::UnknownVersion`], the history's validation errors.
+    pub fn plan_rollback<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        let rows = self.read_history(db)?;
+        let checked = plan::check(self.migrations, &rows, self.rules)?;
+        plan::to_revert(self.migrations, &checked, version)
     }
 
     /// Adopts an existing database: records versions 1 to `version` as
