@@ -294,11 +294,21 @@ impl Driver for SqliteDriver<'_> {
         }
         // `begin` set this savepoint: a COMMIT or ROLLBACK (even one
         // followed by a new BEGIN) took it away.
-        Ok(Some(
-            self.conn
-                .execute_batch("RELEASE migrate_step; SAVEPOINT migrate_step")
-                .is_ok(),
-        ))
+        // Prepared once per connection: this runs after every step.
+        let mut released = self
+            .conn
+            .prepare_cached("RELEASE migrate_step")
+            .map_err(driver_error)?;
+        if released.raw_execute().is_err() {
+            return Ok(Some(false));
+        }
+        drop(released);
+        let mut set = self
+            .conn
+            .prepare_cached("SAVEPOINT migrate_step")
+            .map_err(driver_error)?;
+        set.raw_execute().map_err(driver_error)?;
+        Ok(Some(true))
     }
 
     fn in_transaction(&mut self) -> Option<bool> {
