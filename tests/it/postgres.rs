@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use migrate::postgres::{Client, NoTls};
-use migrate::{Database, Error, Tx, Value};
+use migrate::{Database, Driver, Error, Tx, Value};
 
 use crate::scenarios::{scenario_tests, Backend};
 use crate::sets::*;
@@ -616,4 +616,74 @@ fn the_run_time_check_follows_standard_conforming_strings() {
         "{err}"
     );
     assert!(!table_exists(&mut client, "t"));
+}
+
+/// Adversarial review: a migration may turn `standard_conforming_strings`
+/// off for the session, after which a backslash escapes in every string; the
+/// next migration's hidden ROLLBACK then ran and its history row claimed it
+/// applied. The run-time check reads PostgreSQL SQL both ways.
+#[test]
+fn a_migration_turning_standard_strings_off_does_not_hide_the_next_ones_rollback() {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    const SUMS: Checksums = Checksums {
+        exact: SUM,
+        loose: SUM,
+        chained: SUM,
+    };
+    static LIST: &[Migration] = &[
+        Migration::__new(
+            1,
+            "legacy_dump_header",
+            "0001_legacy_dump_header.sql",
+            Migration::__sql(
+                "SET standard_conforming_strings = off;",
+                migrate::SqlMode::Transaction,
+            ),
+            SUMS,
+        ),
+        Migration::__new(
+            2,
+            "accounts",
+            "0002_accounts.sql",
+            Migration::__sql(
+                "CREATE TABLE accounts (id int);\nCOMMENT ON TABLE accounts IS 'Customer\\''; ROLLBACK; --';",
+                migrate::SqlMode::Transaction,
+            ),
+            SUMS,
+        ),
+    ];
+    static SETS_IT_OFF: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let err = SETS_IT_OFF.run_pending(db.conn()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`ROLLBACK` (line 2 of the migration) is transaction control"),
+        "{err}"
+    );
+    assert_eq!(db.versions(HISTORY), [1]);
+    assert!(!db.table_exists("accounts"));
+}
+
+/// The savepoint `begin` sets tells a transaction a step ended and began
+/// again from the runtime's own; an aborted one is still the runtime's.
+#[test]
+fn a_transaction_ended_and_begun_again_is_not_intact() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let mut driver = db.conn().driver();
+    driver.begin().unwrap();
+    assert_eq!(driver.transaction_intact().unwrap(), Some(true));
+    assert_eq!(driver.in_transaction(), Some(true));
+    driver.batch("ROLLBACK; BEGIN").unwrap();
+    assert_eq!(driver.transaction_intact().unwrap(), Some(false));
+    driver.rollback().unwrap();
+    assert_eq!(driver.in_transaction(), Some(false));
+    driver.begin().unwrap();
+    assert!(driver.batch("SELECT 1/0").is_err());
+    assert_eq!(driver.transaction_intact().unwrap(), Some(true));
+    driver.rollback().unwrap();
 }

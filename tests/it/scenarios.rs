@@ -784,6 +784,27 @@ pub fn plans_say_what_run_to_and_rollback_to_would_do<B: Backend>() {
     ));
 }
 
+/// Adversarial review: a no-transaction migration that left its own
+/// transaction open was reported applied, and the application's later
+/// writes on that connection were lost when it closed.
+pub fn a_no_transaction_migration_that_leaves_its_transaction_open_fails<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    let err = NO_TX_LEFT_OPEN.run_pending(db.conn()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("left a transaction of its own open"),
+        "{err}"
+    );
+    // The connection is outside any transaction: the app's writes are kept.
+    B::exec_on(db.conn(), "INSERT INTO items (id, name) VALUES (1, 'kept')");
+    db.reconnect();
+    assert_eq!(db.item_names(), ["kept"]);
+    assert!(matches!(
+        NO_TX_LEFT_OPEN.run_pending(db.conn()),
+        Err(Error::Dirty { version: 2, .. })
+    ));
+}
+
 macro_rules! scenario_tests {
     ($backend:ty) => {
         scenario_tests!(@each $backend;
@@ -812,6 +833,7 @@ macro_rules! scenario_tests {
             another_tools_table_under_the_same_name_is_named_as_such,
             damaged_history_rows_are_damage_not_edits_or_future_versions,
             plans_say_what_run_to_and_rollback_to_would_do,
+            a_no_transaction_migration_that_leaves_its_transaction_open_fails,
         );
     };
     (@each $backend:ty; $($name:ident,)*) => {

@@ -570,33 +570,6 @@ fn foreign_key_violations_from_before_are_not_blamed_on_the_rebuild() {
     assert_eq!(history_versions(&conn, HISTORY), [1]);
 }
 
-/// Adversarial review: a no-transaction migration that left its own
-/// transaction open was reported applied, and the application's later
-/// writes on that connection were lost when it closed.
-#[test]
-fn a_no_transaction_migration_that_leaves_its_transaction_open_fails() {
-    let (_dir, path) = db();
-    let mut conn = open(&path);
-    let err = NO_TX_LEFT_OPEN.run_pending(&mut conn).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("left a transaction of its own open"),
-        "{err}"
-    );
-    assert!(
-        conn.is_autocommit(),
-        "the connection is still in its transaction"
-    );
-    conn.execute_batch("INSERT INTO items (id, name) VALUES (1, 'kept')")
-        .unwrap();
-    drop(conn);
-    let conn = open(&path);
-    let kept: i64 = conn
-        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(kept, 1);
-}
-
 /// Adversarial review: called inside the caller's own transaction, the
 /// runtime's failure path rolled the caller's work back and blamed a
 /// migration. It now refuses before touching anything.

@@ -34,8 +34,6 @@ pub struct PostgresDriver<'c> {
     client: &'c mut Client,
     /// `search_path` when the run resolved its schema, to restore after it.
     search_path: Option<String>,
-    /// Whether `standard_conforming_strings` was off when the run began.
-    backslash_strings: bool,
     lock_key: Option<i64>,
     statements: HashMap<String, Statement>,
 }
@@ -47,7 +45,6 @@ impl Database for Client {
         PostgresDriver {
             client: self,
             search_path: None,
-            backslash_strings: false,
             lock_key: None,
             statements: HashMap::new(),
         }
@@ -320,7 +317,9 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn begin(&mut self) -> Result<()> {
-        self.batch("BEGIN")
+        // The savepoint lets `transaction_intact` see a transaction that a
+        // step ended and began again; one round trip all the same.
+        self.batch("BEGIN; SAVEPOINT migrate_step")
     }
 
     fn commit(&mut self) -> Result<()> {
@@ -445,25 +444,36 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
-        let rows = self.query_text(
-            "SELECT current_schema(), current_setting('search_path'), \
-             current_setting('standard_conforming_strings')",
-        )?;
+        let rows = self.query_text("SELECT current_schema(), current_setting('search_path')")?;
         let row = rows.first();
         self.search_path = row.and_then(|r| r.get(1)).cloned().flatten();
-        self.backslash_strings =
-            row.and_then(|r| r.get(2)).cloned().flatten().as_deref() == Some("off");
         match row.and_then(|r| r.first()).cloned().flatten() {
             Some(schema) => Ok(Some(schema)),
             None => Err(Error::NoSchemaSelected),
         }
     }
 
-    fn sql_rules(&self) -> LexicalRules {
-        if self.backslash_strings {
-            LexicalRules::PostgresBackslashStrings
-        } else {
-            LexicalRules::Postgres
+    fn in_transaction(&mut self) -> Option<bool> {
+        // Over the simple protocol a statement outside a transaction is its
+        // own: the transaction began when it did.
+        let rows = self
+            .query_text("SELECT now() <> statement_timestamp()")
+            .ok()?;
+        let value = rows.first()?.first()?.clone()?;
+        Some(value == "t")
+    }
+
+    fn transaction_intact(&mut self) -> Result<Option<bool>> {
+        // `begin` set this savepoint: a COMMIT or ROLLBACK (even one
+        // followed by a new BEGIN) took it away.
+        match self
+            .client
+            .batch_execute("RELEASE SAVEPOINT migrate_step; SAVEPOINT migrate_step")
+        {
+            Ok(()) => Ok(Some(true)),
+            // Still ours, but aborted by the step's own error: rolled back next.
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Ok(Some(true)),
+            Err(_) => Ok(Some(false)),
         }
     }
 

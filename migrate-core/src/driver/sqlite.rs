@@ -28,6 +28,9 @@ pub struct SqliteDriver<'c> {
     lock: Option<File>,
     /// The connection's busy timeout (ms) while the migration lock raises it.
     busy_timeout: Option<i64>,
+    /// `PRAGMA foreign_keys` when the lock was taken, to restore after the
+    /// run (a no-transaction `.dump` file turns it off for the connection).
+    foreign_keys: Option<bool>,
 }
 
 impl Database for Connection {
@@ -38,6 +41,7 @@ impl Database for Connection {
             conn: self,
             lock: None,
             busy_timeout: None,
+            foreign_keys: None,
         }
     }
 }
@@ -229,6 +233,10 @@ impl Driver for SqliteDriver<'_> {
 
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
         self.raise_busy_timeout(timeout)?;
+        self.foreign_keys = self
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .ok();
         let Some(path) = self.lock_path(table) else {
             return Ok(());
         };
@@ -286,6 +294,26 @@ impl Driver for SqliteDriver<'_> {
         error
             .database_error()
             .is_some_and(|e| e.to_string().contains("no such table"))
+    }
+
+    fn restore_session(&mut self) {
+        let Some(was_on) = self.foreign_keys.take() else {
+            return;
+        };
+        let now_on: Option<bool> = self
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .ok();
+        if now_on != Some(was_on) && self.conn.is_autocommit() {
+            let pragma = if was_on {
+                "PRAGMA foreign_keys = ON"
+            } else {
+                "PRAGMA foreign_keys = OFF"
+            };
+            if let Err(e) = self.conn.execute_batch(pragma) {
+                log::warn!("could not restore foreign_keys after migrating: {e}");
+            }
+        }
     }
 
     fn transaction_intact(&mut self) -> Result<Option<bool>> {

@@ -146,8 +146,19 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
 }
 
 /// Refuses SQL holding top-level transaction control, read with `rules`.
+/// PostgreSQL reads backslashes in strings as escapes when
+/// `standard_conforming_strings` is off, which a migration may even set
+/// itself: both readings are checked.
 fn refuse_transaction_control(sql: &str, rules: LexicalRules, what: &str) -> Result<()> {
-    match crate::source::sql::transaction_control(sql, rules) {
+    let found = match rules {
+        LexicalRules::Postgres | LexicalRules::PostgresBackslashStrings => {
+            crate::source::sql::transaction_control(sql, LexicalRules::Postgres).or_else(|| {
+                crate::source::sql::transaction_control(sql, LexicalRules::PostgresBackslashStrings)
+            })
+        }
+        other => crate::source::sql::transaction_control(sql, other),
+    };
+    match found {
         Some((line, command)) => Err(Error::other(format!(
             "`{command}` (line {line} of {what}) is transaction control, but this migration \
              already runs in a transaction; remove it"

@@ -304,8 +304,13 @@ struct Resolved {
 
 impl Resolved {
     fn new<D: Driver>(driver: &mut D, table: TableName<'static>) -> Result<Self> {
+        // Asked whatever the name: it is also when the driver notes the
+        // session settings it restores after the run.
         let schema = match table.schema {
-            Some(_) => None,
+            Some(_) => {
+                let _ = driver.default_schema();
+                None
+            }
             None => driver.default_schema()?,
         };
         Ok(Resolved { schema, table })

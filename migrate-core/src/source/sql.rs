@@ -239,6 +239,9 @@ struct Lexer<'a> {
     previous_word: Option<&'a str>,
     /// Syntax only these rules' database has was seen.
     exclusive: bool,
+    /// Where the last `E'...'` string ended: a string after it, separated
+    /// by whitespace holding a newline, continues it with its escapes.
+    escape_string_end: Option<usize>,
     /// A string, identifier, comment or dollar quote ran to the end of the
     /// text: these rules misread it, and their `exclusive` means nothing.
     unterminated: bool,
@@ -266,6 +269,7 @@ impl<'a> Lexer<'a> {
             after_dot: false,
             previous_word: None,
             exclusive: false,
+            escape_string_end: None,
             unterminated: false,
         }
     }
@@ -290,9 +294,15 @@ impl<'a> Lexer<'a> {
                     self.previous_word = None;
                 }
                 b'-' if self.bytes.get(self.i + 1) == Some(&b'-') => {
-                    // A lone `\r` ends the comment too.
+                    // PostgreSQL ends a line comment at a lone `\r` too;
+                    // SQLite only at `\n`.
+                    let end: &[char] = if self.rules.postgres() {
+                        &['\n', '\r']
+                    } else {
+                        &['\n']
+                    };
                     self.i = self.sql[self.i..]
-                        .find(['\n', '\r'])
+                        .find(end)
                         .map_or(self.bytes.len(), |n| self.i + n);
                     self.previous_word = None;
                 }
@@ -300,19 +310,27 @@ impl<'a> Lexer<'a> {
                 b'\'' => {
                     let escapes = self.rules == LexicalRules::PostgresBackslashStrings
                         || (self.rules == LexicalRules::Postgres
-                            && self
+                            && (self
                                 .previous_word
-                                .is_some_and(|w| w.eq_ignore_ascii_case("E")));
+                                .is_some_and(|w| w.eq_ignore_ascii_case("E"))
+                                || self.continues_escape_string()));
                     self.token();
                     let start = self.i;
                     self.quoted(b'\'', b'\'', escapes);
-                    if escapes && self.sql[start..self.i].contains('\\') {
-                        self.exclusive = true;
+                    if escapes {
+                        self.escape_string_end = Some(self.i);
+                        if self.sql[start..self.i].contains('\\') {
+                            self.exclusive = true;
+                        }
                     }
                 }
                 b'"' => self.quoted_identifier(b'"', b'"'),
                 b'`' | b'[' if self.rules == LexicalRules::Sqlite => {
-                    self.exclusive = true;
+                    // Backticks are SQLite's alone; brackets are PostgreSQL's
+                    // array subscripts too, so they prove nothing.
+                    if b == b'`' {
+                        self.exclusive = true;
+                    }
                     let close = if b == b'[' { b']' } else { b'`' };
                     self.quoted_identifier(b, close);
                 }
@@ -370,6 +388,16 @@ impl<'a> Lexer<'a> {
         let clean = !self.unterminated && self.parens == 0 && !self.in_body;
         self.finish(self.bytes.len());
         (self.out, self.exclusive && clean)
+    }
+
+    /// Whether the string starting here continues an `E'...'` string:
+    /// PostgreSQL joins string constants separated by whitespace holding a
+    /// newline, and the continuation keeps the first part's escapes.
+    fn continues_escape_string(&self) -> bool {
+        self.escape_string_end.is_some_and(|end| {
+            let gap = &self.sql[end..self.i];
+            gap.contains('\n') && gap.chars().all(char::is_whitespace)
+        })
     }
 
     /// SQLite's `$name`, `@name`, `:name`, `#name` parameters, with the
@@ -530,6 +558,10 @@ impl<'a> Lexer<'a> {
             match (self.bytes[self.i], self.bytes.get(self.i + 1)) {
                 (b'/', Some(b'*')) if nests || depth == 0 => {
                     depth += 1;
+                    if depth == 2 {
+                        // A nested comment: PostgreSQL's alone.
+                        self.exclusive = true;
+                    }
                     self.i += 2;
                 }
                 (b'*', Some(b'/')) => {
@@ -748,14 +780,40 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_carriage_return_ends_a_line_comment() {
+    fn a_lone_carriage_return_ends_a_line_comment_for_postgres_only() {
+        let sql = "INSERT INTO t VALUES (2); -- paid\rCOMMIT;";
         assert_eq!(
-            transaction_control(
-                "INSERT INTO t VALUES (2); -- paid\rCOMMIT;",
-                LexicalRules::Postgres
-            ),
+            transaction_control(sql, LexicalRules::Postgres),
             Some((1, "COMMIT"))
         );
+        let sql = "INSERT INTO l VALUES (1);\n-- note\r'\nCOMMIT;\n-- '\n";
+        assert_eq!(
+            transaction_control(sql, LexicalRules::Sqlite),
+            Some((3, "COMMIT"))
+        );
+    }
+
+    #[test]
+    fn an_escape_string_continued_on_the_next_line_keeps_its_escapes() {
+        let sql = "COMMENT ON TABLE a IS E'Accounts.'\n'\\' ; ' ; ROLLBACK; --';";
+        assert_eq!(
+            transaction_control(sql, LexicalRules::Postgres),
+            Some((2, "ROLLBACK"))
+        );
+        assert!(first_transaction_control(sql).is_some());
+        // The same continuation, valid, is not refused.
+        let sql = "COMMENT ON TABLE a IS E'Tags.\\n'\n'Each post\\'s tags; begin here';";
+        assert_eq!(first_transaction_control(sql), None);
+    }
+
+    #[test]
+    fn postgres_arrays_and_nested_comments_are_not_read_as_sqlite() {
+        let sql = "CREATE TABLE p (tags text[]);\n\
+                   CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                   BEGIN\n  IF NEW.tags[1] IS NULL THEN\n    RETURN NULL;\n  END IF;\n  RETURN NEW;\nEND;\n$$;";
+        assert_eq!(first_transaction_control(sql), None);
+        let sql = "/* outer /* inner */ END; */\nCREATE TABLE t (x int);";
+        assert_eq!(first_transaction_control(sql), None);
     }
 
     #[test]
