@@ -13,6 +13,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// What became of a failed migration's changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Cleanup {
     /// Its transaction was rolled back; earlier migrations stay applied.
     RolledBack,

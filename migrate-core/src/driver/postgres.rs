@@ -11,6 +11,10 @@
 //!   per run.
 //! - A failing statement's error carries the server's message and where in
 //!   the migration it failed (line and column).
+//! - `begin` sets a savepoint in the same round trip; it is released and set
+//!   again after each step, so a step that ended the transaction is seen.
+//! - An unqualified history table is `current_schema()`'s, resolved with
+//!   `search_path`, which is put back after the run.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;

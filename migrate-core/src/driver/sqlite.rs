@@ -2,9 +2,12 @@
 //!
 //! - Every migration runs in `BEGIN IMMEDIATE`, so its write lock is taken
 //!   up front rather than on its first write.
-//! - The migration lock is an OS file lock on `<database>-migrate-lock` next
-//!   to the database file: processes applying migrations take turns, and a
-//!   process that dies releases it. In-memory databases need none.
+//! - The migration lock is an OS file lock on `<database>-<table>.migrate-lock`
+//!   next to the database file, one per history table: processes applying
+//!   the same set take turns, independent sets never wait for each other,
+//!   and a process that dies releases it. In-memory databases need none.
+//! - `begin` sets a savepoint, so a step that ended the transaction (even
+//!   one that began another) is seen before anything is recorded.
 //! - `$1, $2, ...` in [`Tx`] calls bind by name, so they work in any order.
 
 use std::borrow::Cow;
