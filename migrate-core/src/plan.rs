@@ -49,6 +49,7 @@ impl std::fmt::Display for State {
 
 /// One row of [`status`](crate::Migrations::status): a version and its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MigrationStatus {
     /// The version.
     pub version: u64,
