@@ -83,6 +83,55 @@ pub struct Head {
     pub unfinished: bool,
 }
 
+impl Head {
+    /// The boot check, one statement: the rows from the binary's latest
+    /// version up (a primary-key range: one row unless a newer release ran)
+    /// and any unfinished row (a partial index, empty unless something is
+    /// unfinished). No count: a row deleted by hand below the latest is
+    /// found by `status`, `plan` and any run with something pending.
+    ///
+    /// Boot's hot path: it formats this one statement and nothing else. The
+    /// driver's [`head_filter`](Driver::head_filter) keeps the rows to the
+    /// table every other operation uses.
+    pub(crate) fn read(
+        driver: &mut dyn Driver,
+        table: &TableName<'_>,
+        latest_known: u64,
+    ) -> Result<Head> {
+        let quoted = driver.sql_dialect().quote_table(table);
+        let filter = driver.head_filter(&quoted).unwrap_or_default();
+        let rows = driver.query_text(&format!(
+            "SELECT version, chained_checksum, state FROM {quoted} \
+             WHERE version >= {latest_known}{filter} \
+             UNION ALL \
+             SELECT version, chained_checksum, state FROM {quoted} \
+             WHERE state <> 'applied'{filter}"
+        ))?;
+        let mut head = Head::default();
+        for row in &rows {
+            let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
+            if RowState::parse(&column(2)).is_unfinished() {
+                head.unfinished = true;
+                continue;
+            }
+            let version = column(0)
+                .parse::<u64>()
+                .map_err(|_| Error::CorruptHistory {
+                    table: table.to_string(),
+                    column: COLUMNS[0],
+                    expected: "a version from 1",
+                    found: format!("'{}'", column(0)),
+                })?;
+            if version == latest_known {
+                head.latest_chain = Some(column(1));
+            } else if version > latest_known {
+                head.future.push(version);
+            }
+        }
+        Ok(head)
+    }
+}
+
 /// The SQL of the history table for one dialect and table name. Every
 /// statement the runtime sends about history is written here, once, in
 /// the words the driver's [`SqlDialect`] gives.
@@ -213,44 +262,6 @@ impl HistorySql {
         }
     }
 
-    /// The boot check, one statement: the rows from the binary's latest
-    /// version up (a primary-key range: one row unless a newer release ran)
-    /// and any unfinished row (a partial index, empty unless something is
-    /// unfinished). No count: a row deleted by hand below the latest is
-    /// found by `status`, `plan` and any run with something pending.
-    ///
-    /// `filter` restricts the rows to the table the rest of the runtime
-    /// uses (see [`Driver::head_filter`]).
-    pub(crate) fn head(&self, driver: &mut dyn Driver, latest_known: u64) -> Result<Head> {
-        let table = &self.table;
-        let filter = driver.head_filter(&self.table).unwrap_or_default();
-        let rows = driver
-            .query_text(&format!(
-                "SELECT version, chained_checksum, state FROM {table} \
-             WHERE version >= {latest_known}{filter} \
-             UNION ALL \
-             SELECT version, chained_checksum, state FROM {table} WHERE state <> 'applied'{filter}"
-            ))
-            .map_err(|e| self.failed("read", e))?;
-        let mut head = Head::default();
-        for row in &rows {
-            let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
-            if RowState::parse(&column(2)) != RowState::Applied {
-                head.unfinished = true;
-                continue;
-            }
-            let version = column(0)
-                .parse::<u64>()
-                .map_err(|_| self.corrupt(0, "a version from 1", &format!("'{}'", column(0))))?;
-            if version == latest_known {
-                head.latest_chain = Some(column(1));
-            } else if version > latest_known {
-                head.future.push(version);
-            }
-        }
-        Ok(head)
-    }
-
     /// A history value migrate did not write: say where, and what to do.
     fn corrupt(&self, column: usize, expected: &'static str, found: &str) -> Error {
         Error::CorruptHistory {
@@ -291,9 +302,10 @@ impl HistorySql {
         rows.iter()
             .map(|row| {
                 let version = self.integer(row, 0)?;
-                if version < 1 {
-                    return Err(self.corrupt(0, "a version from 1", &version.to_string()));
-                }
+                let version = u64::try_from(version)
+                    .ok()
+                    .filter(|v| *v >= 1)
+                    .ok_or_else(|| self.corrupt(0, "a version from 1", &version.to_string()))?;
                 for column in [3, 4] {
                     // A missing or damaged checksum must not pass for an edit
                     // ("only whitespace differs"): it is damage.
@@ -308,8 +320,7 @@ impl HistorySql {
                     }
                 }
                 Ok(HistoryRow {
-                    version: u64::try_from(version)
-                        .map_err(|_| self.corrupt(0, "a version from 1", &version.to_string()))?,
+                    version,
                     name: self.text(row, 1)?,
                     kind: self.text(row, 2)?,
                     checksum: self.text(row, 3)?,

@@ -97,7 +97,9 @@ pub trait Driver: Tx {
 
     /// The schema an unqualified history table lives in, for every
     /// operation (PostgreSQL: `current_schema()`); `None` where the database
-    /// has no such notion.
+    /// has no such notion. Asked once at the start of every run that takes
+    /// the lock, whatever the table's name: the driver notes there the
+    /// session settings [`restore_session`](Driver::restore_session) puts back.
     ///
     /// # Errors
     ///

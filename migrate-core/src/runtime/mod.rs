@@ -275,6 +275,7 @@ fn locked<D: Driver, T>(
             log::warn!("could not end the transaction after a failure on `{table}`: {e}");
         }
     }
+    driver.restore_session();
     let unlocked = driver.unlock();
     let value = match outcome {
         Ok(result) => result,
@@ -409,9 +410,7 @@ impl<'m> Runner<'m> {
                 }
                 Err(e) => return Err(e),
             };
-            let result = f(driver, &sql, &table, rows);
-            driver.restore_session();
-            result
+            f(driver, &sql, &table, rows)
         })
     }
 
@@ -523,9 +522,8 @@ impl<'m> Runner<'m> {
     /// statement and writes nothing.
     fn current<D: Driver>(&self, driver: &mut D) -> Result<Option<Report>> {
         let table = table_of(self.migrations)?;
-        let sql = HistorySql::new(driver.sql_dialect(), &table, &table);
         let latest_known = self.migrations.len() as u64;
-        let head = match sql.head(driver, latest_known) {
+        let head = match Head::read(driver, &table, latest_known) {
             Ok(head) => head,
             Err(e) if driver.is_missing_table(&e) => Head::default(),
             Err(e) => {
