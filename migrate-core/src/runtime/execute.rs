@@ -46,27 +46,18 @@ pub(crate) fn execute<D: Driver>(
             break;
         }
     }
-    // Each unit's time runs until the next one starts (or the script ends).
-    let end = Instant::now();
-    let durations = (0..started.len())
-        .map(|i| {
-            started
-                .get(i + 1)
-                .map_or(end, |next| *next.max(&started[i]))
-                - started[i]
-        })
-        .collect();
     let Some((at, error)) = failure else {
         if let Some(was_on) = foreign_keys_were {
             driver.foreign_keys(was_on)?;
         }
-        return Ok(durations);
+        // Each unit's time runs until the next one starts (or the script ends).
+        let end = Instant::now();
+        let ends = started.iter().skip(1).copied().chain([end]);
+        return Ok(started.iter().zip(ends).map(|(s, e)| e - *s).collect());
     };
     let step_fault = driver.step_fault(&error);
     let failure = script.failure(at, error, step_fault);
-    if failure.rollback {
-        let _ = driver.rollback();
-    }
+    let _ = driver.rollback();
     if let Some(was_on) = foreign_keys_were {
         if let Err(e) = driver.foreign_keys(was_on) {
             log::error!("could not restore the connection's foreign_keys setting: {e}");

@@ -103,11 +103,10 @@ pub(crate) struct Script {
     kind: Kind,
 }
 
-/// What the executor must do after operation `at` failed.
+/// What the executor must do after operation `at` failed, beyond ending
+/// whatever transaction is open (always).
 #[derive(Debug)]
 pub(crate) struct Failure {
-    /// End whatever transaction is open.
-    pub rollback: bool,
     /// A history write marking the migration dirty, after the rollback.
     pub mark_dirty: Option<Write>,
     /// The error to return.
@@ -223,36 +222,34 @@ impl Script {
         }
     }
 
-    /// The unit an operation belongs to: the last one run or written at or
-    /// before `at` (the last unit for the group's closing operations).
-    fn culprit(&self, at: usize) -> Option<&Unit> {
-        let index = self.ops[..=at.min(self.ops.len().saturating_sub(1))]
-            .iter()
-            .rev()
-            .find_map(|op| match op {
-                Op::Run(i)
-                | Op::Write(Write::Applied(i) | Write::InProgress(i))
-                | Op::Write(Write::Finish(_, Some(i))) => Some(*i),
-                _ => None,
-            });
-        match (index, self.ops.get(at)) {
-            (_, Some(Op::SchemaVersion(_) | Op::CheckForeignKeysAfter | Op::Commit)) => {
-                self.units.last()
-            }
-            (Some(i), _) => self.units.get(i),
-            (None, _) => self.units.first(),
+    /// The index of the unit an operation belongs to: the last one run or
+    /// written at or before `at` (the last unit for a group's closing
+    /// operations).
+    fn culprit(&self, at: usize) -> Option<usize> {
+        if let Some(Op::SchemaVersion(_) | Op::CheckForeignKeysAfter | Op::Commit) =
+            self.ops.get(at)
+        {
+            return self.units.len().checked_sub(1);
         }
+        let before = &self.ops[..=at.min(self.ops.len().saturating_sub(1))];
+        let index = before.iter().rev().find_map(|op| match op {
+            Op::Run(i)
+            | Op::Write(Write::Applied(i) | Write::InProgress(i))
+            | Op::Write(Write::Finish(_, Some(i))) => Some(*i),
+            _ => None,
+        });
+        index.or((!self.units.is_empty()).then_some(0))
     }
 
     /// What operation `at` failing with `error` means. `step_fault` is the
     /// driver's word that the error was caused by the step that ran before.
     pub fn failure(&self, at: usize, error: Error, step_fault: Option<&'static str>) -> Failure {
         let op = self.ops.get(at).copied();
-        let culprit = self.culprit(at).copied();
-        let error = match (op, error) {
+        let error = match (op, step_fault, error) {
             // Violations already there are not this migration's.
             (
                 Some(Op::CheckForeignKeysBefore),
+                _,
                 Error::ForeignKeyViolations {
                     count, examples, ..
                 },
@@ -263,55 +260,46 @@ impl Script {
             },
             // A history write the step made fail (an aborted transaction,
             // dropped prepared statements): the step's fault.
-            (Some(Op::Write(_) | Op::SchemaVersion(_)), _) if step_fault.is_some() => {
-                Error::other(step_fault.unwrap_or_default())
-            }
+            (Some(Op::Write(_) | Op::SchemaVersion(_)), Some(fault), _) => Error::other(fault),
             // A commit that reports failure may still have happened.
-            (Some(Op::Commit), error) => Error::Unconfirmed(Box::new(error)),
-            (_, error) => error,
+            (Some(Op::Commit), _, error) => Error::Unconfirmed(Box::new(error)),
+            (_, _, error) => error,
         };
-        match (self.kind, culprit) {
-            (Kind::Bookkeeping, _) | (_, None) => Failure {
-                rollback: true,
+        let Some(index) = self.culprit(at) else {
+            return Failure {
                 mark_dirty: None,
                 error,
-            },
-            (Kind::NoTransaction, Some(unit)) => Failure {
-                // Whatever transaction the step opened itself ends here;
-                // the dirty marker was committed before it ran.
-                rollback: true,
-                mark_dirty: None,
-                error: failed(&unit, Cleanup::LeftDirty, error, at == 0),
-            },
-            (Kind::Step | Kind::Group, Some(unit)) => {
-                if matches!(error, Error::TransactionEnded) {
-                    // Part of it may be committed: say so, and make the
-                    // next run stop until someone has looked.
-                    let index = self
-                        .units
-                        .iter()
-                        .position(|u| u.migration.version() == unit.migration.version())
-                        .unwrap_or(0);
-                    let mark = match unit.change {
-                        Change::Apply => Write::InProgress(index),
-                        Change::Revert => Write::Reverting(unit.migration.version()),
-                    };
-                    return Failure {
-                        rollback: true,
-                        mark_dirty: Some(mark),
-                        error: failed(&unit, Cleanup::LeftDirty, error, false),
-                    };
-                }
-                let cleanup = match self.kind {
-                    Kind::Group => Cleanup::GroupRolledBack,
-                    _ => Cleanup::RolledBack,
-                };
-                Failure {
-                    rollback: true,
+            };
+        };
+        let unit = &self.units[index];
+        let (cleanup, mark_dirty) = match self.kind {
+            Kind::Bookkeeping => {
+                return Failure {
                     mark_dirty: None,
-                    error: failed(&unit, cleanup, error, false),
+                    error,
                 }
             }
+            // The dirty marker was committed before the step ran; whatever
+            // transaction the step opened itself ends here.
+            Kind::NoTransaction => (Cleanup::LeftDirty, None),
+            // Part of it may be committed: say so, and make the next run
+            // stop until someone has looked.
+            Kind::Step | Kind::Group if matches!(error, Error::TransactionEnded) => {
+                let mark = match unit.change {
+                    Change::Apply => Write::InProgress(index),
+                    Change::Revert => Write::Reverting(unit.migration.version()),
+                };
+                (Cleanup::LeftDirty, Some(mark))
+            }
+            Kind::Group => (Cleanup::GroupRolledBack, None),
+            Kind::Step => (Cleanup::RolledBack, None),
+        };
+        // A no-transaction step whose dirty marker (operation 0) could not
+        // be written never ran: its error is the history's, as it is.
+        let before_it_ran = self.kind == Kind::NoTransaction && at == 0;
+        Failure {
+            mark_dirty,
+            error: failed(unit, cleanup, error, before_it_ran),
         }
     }
 }
@@ -408,7 +396,7 @@ mod tests {
     fn failures_roll_back_name_the_file_and_say_what_became_of_it() {
         let script = Script::step(unit(1, Change::Apply), 1);
         let failure = script.failure(1, Error::other("boom"), None);
-        assert!(failure.rollback && failure.mark_dirty.is_none());
+        assert!(failure.mark_dirty.is_none());
         assert_eq!(
             cleanup_of(&failure.error),
             Some((1, Cleanup::RolledBack, "0001_a.sql"))
