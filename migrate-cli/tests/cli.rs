@@ -21,6 +21,15 @@ fn migrate(dir: &Path, args: &[&str]) -> Output {
         .expect("run the migrate binary")
 }
 
+/// `migrate <cmd> --dir <dir> --database sqlite://<work>/app.db`, run in `work`.
+fn on_sqlite(work: &Path, dir: &Path, cmd: &[&str]) -> Output {
+    let db = format!("sqlite://{}", work.join("app.db").display());
+    let dir = dir.display().to_string();
+    let mut args = cmd.to_vec();
+    args.extend(["--dir", &dir, "--database", &db]);
+    migrate(work, &args)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -144,26 +153,8 @@ fn a_broken_directory_lists_every_problem() {
 #[test]
 fn a_dirty_database_is_reported_and_repaired() {
     let work = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", work.path().join("app.db").display());
     let dir = fixture("rt-no-tx-fails");
-    let args = |cmd: &[&str]| -> Vec<String> {
-        cmd.iter()
-            .map(|s| s.to_string())
-            .chain([
-                "--dir".into(),
-                dir.display().to_string(),
-                "--database".into(),
-                db_url.clone(),
-            ])
-            .collect()
-    };
-    let run = |cmd: &[&str]| {
-        let a = args(cmd);
-        migrate(
-            work.path(),
-            &a.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    };
+    let run = |cmd: &[&str]| on_sqlite(work.path(), &dir, cmd);
     let out = run(&["up"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -193,17 +184,8 @@ fn a_dirty_database_is_reported_and_repaired() {
 #[test]
 fn repairing_a_failed_revert_says_what_became_of_it() {
     let work = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", work.path().join("app.db").display());
     let dir = fixture("rt-no-tx-down-fails");
-    let run = |cmd: &[&str]| {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.extend(["--dir".into(), dir.display().to_string()]);
-        a.extend(["--database".into(), db_url.clone()]);
-        migrate(
-            work.path(),
-            &a.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    };
+    let run = |cmd: &[&str]| on_sqlite(work.path(), &dir, cmd);
     ok(&run(&["up"]));
     assert_eq!(run(&["down", "--to", "1"]).status.code(), Some(1));
     let status = ok(&run(&["status"]));
@@ -248,25 +230,7 @@ fn rust_migrations_are_left_to_the_application() {
 
     // Reverting reaches the newest Rust migration first: it names that one.
     let work = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", work.path().join("app.db").display());
-    let args = |cmd: &[&str]| -> Vec<String> {
-        cmd.iter()
-            .map(|s| s.to_string())
-            .chain([
-                "--dir".into(),
-                dir.display().to_string(),
-                "--database".into(),
-                db.clone(),
-            ])
-            .collect()
-    };
-    let run = |cmd: &[&str]| {
-        let a = args(cmd);
-        migrate(
-            work.path(),
-            &a.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    };
+    let run = |cmd: &[&str]| on_sqlite(work.path(), &dir, cmd);
     ok(&run(&["baseline", "3"]));
     // 3 defines no `down`: nothing could revert it, here or in the application.
     let out = run(&["down", "--to", "0"]);
@@ -345,14 +309,22 @@ fn usage_errors_exit_with_2() {
     assert_eq!(migrate(work.path(), &["--help"]).status.code(), Some(0));
 }
 
-#[test]
-fn postgres_from_the_command_line() {
-    let Ok(server) = std::env::var("MIGRATE_TEST_POSTGRES_URL") else {
+/// The test server's URL; `None` (and so a skipped test) only outside CI.
+fn test_server() -> Option<String> {
+    let server = std::env::var("MIGRATE_TEST_POSTGRES_URL").ok();
+    if server.is_none() {
         assert_ne!(
             std::env::var("CI").as_deref(),
             Ok("true"),
             "PostgreSQL is required in CI"
         );
+    }
+    server
+}
+
+#[test]
+fn postgres_from_the_command_line() {
+    let Some(server) = test_server() else {
         return;
     };
     let name = format!("migrate_cli_{}", std::process::id());
@@ -655,12 +627,7 @@ fn urls_that_are_not_supported_are_not_printed() {
 
 #[test]
 fn postgres_errors_keep_the_servers_message_and_not_the_password() {
-    let Ok(server) = std::env::var("MIGRATE_TEST_POSTGRES_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "PostgreSQL is required in CI"
-        );
+    let Some(server) = test_server() else {
         return;
     };
     // The same server and user, a password, and a database that does not exist.

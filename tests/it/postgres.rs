@@ -584,23 +584,10 @@ fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
 /// string runs. The run-time check reads with the server's setting.
 #[test]
 fn the_run_time_check_follows_standard_conforming_strings() {
-    use migrate::__private::{Checksums, Migration, Migrations};
-    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    static LIST: &[Migration] = &[Migration::__new(
-        1,
-        "escaped",
+    let escaped = unchecked(&[(
         "0001_escaped.sql",
-        Migration::__sql(
-            "CREATE TABLE t (x text);\nINSERT INTO t VALUES ('C:\\' || ');\nCOMMIT;\nINSERT INTO t VALUES ('x');",
-            migrate::SqlMode::Transaction,
-        ),
-        Checksums {
-            exact: SUM,
-            loose: SUM,
-            chained: SUM,
-        },
-    )];
-    static ESCAPED: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+        "CREATE TABLE t (x text);\nINSERT INTO t VALUES ('C:\\' || ');\nCOMMIT;\nINSERT INTO t VALUES ('x');",
+    )]);
     let Some(url) = fresh_database() else { return };
     let database = url.rsplit('/').next().unwrap().to_owned();
     connect(&url)
@@ -609,7 +596,7 @@ fn the_run_time_check_follows_standard_conforming_strings() {
         ))
         .unwrap();
     let mut client = connect(&url);
-    let err = ESCAPED.run_pending(&mut client).unwrap_err();
+    let err = escaped.run_pending(&mut client).unwrap_err();
     assert!(
         err.to_string()
             .contains("`COMMIT` (line 3 of the migration) is transaction control"),
@@ -624,40 +611,20 @@ fn the_run_time_check_follows_standard_conforming_strings() {
 /// applied. The run-time check reads PostgreSQL SQL both ways.
 #[test]
 fn a_migration_turning_standard_strings_off_does_not_hide_the_next_ones_rollback() {
-    use migrate::__private::{Checksums, Migration, Migrations};
-    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    const SUMS: Checksums = Checksums {
-        exact: SUM,
-        loose: SUM,
-        chained: SUM,
-    };
-    static LIST: &[Migration] = &[
-        Migration::__new(
-            1,
-            "legacy_dump_header",
+    let sets_it_off = unchecked(&[
+        (
             "0001_legacy_dump_header.sql",
-            Migration::__sql(
-                "SET standard_conforming_strings = off;",
-                migrate::SqlMode::Transaction,
-            ),
-            SUMS,
+            "SET standard_conforming_strings = off;",
         ),
-        Migration::__new(
-            2,
-            "accounts",
+        (
             "0002_accounts.sql",
-            Migration::__sql(
-                "CREATE TABLE accounts (id int);\nCOMMENT ON TABLE accounts IS 'Customer\\''; ROLLBACK; --';",
-                migrate::SqlMode::Transaction,
-            ),
-            SUMS,
+            "CREATE TABLE accounts (id int);\nCOMMENT ON TABLE accounts IS 'Customer\\''; ROLLBACK; --';",
         ),
-    ];
-    static SETS_IT_OFF: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+    ]);
     let Some(mut db) = Postgres::fresh() else {
         return;
     };
-    let err = SETS_IT_OFF.run_pending(db.conn()).unwrap_err();
+    let err = sets_it_off.run_pending(db.conn()).unwrap_err();
     assert!(
         err.to_string()
             .contains("`ROLLBACK` (line 2 of the migration) is transaction control"),

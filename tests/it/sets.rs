@@ -57,3 +57,40 @@ pub static NO_TX_LEFT_OPEN: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/rt-no-tx-left-open");
 pub static PG_DEALLOCATE: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/pg-deallocate");
+
+/// A registry built by hand from `(file name, SQL)` pairs, versions from 1,
+/// with placeholder checksums: SQL no `embed_migrations!` has checked, for
+/// the run-time checks.
+pub fn unchecked(steps: &[(&'static str, &'static str)]) -> &'static migrate::Migrations {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let list: Vec<Migration> = steps
+        .iter()
+        .zip(1..)
+        .map(|(&(file, sql), version)| {
+            let name = file
+                .trim_end_matches(".sql")
+                .split_once('_')
+                .map_or(file, |(_, name)| name);
+            Migration::__new(
+                version,
+                name,
+                file,
+                Migration::__sql(sql, migrate::SqlMode::Transaction),
+                Checksums {
+                    exact: SUM,
+                    loose: SUM,
+                    chained: SUM,
+                },
+            )
+        })
+        .collect();
+    Box::leak(Box::new(Migrations::__new(
+        Box::leak(list.into_boxed_slice()),
+        migrate::DEFAULT_TABLE,
+        None,
+    )))
+}
+
+pub static SQLITE_DUMP_FK: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/sqlite-dump-fk");

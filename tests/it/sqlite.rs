@@ -43,6 +43,11 @@ pub fn table_exists(conn: &Connection, name: &str) -> bool {
         > 0
 }
 
+fn foreign_keys_on(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn user_version(conn: &Connection) -> i64 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap()
@@ -349,10 +354,7 @@ fn a_table_rebuild_with_foreign_keys_off_keeps_child_rows() {
         .unwrap();
     assert!(parent_sql.contains("NOT NULL"), "{parent_sql}");
     // The connection's setting is back.
-    let on: i64 = conn
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(on, 1);
+    assert!(foreign_keys_on(&conn));
 }
 
 /// A rebuild that loses referenced rows fails `PRAGMA foreign_key_check`
@@ -374,10 +376,7 @@ fn a_table_rebuild_that_breaks_foreign_keys_is_rolled_back() {
         .unwrap();
     assert_eq!(parents, 1, "the rebuild was not rolled back");
     assert_eq!(history_versions(&conn, HISTORY), [1]);
-    let on: i64 = conn
-        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(on, 1);
+    assert!(foreign_keys_on(&conn));
 }
 
 /// Issue: adopting a second set from `user_version` recorded it as applied
@@ -524,25 +523,13 @@ fn a_migration_that_ends_its_own_transaction_is_left_dirty_not_recorded() {
 /// no compile-time check has seen.
 #[test]
 fn transaction_control_the_compile_check_cannot_see_is_refused_before_running() {
-    use migrate::__private::{Checksums, Migration, Migrations};
-    static LIST: &[Migration] = &[Migration::__new(
-        1,
-        "sneaky",
+    let sneaky = unchecked(&[(
         "0001_sneaky.sql",
-        Migration::__sql(
-            "CREATE TABLE sneaky (x INTEGER);\nSELECT $a$x$a$;\n/* /srv/* */ COMMIT;",
-            migrate::SqlMode::Transaction,
-        ),
-        Checksums {
-            exact: "0000000000000000000000000000000000000000000000000000000000000000",
-            loose: "0000000000000000000000000000000000000000000000000000000000000000",
-            chained: "0000000000000000000000000000000000000000000000000000000000000000",
-        },
-    )];
-    static SNEAKY: Migrations = Migrations::__new(LIST, "migrate_schema_history", None);
+        "CREATE TABLE sneaky (x INTEGER);\nSELECT $a$x$a$;\n/* /srv/* */ COMMIT;",
+    )]);
     let (_dir, path) = db();
     let mut conn = open(&path);
-    let err = SNEAKY.run_pending(&mut conn).unwrap_err();
+    let err = sneaky.run_pending(&mut conn).unwrap_err();
     assert!(
         err.to_string()
             .contains("`COMMIT` (line 3 of the migration) is transaction control"),
@@ -643,4 +630,38 @@ fn adopting_from_user_version_on_a_migrated_database_takes_no_lock() {
     );
     assert_eq!(report.version, 3);
     held.unlock().unwrap();
+}
+
+/// A panic outside any migration — here the application's progress
+/// callback, after the first commit — still releases the lock and leaves the
+/// connection outside any transaction; the panic reaches the caller.
+#[test]
+fn a_panicking_progress_callback_releases_the_lock() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let explode = |_: &migrate::Applied| panic!("progress bar");
+        V1.runner().on_progress(&explode).run_pending(&mut conn)
+    }));
+    assert!(outcome.is_err(), "the panic did not reach the caller");
+    assert!(conn.is_autocommit());
+    assert_eq!(history_versions(&conn, HISTORY), [1]);
+    let report = V1
+        .runner()
+        .lock_timeout(Duration::from_secs(2))
+        .run_pending(&mut open(&path))
+        .unwrap();
+    assert_eq!(report.applied.len(), 2);
+}
+
+/// Adversarial review: a `.dump` file run as a no-transaction migration
+/// left `PRAGMA foreign_keys` off on the application's connection.
+#[test]
+fn a_migration_turning_foreign_keys_off_does_not_leave_them_off() {
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    SQLITE_DUMP_FK.run_pending(&mut conn).unwrap();
+    assert!(table_exists(&conn, "d"));
+    assert!(foreign_keys_on(&conn));
 }
