@@ -44,25 +44,16 @@ pub(crate) fn misplaced_directives(text: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// Whether a SQL text holds nothing but whitespace, `-- line` comments and
-/// `/* block */` comments (nested, as PostgreSQL allows).
-pub(crate) fn sql_is_blank(text: &str) -> bool {
-    super::sql::is_blank(text)
-}
-
-/// Whether a Rust source holds nothing but whitespace and comments.
+/// Whether a Rust source holds nothing but whitespace and comments (SQL's
+/// blankness is the lexer's: `sql::is_blank`).
 pub(crate) fn rust_is_blank(text: &str) -> bool {
-    is_blank(text, "//")
-}
-
-fn is_blank(text: &str, line_comment: &str) -> bool {
     let mut rest = text;
     loop {
         rest = rest.trim_start();
         if rest.is_empty() {
             return true;
         }
-        if let Some(after) = rest.strip_prefix(line_comment) {
+        if let Some(after) = rest.strip_prefix("//") {
             rest = after.split_once('\n').map_or("", |(_, tail)| tail);
         } else if rest.starts_with("/*") {
             match skip_block_comment(rest) {
@@ -124,19 +115,6 @@ mod tests {
             Directive::None
         );
         assert_eq!(sql_directive(""), Directive::None);
-    }
-
-    #[test]
-    fn blank_sql() {
-        assert!(sql_is_blank(""));
-        assert!(sql_is_blank(" \n\t\n"));
-        assert!(sql_is_blank("-- nothing yet\n-- still nothing"));
-        assert!(sql_is_blank("/* a comment */\n-- and a line"));
-        assert!(sql_is_blank("/* unterminated"));
-        assert!(!sql_is_blank("-- comment\nSELECT 1;"));
-        assert!(!sql_is_blank("/* c */ CREATE TABLE t (id INTEGER);"));
-        // Only empty statements: nothing would run.
-        assert!(sql_is_blank(";"));
     }
 
     #[test]

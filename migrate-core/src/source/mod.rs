@@ -28,11 +28,6 @@ pub use problem::{Problem, Problems};
 pub use rust::{inspect_rust_migration, inspect_rust_migrations, RustFunctions};
 pub use scan::{scan_dir, scan_files};
 
-/// Whether SQL holds nothing but whitespace and comments.
-pub fn sql_is_blank(sql: &str) -> bool {
-    content::sql_is_blank(sql)
-}
-
 use crate::registry::{MigrationKind, SqlMode};
 
 /// A validated migration directory: migrations in version order, contiguous from 1.

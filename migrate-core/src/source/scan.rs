@@ -228,7 +228,7 @@ fn check_contents(
                 });
             }
             check_statements(&raw.file_name, &text, mode, problems);
-            if content::sql_is_blank(&text) {
+            if super::sql::is_blank(&text) {
                 problems.push(Problem::Empty {
                     file: raw.file_name.clone(),
                 });

@@ -53,8 +53,6 @@ impl LexicalRules {
 pub struct Statement<'a> {
     /// The statement without its `;`, leading comments and whitespace included.
     pub text: &'a str,
-    /// Byte offset of `text` in the whole SQL.
-    pub offset: usize,
     /// 1-based line on which `text` begins (its leading comments included).
     pub start_line: usize,
     /// 1-based line of the statement's first token.
@@ -172,11 +170,6 @@ pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
     found.sort_unstable();
     found.dedup_by_key(|(line, _)| *line);
     found
-}
-
-/// The first of [`transaction_controls`].
-pub fn first_transaction_control(sql: &str) -> Option<(usize, &'static str)> {
-    transaction_controls(sql).into_iter().next()
 }
 
 /// The lines of `PRAGMA foreign_keys = ...` statements under either rules.
@@ -619,7 +612,6 @@ impl<'a> Lexer<'a> {
         if self.first_line != 0 {
             self.out.push(Statement {
                 text: &self.sql[self.start..end],
-                offset: self.start,
                 start_line: self.start_line,
                 line: self.first_line,
                 words: std::mem::take(&mut self.words),
@@ -641,6 +633,11 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first of [`transaction_controls`]: what the compile-time check reports first.
+    fn first_transaction_control(sql: &str) -> Option<(usize, &'static str)> {
+        transaction_controls(sql).into_iter().next()
+    }
 
     fn texts(sql: &str, rules: LexicalRules) -> Vec<String> {
         statements(sql, rules)
@@ -849,6 +846,11 @@ mod tests {
     #[test]
     fn blank_means_blank_for_both_databases() {
         assert!(is_blank(""));
+        assert!(is_blank(" \n\t\n"));
+        assert!(is_blank("-- nothing yet\n-- still nothing"));
+        assert!(is_blank("/* unterminated"));
+        assert!(!is_blank("-- comment\nSELECT 1;"));
+        assert!(!is_blank("/* c */ CREATE TABLE t (id INTEGER);"));
         assert!(is_blank(" \n-- nothing\n/* a comment */\n;"));
         // Nested comments are blank for PostgreSQL only: SQLite would run ` comment */`.
         assert!(!is_blank("/* a /* nested */ comment */"));
