@@ -6,10 +6,12 @@
 //! `$tag$ ... $tag$` dollar quotes; SQLite does not nest comments, has no
 //! escape strings, reads `$name` as a parameter, and quotes identifiers
 //! with `[...]` and `` `...` `` too. Each is lexed by its own [`LexicalRules`].
-//! A migration file does not say which database it is for, so the checks
-//! that guard atomicity ([`first_transaction_control`],
-//! [`sets_foreign_keys`]) lex it both ways and report what either finds: a
-//! `COMMIT` hidden from one database's rules is still seen by the other's.
+//! A migration file does not say which database it is for, so the
+//! compile-time checks that guard atomicity ([`transaction_controls`],
+//! [`sets_foreign_keys`]) lex it both ways and report what either finds
+//! (unless it holds syntax only one database has): a `COMMIT` hidden from
+//! one database's rules is still seen by the other's. At run time the
+//! database is known, and [`transaction_control`] reads with its rules.
 //!
 //! Compound bodies end nothing at their inner `;`: a SQLite `CREATE TRIGGER
 //! ... BEGIN ... END` and a PostgreSQL `CREATE FUNCTION|PROCEDURE ... BEGIN
