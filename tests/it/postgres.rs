@@ -654,3 +654,17 @@ fn a_transaction_ended_and_begun_again_is_not_intact() {
     assert_eq!(driver.transaction_intact().unwrap(), Some(true));
     driver.rollback().unwrap();
 }
+
+/// After a step's own COMMIT the connection is outside any transaction:
+/// not intact either.
+#[test]
+fn a_transaction_a_step_committed_is_not_intact() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let mut driver = db.conn().driver();
+    driver.begin().unwrap();
+    driver.batch("COMMIT").unwrap();
+    assert_eq!(driver.transaction_intact().unwrap(), Some(false));
+    assert_eq!(driver.in_transaction(), Some(false));
+}

@@ -337,14 +337,7 @@ impl Driver for PostgresDriver<'_> {
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
         let schema = match table.schema {
             Some(schema) => schema.to_owned(),
-            None => {
-                let rows = self.query_text("SELECT current_schema()")?;
-                rows.first()
-                    .and_then(|r| r.first())
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default()
-            }
+            None => self.default_schema()?.unwrap_or_default(),
         };
         let key = lock_key(&schema, table.table);
         let start = Instant::now();
@@ -475,18 +468,28 @@ impl Driver for PostgresDriver<'_> {
             .batch_execute("RELEASE SAVEPOINT migrate_step; SAVEPOINT migrate_step")
         {
             Ok(()) => Ok(Some(true)),
-            // Still ours, but aborted by the step's own error: rolled back next.
-            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Ok(Some(true)),
-            Err(_) => Ok(Some(false)),
+            Err(e) => match e.code() {
+                // Still ours, but aborted by the step's own error: rolled back next.
+                Some(c) if *c == SqlState::IN_FAILED_SQL_TRANSACTION => Ok(Some(true)),
+                // No transaction, or a new one without the savepoint.
+                Some(c)
+                    if *c == SqlState::NO_ACTIVE_SQL_TRANSACTION
+                        || *c == SqlState::S_E_INVALID_SPECIFICATION =>
+                {
+                    Ok(Some(false))
+                }
+                // Anything else (a lost connection) says nothing either way.
+                _ => Err(pg_error(e, "RELEASE SAVEPOINT migrate_step")),
+            },
         }
     }
 
     fn restore_session(&mut self) {
-        let Some(path) = self.search_path.clone() else {
+        let Some(path) = self.search_path.take() else {
             return;
         };
         let restored = self.query(
-            "SELECT set_config('search_path', $1, false) <> $1",
+            "SELECT set_config('search_path', $1, false)",
             &[Value::Text(path.clone())],
         );
         if let Err(e) = restored {
