@@ -37,6 +37,15 @@ pub trait Backend: Sized {
 
 const HISTORY: &str = "migrate_schema_history";
 
+/// `err` is `Failed` for `version`, with `cleanup`.
+#[track_caller]
+fn assert_failed(err: &Error, version: u64, cleanup: Cleanup) {
+    assert!(
+        matches!(err, Error::Failed { version: v, cleanup: c, .. } if *v == version && *c == cleanup),
+        "expected migration {version} to fail with {cleanup:?}, got: {err}"
+    );
+}
+
 fn versions_of(report: &migrate::Report) -> Vec<u64> {
     report.applied.iter().map(|a| a.version).collect()
 }
@@ -196,14 +205,7 @@ pub fn a_failing_migration_leaves_no_trace_and_earlier_ones_stay<B: Backend>() {
 pub fn a_rust_migration_returning_err_is_rolled_back<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     let err = RUST_FAILS.run_pending(db.conn()).unwrap_err();
-    assert!(matches!(
-        err,
-        Error::Failed {
-            version: 2,
-            cleanup: Cleanup::RolledBack,
-            ..
-        }
-    ));
+    assert_failed(&err, 2, Cleanup::RolledBack);
     assert_eq!(
         err.to_string(),
         "migration 2 (`0002_check_items.rs`) failed and was rolled back: items must not be \
@@ -327,17 +329,7 @@ pub fn no_transaction_migrations_run_outside_a_transaction<B: Backend>() {
 pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     let err = NO_TX_FAILS.run_pending(db.conn()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: Cleanup::LeftDirty,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_failed(&err, 2, Cleanup::LeftDirty);
     assert!(err.to_string().contains("marked dirty"), "{err}");
     // Its first statement stayed: that is what dirty means.
     assert!(db.table_exists("half"));
@@ -382,17 +374,7 @@ pub fn a_failed_no_transaction_down_step_is_dirty_too<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap();
     let err = NO_TX_DOWN_FAILS.rollback_to(db.conn(), 1).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: Cleanup::LeftDirty,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_failed(&err, 2, Cleanup::LeftDirty);
     // Its first statement ran: the row stays, marked unfinished, not deleted.
     assert!(!db.table_exists("extra"));
     assert_eq!(db.versions(HISTORY), [1, 2]);
@@ -487,17 +469,7 @@ pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
         .grouped(true)
         .run_pending(db.conn())
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 3,
-                cleanup: Cleanup::GroupRolledBack,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_failed(&err, 3, Cleanup::GroupRolledBack);
     assert!(!db.table_exists("items"));
     assert!(db.versions(HISTORY).is_empty());
     assert_eq!(
@@ -567,17 +539,7 @@ pub fn independent_sets_keep_independent_histories<B: Backend>() {
 pub fn a_panicking_migration_is_rolled_back_and_the_connection_stays_usable<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     let err = RUST_PANICS.run_pending(db.conn()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: Cleanup::RolledBack,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_failed(&err, 2, Cleanup::RolledBack);
     assert!(
         err.to_string().starts_with(
             "migration 2 (`0002_insert_then_panic.rs`) failed and was rolled back: panicked: \
@@ -631,17 +593,7 @@ pub fn a_no_transaction_migration_failing_inside_its_own_transaction_leaves_a_us
 >() {
     let Some(mut db) = B::fresh() else { return };
     let err = NO_TX_OWN_TX_FAILS.run_pending(db.conn()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: Cleanup::LeftDirty,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_failed(&err, 2, Cleanup::LeftDirty);
     // Another process sees the dirty state, not a lock timeout.
     let mut other = db.other();
     let err = NO_TX_OWN_TX_FAILS
