@@ -216,9 +216,9 @@
 extern crate self as migrate;
 
 pub use migrate_core::{
-    Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, Migration, MigrationFn,
-    MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report, Result, Runner,
-    SqlDialect, SqlMode, State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
+    Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, LockScope, Migration,
+    MigrationFn, MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report, Result,
+    Runner, SqlDialect, SqlMode, State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
 /// The validated name of a history table, as [`Driver::lock`] receives it:
@@ -233,6 +233,13 @@ pub use migrate_core::LexicalRules;
 /// to connect, so your `postgres` and migrate's are the same version.
 #[cfg(feature = "postgres")]
 pub use migrate_core::postgres;
+
+/// The `tokio-postgres` crate this crate's async PostgreSQL driver is
+/// built with: use it to connect (or your pool's re-export of the same
+/// version), and call the `_async` methods, e.g.
+/// [`Migrations::run_pending_async`].
+#[cfg(feature = "tokio-postgres")]
+pub use migrate_core::tokio_postgres;
 
 /// The rusqlite this crate's SQLite driver is built with: use it to open
 /// connections, so your rusqlite and migrate's are the same version.

@@ -158,6 +158,14 @@ pub enum Error {
         /// Who holds the lock, if the database says (e.g. `pid 4242`).
         holder: Option<String>,
     },
+    /// Another process changed the history between two transactions of a
+    /// run whose lock is held per transaction. The runtime reads the
+    /// history again and re-plans; this reaches the caller only when that
+    /// keeps happening.
+    HistoryChanged {
+        /// The history table.
+        table: String,
+    },
     /// The history table itself could not be created, read or written: the
     /// fault is in the database's set-up (privileges, a read-only
     /// connection, another tool's table under the same name), not in a
@@ -432,6 +440,11 @@ impl fmt::Display for Error {
                     "; another process is migrating: wait for it, or raise the lock timeout"
                 )
             }
+            Error::HistoryChanged { table } => write!(
+                f,
+                "the history table `{table}` kept changing under this run (other processes \
+                 are migrating the same database at once); run it again"
+            ),
             Error::History {
                 table,
                 action,

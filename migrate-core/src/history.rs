@@ -99,16 +99,32 @@ impl Head {
         latest_known: u64,
     ) -> Result<Head> {
         let quoted = driver.sql_dialect().quote_table(table);
-        let filter = driver.head_filter(&quoted).unwrap_or_default();
-        let rows = driver.query_text(&format!(
+        let filter = driver.head_filter(&quoted);
+        let rows = driver.query_text(&Head::statement(&quoted, filter, latest_known))?;
+        Head::parse(&rows, table, latest_known)
+    }
+
+    /// The one statement of [`read`](Head::read), for a driver that sends
+    /// it itself (the async one).
+    pub(crate) fn statement(quoted: &str, filter: Option<String>, latest_known: u64) -> String {
+        let filter = filter.unwrap_or_default();
+        format!(
             "SELECT version, chained_checksum, state FROM {quoted} \
              WHERE version >= {latest_known}{filter} \
              UNION ALL \
              SELECT version, chained_checksum, state FROM {quoted} \
              WHERE state <> 'applied'{filter}"
-        ))?;
+        )
+    }
+
+    /// What the rows of [`statement`](Head::statement) say.
+    pub(crate) fn parse(
+        rows: &[Vec<Option<String>>],
+        table: &TableName<'_>,
+        latest_known: u64,
+    ) -> Result<Head> {
         let mut head = Head::default();
-        for row in &rows {
+        for row in rows {
             let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
             if RowState::parse(&column(2)).is_unfinished() {
                 head.unfinished = true;
@@ -132,6 +148,26 @@ impl Head {
     }
 }
 
+/// What [`HistorySql::verify`] compares: enough to see that another
+/// process applied, reverted or repaired something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    rows: u64,
+    version_sum: u128,
+    unfinished: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a history whose rows are `model` (version → state).
+    pub(crate) fn of(model: &std::collections::BTreeMap<u64, RowState>) -> Self {
+        Fingerprint {
+            rows: model.len() as u64,
+            version_sum: model.keys().map(|v| u128::from(*v)).sum(),
+            unfinished: model.values().filter(|s| s.is_unfinished()).count() as u64,
+        }
+    }
+}
+
 /// The SQL of the history table for one dialect and table name. Every
 /// statement the runtime sends about history is written here, once, in
 /// the words the driver's [`SqlDialect`] gives.
@@ -151,6 +187,7 @@ pub(crate) struct HistorySql {
     finish: String,
     unfinish: String,
     delete: String,
+    fingerprint: String,
 }
 
 fn version_value(version: u64) -> Value {
@@ -234,6 +271,10 @@ impl HistorySql {
             ),
             unfinish: format!("UPDATE {quoted} SET state = $1 WHERE version = $2"),
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
+            fingerprint: format!(
+                "SELECT count(*), coalesce(sum(version), 0), \
+                 coalesce(sum(CASE WHEN state <> 'applied' THEN 1 ELSE 0 END), 0) FROM {quoted}"
+            ),
             table: quoted,
         }
     }
@@ -332,6 +373,34 @@ impl HistorySql {
                 })
             })
             .collect()
+    }
+
+    /// Fails with [`Error::HistoryChanged`] unless the history's rows are
+    /// those `expected` describes.
+    pub(crate) fn verify(&self, driver: &mut dyn Driver, expected: &Fingerprint) -> Result<()> {
+        let rows = driver
+            .query_text(&self.fingerprint)
+            .map_err(|e| self.failed("read", e))?;
+        let row = rows.first();
+        let number = |c: usize| {
+            row.and_then(|r| r.get(c))
+                .cloned()
+                .flatten()
+                .and_then(|t| t.parse::<u128>().ok())
+        };
+        let found = (number(0), number(1), number(2));
+        let expected_numbers = (
+            Some(u128::from(expected.rows)),
+            Some(expected.version_sum),
+            Some(u128::from(expected.unfinished)),
+        );
+        if found == expected_numbers {
+            Ok(())
+        } else {
+            Err(Error::HistoryChanged {
+                table: self.shown.clone(),
+            })
+        }
     }
 
     /// Records a migration as applied or in progress.

@@ -25,7 +25,7 @@ mod testing;
 pub mod tx;
 
 pub use dialect::SqlDialect;
-pub use driver::{Database, Driver};
+pub use driver::{Database, Driver, LockScope};
 pub use error::{BoxError, Cleanup, Error, Panicked, Result};
 pub use plan::{MigrationStatus, State};
 pub use registry::{
@@ -40,3 +40,5 @@ pub use tx::{Dialect, Tx, Value};
 pub use postgres;
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
+#[cfg(feature = "tokio-postgres")]
+pub use tokio_postgres;

@@ -5,10 +5,12 @@
 //! Adding a database means implementing [`Driver`] for a handle and
 //! [`Database`] for the connection type users hold.
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "tokio-postgres"))]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "tokio-postgres")]
+pub mod tokio_postgres;
 
 use std::time::Duration;
 
@@ -16,6 +18,21 @@ use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::table::TableName;
 use crate::tx::{Tx, Value};
+
+/// How long the migration lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockScope {
+    /// From [`Driver::lock`] to [`Driver::unlock`]: the history cannot
+    /// change under the run.
+    Session,
+    /// Only inside each transaction: [`Driver::lock`] notes what to lock
+    /// and [`Driver::begin`] takes it, so a run that is abandoned halfway
+    /// cannot leave it held. The runtime reads the history in a
+    /// transaction, and checks at the start of each one that nobody changed
+    /// it in between, reading it again and re-planning when someone did.
+    Transaction,
+}
 
 /// A connection the runtime can migrate: `rusqlite::Connection` (feature
 /// `sqlite`), `postgres::Client` (feature `postgres`).
@@ -61,6 +78,12 @@ pub trait Driver: Tx {
     ///
     /// [`Error::LockTimeout`] naming the holder when the database knows it.
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()>;
+
+    /// How long [`lock`](Driver::lock) holds the lock: the default is the
+    /// whole run.
+    fn lock_scope(&self) -> LockScope {
+        LockScope::Session
+    }
 
     /// Releases the migration lock.
     ///

@@ -1,12 +1,17 @@
-//! The PostgreSQL driver: `postgres::Client` (the sync client) as a
-//! migration target.
+//! The PostgreSQL driver, written once for both clients: `postgres::Client`
+//! (sync) and `tokio_postgres::Client` (async, whose requests the
+//! [`Session`] carries to the caller's task; see `tokio_postgres.rs`).
 //!
 //! - Boot's check runs over the simple-query protocol: one round trip.
-//! - The migration lock is a session-level advisory lock keyed on the
-//!   schema-qualified history table, so independent migration sets (each
-//!   with its own table) never block each other. It is taken by polling
-//!   `pg_try_advisory_lock` under the runner's timeout, released on every
-//!   path, and released by the server if the process dies.
+//! - The migration lock is an advisory lock keyed on the schema-qualified
+//!   history table, so independent migration sets (each with its own table)
+//!   never block each other, and both clients agree on it. The sync client
+//!   holds it for the session, for the whole run ([`LockScope::Session`]):
+//!   it is taken by polling `pg_try_advisory_lock` under the runner's
+//!   timeout, released on every path, and released by the server if the
+//!   process dies. The async client takes it inside each transaction
+//!   ([`LockScope::Transaction`]), so a run dropped halfway (a timeout
+//!   around the future) cannot leave it held by a pooled connection.
 //! - Statements the runtime repeats (the history insert) are prepared once
 //!   per run.
 //! - A failing statement's error carries the server's message and where in
@@ -21,37 +26,170 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use postgres::error::{ErrorPosition, SqlState};
-use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, SimpleQueryMessage, Statement};
 use sha2::{Digest, Sha256};
+use tokio_postgres::error::{ErrorPosition, SqlState};
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
-use super::{Database, Driver};
+#[cfg(feature = "postgres")]
+use super::Database;
+use super::{Driver, LockScope};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::source::sql::{statements, LexicalRules};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
-/// A `postgres::Client` borrowed for one runtime call.
+/// Why a request got no answer: the server's error, or the async run that
+/// carried it was dropped.
+pub(crate) enum Fail {
+    Server(tokio_postgres::Error),
+    #[cfg_attr(not(feature = "tokio-postgres"), allow(dead_code))]
+    Cancelled,
+}
+
+impl From<tokio_postgres::Error> for Fail {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Fail::Server(e)
+    }
+}
+
+/// How the driver reaches one PostgreSQL session: the sync client itself,
+/// or the async client through the task that awaits it.
+pub(crate) trait Session {
+    /// Sends SQL over the simple-query protocol, rows as text.
+    fn simple_query(&mut self, sql: &str) -> std::result::Result<Vec<SimpleQueryMessage>, Fail>;
+    /// Sends SQL over the simple-query protocol.
+    fn batch(&mut self, sql: &str) -> std::result::Result<(), Fail>;
+    /// Opens a transaction (read committed when asked) and runs `then` in
+    /// it, over the simple-query protocol.
+    fn begin(
+        &mut self,
+        read_committed: bool,
+        then: &str,
+    ) -> std::result::Result<Vec<SimpleQueryMessage>, Fail>;
+    /// Commits, or rolls back, the open transaction.
+    fn end(&mut self, commit: bool) -> std::result::Result<(), Fail>;
+    fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, Fail>;
+    fn execute(
+        &mut self,
+        statement: &Statement,
+        values: &[Value],
+    ) -> std::result::Result<u64, Fail>;
+    fn query(
+        &mut self,
+        statement: &Statement,
+        values: &[Value],
+    ) -> std::result::Result<Vec<Row>, Fail>;
+    fn is_closed(&self) -> bool;
+    /// Waits before polling the lock again (the async client: on the
+    /// caller's runtime timer).
+    fn sleep(&mut self, duration: Duration);
+    /// Whether the migration lock is held for the session or for each
+    /// transaction.
+    fn lock_scope(&self) -> LockScope;
+}
+
+#[cfg(feature = "postgres")]
+impl Session for postgres::Client {
+    fn simple_query(&mut self, sql: &str) -> std::result::Result<Vec<SimpleQueryMessage>, Fail> {
+        Ok(postgres::Client::simple_query(self, sql)?)
+    }
+
+    fn batch(&mut self, sql: &str) -> std::result::Result<(), Fail> {
+        Ok(self.batch_execute(sql)?)
+    }
+
+    fn begin(
+        &mut self,
+        read_committed: bool,
+        then: &str,
+    ) -> std::result::Result<Vec<SimpleQueryMessage>, Fail> {
+        let begin = if read_committed {
+            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        } else {
+            "BEGIN"
+        };
+        Ok(postgres::Client::simple_query(
+            self,
+            &format!("{begin}; {then}"),
+        )?)
+    }
+
+    fn end(&mut self, commit: bool) -> std::result::Result<(), Fail> {
+        Ok(self.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?)
+    }
+
+    fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, Fail> {
+        Ok(postgres::Client::prepare(self, sql)?)
+    }
+
+    fn execute(
+        &mut self,
+        statement: &Statement,
+        values: &[Value],
+    ) -> std::result::Result<u64, Fail> {
+        let params = params(values);
+        Ok(postgres::Client::execute(self, statement, &refs(&params))?)
+    }
+
+    fn query(
+        &mut self,
+        statement: &Statement,
+        values: &[Value],
+    ) -> std::result::Result<Vec<Row>, Fail> {
+        let params = params(values);
+        Ok(postgres::Client::query(self, statement, &refs(&params))?)
+    }
+
+    fn is_closed(&self) -> bool {
+        postgres::Client::is_closed(self)
+    }
+
+    fn sleep(&mut self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+
+    fn lock_scope(&self) -> LockScope {
+        LockScope::Session
+    }
+}
+
+/// A PostgreSQL client borrowed for one runtime call.
 pub struct PostgresDriver<'c> {
-    client: &'c mut Client,
+    session: &'c mut dyn Session,
     /// `search_path` when the run resolved its schema, to restore after it.
     search_path: Option<String>,
-    lock_key: Option<i64>,
+    /// The session lock held, or the transaction lock to take at each `begin`.
+    lock: Option<Lock>,
     statements: HashMap<String, Statement>,
 }
 
-impl Database for Client {
+/// The migration lock of one run.
+struct Lock {
+    key: i64,
+    /// `schema.table`, for messages.
+    table: String,
+    timeout: Duration,
+}
+
+impl<'c> PostgresDriver<'c> {
+    pub(crate) fn new(session: &'c mut dyn Session) -> Self {
+        PostgresDriver {
+            session,
+            search_path: None,
+            lock: None,
+            statements: HashMap::new(),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Database for postgres::Client {
     type Driver<'c> = PostgresDriver<'c>;
 
     fn driver(&mut self) -> PostgresDriver<'_> {
-        PostgresDriver {
-            client: self,
-            search_path: None,
-            lock_key: None,
-            statements: HashMap::new(),
-        }
+        PostgresDriver::new(self)
     }
 }
 
@@ -60,7 +198,7 @@ impl Database for Client {
 #[derive(Debug)]
 pub struct PostgresError {
     message: String,
-    source: postgres::Error,
+    source: tokio_postgres::Error,
 }
 
 impl fmt::Display for PostgresError {
@@ -82,12 +220,24 @@ impl PostgresError {
     }
 }
 
-fn pg_error(e: postgres::Error, sql: &str) -> Error {
+fn pg_error(e: Fail, sql: &str) -> Error {
     pg_error_at(e, sql, 1)
 }
 
+/// The error of a run whose future was dropped while a request was under way.
+fn cancelled() -> Error {
+    Error::other(
+        "the async run was dropped (cancelled) while this request was under way; \
+         the transaction it had open is rolled back, run it again",
+    )
+}
+
 /// As [`pg_error`], for `sql` that starts on line `first_line` of its file.
-fn pg_error_at(e: postgres::Error, sql: &str, first_line: usize) -> Error {
+fn pg_error_at(e: Fail, sql: &str, first_line: usize) -> Error {
+    let e = match e {
+        Fail::Server(e) => e,
+        Fail::Cancelled => return cancelled(),
+    };
     let Some(db) = e.as_db_error() else {
         // Client-side errors (a value that does not fit its parameter, a
         // closed connection) keep their reason in the source: say it.
@@ -119,7 +269,7 @@ fn pg_error_at(e: postgres::Error, sql: &str, first_line: usize) -> Error {
 
 /// A [`Value`] bound to a parameter of whatever type the server inferred.
 #[derive(Debug)]
-struct Param<'a>(&'a Value);
+pub(crate) struct Param<'a>(&'a Value);
 
 fn mismatch(value: &Value, ty: &Type) -> Box<dyn StdError + Sync + Send> {
     format!("cannot bind {value:?} to a parameter of type {ty}").into()
@@ -129,7 +279,7 @@ impl ToSql for Param<'_> {
     fn to_sql(
         &self,
         ty: &Type,
-        out: &mut postgres::types::private::BytesMut,
+        out: &mut tokio_postgres::types::private::BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match self.0 {
             Value::Null => Ok(IsNull::Yes),
@@ -180,9 +330,9 @@ impl ToSql for Param<'_> {
     to_sql_checked!();
 }
 
-fn column_value(row: &postgres::Row, i: usize) -> Result<Value> {
+fn column_value(row: &Row, i: usize) -> Result<Value> {
     let ty = row.columns()[i].type_();
-    let get = |e: postgres::Error| Error::Driver(Box::new(e));
+    let get = |e: tokio_postgres::Error| Error::Driver(Box::new(e));
     let value = match *ty {
         Type::INT8 => row
             .try_get::<_, Option<i64>>(i)
@@ -228,44 +378,93 @@ fn column_value(row: &postgres::Row, i: usize) -> Result<Value> {
     Ok(value.unwrap_or(Value::Null))
 }
 
+/// How often a waiting run asks for the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(25);
+
+/// The first value of the first row among simple-query messages.
+fn first_value(messages: &[SimpleQueryMessage]) -> Option<String> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+        _ => None,
+    })?
+}
+
 impl PostgresDriver<'_> {
+    fn transaction_locks(&self) -> bool {
+        self.session.lock_scope() == LockScope::Transaction
+    }
+
+    /// The lock `key` was not granted within the timeout: who holds it.
+    fn lock_timeout(&mut self, key: i64, waited: Duration) -> Error {
+        // Advisory locks on a bigint key: classid holds the high half, objid the low.
+        // Name the holder as an operator finds it: its application
+        // and client address, not only the server backend's pid.
+        let holder = self
+            .query(
+                "SELECT format('backend pid %s%s%s', l.pid, \
+                   ', application_name ' || quote_literal(NULLIF(a.application_name, '')), \
+                   ', client ' || host(a.client_addr) || ':' || a.client_port) \
+                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() \
+                 AND l.database = (SELECT oid FROM pg_database \
+                                   WHERE datname = current_database()) \
+                 AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
+                &[
+                    Value::Integer((key >> 32) & 0xffff_ffff),
+                    Value::Integer(key & 0xffff_ffff),
+                ],
+            )
+            .ok()
+            .and_then(|rows| {
+                rows.first()
+                    .and_then(|r| r.first())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            });
+        Error::LockTimeout {
+            table: self
+                .lock
+                .as_ref()
+                .map_or_else(String::new, |l| l.table.clone()),
+            waited,
+            holder,
+        }
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(sql).map_err(|e| pg_error(e, sql))?;
+        let statement = self.session.prepare(sql).map_err(|e| pg_error(e, sql))?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
 }
 
-fn params(values: &[Value]) -> Vec<Param<'_>> {
+pub(crate) fn params(values: &[Value]) -> Vec<Param<'_>> {
     values.iter().map(Param).collect()
 }
 
-fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+pub(crate) fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
 impl Tx for PostgresDriver<'_> {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
         let statement = self.statement(sql)?;
-        let params = params(values);
-        self.client
-            .execute(&statement, &refs(&params))
+        self.session
+            .execute(&statement, values)
             .map_err(|e| pg_error(e, sql))
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql).map_err(|e| pg_error(e, sql))
+        self.session.batch(sql).map_err(|e| pg_error(e, sql))
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
         let statement = self.statement(sql)?;
-        let params = params(values);
         let rows = self
-            .client
-            .query(&statement, &refs(&params))
+            .session
+            .query(&statement, values)
             .map_err(|e| pg_error(e, sql))?;
         rows.iter()
             .map(|row| (0..row.len()).map(|i| column_value(row, i)).collect())
@@ -287,7 +486,7 @@ fn lock_key(schema: &str, table: &str) -> i64 {
 }
 
 /// PostgreSQL's words for the history table.
-struct PostgresSql;
+pub(crate) struct PostgresSql;
 
 impl SqlDialect for PostgresSql {
     fn now_utc(&self) -> &'static str {
@@ -322,16 +521,48 @@ impl Driver for PostgresDriver<'_> {
 
     fn begin(&mut self) -> Result<()> {
         // The savepoint lets `transaction_intact` see a transaction that a
-        // step ended and began again; one round trip all the same.
-        self.batch("BEGIN; SAVEPOINT migrate_step")
+        // step ended and began again; in the same round trip.
+        let Some(lock) = self.lock.as_ref().filter(|_| self.transaction_locks()) else {
+            return self
+                .session
+                .begin(false, "SAVEPOINT migrate_step")
+                .map(drop)
+                .map_err(|e| pg_error(e, "BEGIN"));
+        };
+        // Read committed: the history read under the lock must see what
+        // the process that held it before committed.
+        let (key, timeout) = (lock.key, lock.timeout);
+        let try_lock = format!("SELECT pg_try_advisory_xact_lock({key})::int");
+        let messages = self
+            .session
+            .begin(true, &format!("{try_lock}; SAVEPOINT migrate_step"))
+            .map_err(|e| pg_error(e, "BEGIN"))?;
+        let start = Instant::now();
+        let mut granted = first_value(&messages).as_deref() == Some("1");
+        while !granted {
+            if start.elapsed() >= timeout {
+                return Err(self.lock_timeout(key, start.elapsed()));
+            }
+            self.session.sleep(LOCK_POLL);
+            let messages = self
+                .session
+                .simple_query(&try_lock)
+                .map_err(|e| pg_error(e, &try_lock))?;
+            granted = first_value(&messages).as_deref() == Some("1");
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.batch("COMMIT")
+        self.session.end(true).map_err(|e| pg_error(e, "COMMIT"))
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.batch("ROLLBACK")
+        self.session.end(false).map_err(|e| pg_error(e, "ROLLBACK"))
+    }
+
+    fn lock_scope(&self) -> LockScope {
+        self.session.lock_scope()
     }
 
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
@@ -340,6 +571,16 @@ impl Driver for PostgresDriver<'_> {
             None => self.default_schema()?.unwrap_or_default(),
         };
         let key = lock_key(&schema, table.table);
+        let lock = Lock {
+            key,
+            table: format!("{schema}.{}", table.table),
+            timeout,
+        };
+        if self.transaction_locks() {
+            // Taken by each `begin`.
+            self.lock = Some(lock);
+            return Ok(());
+        }
         let start = Instant::now();
         loop {
             let rows = self.query(
@@ -347,50 +588,30 @@ impl Driver for PostgresDriver<'_> {
                 &[Value::Integer(key)],
             )?;
             if rows.first().and_then(|r| r.first()).and_then(Value::as_i64) == Some(1) {
-                self.lock_key = Some(key);
+                self.lock = Some(lock);
                 return Ok(());
             }
             if start.elapsed() >= timeout {
-                // Advisory locks on a bigint key: classid holds the high half, objid the low.
-                // Name the holder as an operator finds it: its application
-                // and client address, not only the server backend's pid.
-                let holder = self
-                    .query(
-                        "SELECT format('backend pid %s%s%s', l.pid, \
-                           ', application_name ' || quote_literal(NULLIF(a.application_name, '')), \
-                           ', client ' || host(a.client_addr) || ':' || a.client_port) \
-                         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
-                         WHERE l.locktype = 'advisory' AND l.granted \
-                         AND l.database = (SELECT oid FROM pg_database \
-                                           WHERE datname = current_database()) \
-                         AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
-                        &[
-                            Value::Integer((key >> 32) & 0xffff_ffff),
-                            Value::Integer(key & 0xffff_ffff),
-                        ],
-                    )
-                    .ok()
-                    .and_then(|rows| {
-                        rows.first()
-                            .and_then(|r| r.first())
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                    });
-                return Err(Error::LockTimeout {
-                    table: format!("{schema}.{}", table.table),
-                    waited: start.elapsed(),
-                    holder,
-                });
+                self.lock = Some(lock);
+                let error = self.lock_timeout(key, start.elapsed());
+                self.lock = None;
+                return Err(error);
             }
-            std::thread::sleep(Duration::from_millis(25));
+            self.session.sleep(LOCK_POLL);
         }
     }
 
     fn unlock(&mut self) -> Result<()> {
-        if let Some(key) = self.lock_key.take() {
-            // A closed connection released it with its session.
-            if !self.client.is_closed() {
-                self.query("SELECT pg_advisory_unlock($1)::int", &[Value::Integer(key)])?;
-            }
+        let Some(lock) = self.lock.take() else {
+            return Ok(());
+        };
+        // A transaction lock went with its transaction; a closed
+        // connection released a session lock with its session.
+        if !self.transaction_locks() && !self.session.is_closed() {
+            self.query(
+                "SELECT pg_advisory_unlock($1)::int",
+                &[Value::Integer(lock.key)],
+            )?;
         }
         Ok(())
     }
@@ -423,18 +644,18 @@ impl Driver for PostgresDriver<'_> {
             .downcast_ref::<PostgresError>()
             .and_then(PostgresError::code)
             .or_else(|| {
-                e.downcast_ref::<postgres::Error>()
-                    .and_then(postgres::Error::code)
+                e.downcast_ref::<tokio_postgres::Error>()
+                    .and_then(tokio_postgres::Error::code)
             });
-        matches!(code, Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME)
+        is_missing(code)
     }
 
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
         // One statement at a time: a multi-statement string would be one
         // implicit transaction. Errors name lines of the whole file.
         for statement in statements(sql, LexicalRules::Postgres) {
-            self.client
-                .batch_execute(statement.text)
+            self.session
+                .batch(statement.text)
                 .map_err(|e| pg_error_at(e, statement.text, statement.start_line))?;
         }
         Ok(())
@@ -464,11 +685,12 @@ impl Driver for PostgresDriver<'_> {
         // `begin` set this savepoint: a COMMIT or ROLLBACK (even one
         // followed by a new BEGIN) took it away.
         match self
-            .client
-            .batch_execute("RELEASE SAVEPOINT migrate_step; SAVEPOINT migrate_step")
+            .session
+            .batch("RELEASE SAVEPOINT migrate_step; SAVEPOINT migrate_step")
         {
             Ok(()) => Ok(Some(true)),
-            Err(e) => match e.code() {
+            Err(Fail::Cancelled) => Err(cancelled()),
+            Err(Fail::Server(e)) => match e.code() {
                 // Still ours, but aborted by the step's own error: rolled back next.
                 Some(c) if *c == SqlState::IN_FAILED_SQL_TRANSACTION => Ok(Some(true)),
                 // No transaction, or a new one without the savepoint.
@@ -479,7 +701,7 @@ impl Driver for PostgresDriver<'_> {
                     Ok(Some(false))
                 }
                 // Anything else (a lost connection) says nothing either way.
-                _ => Err(pg_error(e, "RELEASE SAVEPOINT migrate_step")),
+                _ => Err(pg_error(e.into(), "RELEASE SAVEPOINT migrate_step")),
             },
         }
     }
@@ -498,31 +720,46 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn head_filter(&self, quoted_table: &str) -> Option<String> {
-        // Unqualified, the name resolves through `search_path`, which can
-        // find another schema's table when `current_schema()` has none yet
-        // (a new tenant): keep only rows of the table in `current_schema()`.
-        (!quoted_table.contains("\".\"")).then(|| {
-            format!(
-                " AND tableoid = to_regclass(quote_ident(current_schema()) || '.' || '{quoted_table}')"
-            )
-        })
+        head_filter(quoted_table)
     }
 
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         let messages = self
-            .client
+            .session
             .simple_query(sql)
             .map_err(|e| pg_error(e, sql))?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_owned))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect())
+        Ok(text_rows(&messages))
     }
+}
+
+/// Whether a server error `code` says a table (or its schema) is missing.
+pub(crate) fn is_missing(code: Option<&SqlState>) -> bool {
+    matches!(code, Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME)
+}
+
+/// Boot's filter (see [`Driver::head_filter`]): unqualified, the name
+/// resolves through `search_path`, which can find another schema's table
+/// when `current_schema()` has none yet (a new tenant), so only rows of
+/// the table in `current_schema()` count.
+pub(crate) fn head_filter(quoted_table: &str) -> Option<String> {
+    (!quoted_table.contains("\".\"")).then(|| {
+        format!(
+            " AND tableoid = to_regclass(quote_ident(current_schema()) || '.' || '{quoted_table}')"
+        )
+    })
+}
+
+/// The rows among simple-query messages, every value as text.
+pub(crate) fn text_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
 }

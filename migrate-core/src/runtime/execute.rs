@@ -9,16 +9,18 @@ use std::time::{Duration, Instant};
 use super::script::{Op, Script, Write};
 use crate::driver::Driver;
 use crate::error::{Error, Panicked, Result};
-use crate::history::{HistorySql, RowState};
+use crate::history::{Fingerprint, HistorySql, RowState};
 use crate::registry::{SqlMode, Step};
 use crate::source::sql::LexicalRules;
 use crate::tx::{Dialect, Tx, Value};
 
-/// Runs `script`; returns how long each unit's step took.
+/// Runs `script`; returns how long each unit's step took. `expected` is
+/// what [`Op::Verify`] compares the history with.
 pub(crate) fn execute<D: Driver>(
     driver: &mut D,
     sql: &HistorySql,
     script: &Script,
+    expected: Option<&Fingerprint>,
 ) -> Result<Vec<Duration>> {
     let mut started = vec![Instant::now(); script.units.len()];
     let mut foreign_keys_were = None;
@@ -30,6 +32,10 @@ pub(crate) fn execute<D: Driver>(
                 .foreign_keys(false)
                 .map(|was| foreign_keys_were = Some(was)),
             Op::Begin => driver.begin(),
+            Op::Verify => match expected {
+                Some(expected) => sql.verify(driver, expected),
+                None => Ok(()),
+            },
             Op::Run(i) => {
                 started[i] = Instant::now();
                 match script.units[i].step {

@@ -8,18 +8,20 @@
 //! history, validate it against the binary, and apply each migration in its
 //! own transaction together with its history row.
 
+#[cfg(feature = "tokio-postgres")]
+mod asynchronous;
 mod execute;
 mod script;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use self::execute::execute;
 use self::script::{Change, Script, Unit};
-use crate::driver::{Database, Driver};
+use crate::driver::{Database, Driver, LockScope};
 use crate::error::{Error, Result};
-use crate::history::{Head, HistoryRow, HistorySql, RowState};
+use crate::history::{Fingerprint, Head, HistoryRow, HistorySql, RowState};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
 use crate::registry::{Migration, Migrations};
 use crate::table::TableName;
@@ -73,7 +75,7 @@ pub struct Runner<'m> {
     rules: Rules,
     grouped: bool,
     lock_timeout: Duration,
-    progress: Option<&'m dyn Fn(&Applied)>,
+    progress: Option<&'m (dyn Fn(&Applied) + Sync)>,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -375,6 +377,52 @@ impl AppliedVersions {
     }
 }
 
+/// How often one run reads the history again because other processes
+/// changed it (each time, one of them made progress).
+const MAX_REPLANS: usize = 1000;
+
+/// Reads the history, creating the table first when it is missing.
+/// Read first: a read-only connection with nothing to do then reports what
+/// is really wrong (dirty, future versions).
+fn read_or_create<D: Driver>(driver: &mut D, sql: &HistorySql) -> Result<Vec<HistoryRow>> {
+    match sql.read_all(driver) {
+        Ok(rows) => Ok(rows),
+        Err(e) if driver.is_missing_table(&e) => {
+            sql.create(driver)?;
+            sql.read_all(driver)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One pass of a run over the history it read: the SQL, the table, and —
+/// where the lock is held per transaction — the rows as this run last saw
+/// them, which each transaction checks before it writes.
+struct Run<'r> {
+    sql: &'r HistorySql,
+    table: &'r TableName<'r>,
+    model: Option<BTreeMap<u64, RowState>>,
+}
+
+impl Run<'_> {
+    fn scope(&self) -> LockScope {
+        if self.model.is_some() {
+            LockScope::Transaction
+        } else {
+            LockScope::Session
+        }
+    }
+
+    fn execute<D: Driver>(&mut self, driver: &mut D, script: &Script) -> Result<Vec<Duration>> {
+        let expected = self.model.as_ref().map(Fingerprint::of);
+        let took = execute(driver, self.sql, script, expected.as_ref())?;
+        if let Some(model) = &mut self.model {
+            script.record(model);
+        }
+        Ok(took)
+    }
+}
+
 fn log_done(verb: &str, done: &Applied) {
     log::info!(
         "{verb} migration {} ({}) in {} ms",
@@ -386,11 +434,14 @@ fn log_done(verb: &str, done: &Applied) {
 
 impl<'m> Runner<'m> {
     /// Under the migration lock: creates the history table if missing, reads
-    /// it whole, and hands the rows to `f`.
+    /// it whole, and hands the rows to `f`. Where the driver holds the lock
+    /// per transaction and another process changed the history between two
+    /// of this run's transactions, reads it again and calls `f` again: `f`
+    /// re-plans from what it finds.
     fn with_history<Dr: Driver, T>(
         &self,
         driver: &mut Dr,
-        f: impl FnOnce(&mut Dr, &HistorySql, &TableName<'_>, Vec<HistoryRow>) -> Result<T>,
+        mut f: impl FnMut(&mut Dr, &mut Run<'_>, Vec<HistoryRow>) -> Result<T>,
     ) -> Result<T> {
         if driver.in_transaction() == Some(true) {
             // Our BEGIN would fail, and our cleanup would roll back the caller's work.
@@ -400,17 +451,34 @@ impl<'m> Runner<'m> {
         let table = resolved.name();
         let sql = resolved.sql(driver.sql_dialect());
         locked(driver, &table, self.lock_timeout, |driver| {
-            // Read first: a read-only connection with nothing to do then
-            // reports what is really wrong (dirty, future versions).
-            let rows = match sql.read_all(driver) {
-                Ok(rows) => rows,
-                Err(e) if driver.is_missing_table(&e) => {
-                    sql.create(driver)?;
-                    sql.read_all(driver)?
+            let scope = driver.lock_scope();
+            let mut attempts = 0;
+            loop {
+                let rows = match scope {
+                    // Read under the lock, in a transaction of its own.
+                    LockScope::Transaction => {
+                        driver.begin()?;
+                        let rows = read_or_create(driver, &sql)?;
+                        driver.commit()?;
+                        rows
+                    }
+                    _ => read_or_create(driver, &sql)?,
+                };
+                let model = (scope == LockScope::Transaction)
+                    .then(|| rows.iter().map(|r| (r.version, r.state)).collect());
+                let mut run = Run {
+                    sql: &sql,
+                    table: &table,
+                    model,
+                };
+                match f(driver, &mut run, rows) {
+                    Err(Error::HistoryChanged { .. }) if attempts < MAX_REPLANS => {
+                        attempts += 1;
+                        log::debug!("the history of `{table}` changed under this run; re-planning");
+                    }
+                    other => return other,
                 }
-                Err(e) => return Err(e),
-            };
-            f(driver, &sql, &table, rows)
+            }
         })
     }
 
@@ -441,8 +509,9 @@ impl<'m> Runner<'m> {
     }
 
     /// Calls `progress` after each migration is applied or reverted (after
-    /// its commit), e.g. to drive a progress bar.
-    pub fn on_progress(mut self, progress: &'m dyn Fn(&Applied)) -> Self {
+    /// its commit), e.g. to drive a progress bar. `Sync`, so that the
+    /// futures of the `_async` calls can move between threads.
+    pub fn on_progress(mut self, progress: &'m (dyn Fn(&Applied) + Sync)) -> Self {
         self.progress = Some(progress);
         self
     }
@@ -474,7 +543,7 @@ impl<'m> Runner<'m> {
     /// - [`Error::History`]: the history table could not be created, read or written;
     /// - [`Error::LockTimeout`], [`Error::Driver`].
     pub fn run_pending<D: Database + ?Sized>(&self, db: &mut D) -> Result<Report> {
-        self.apply(db, None)
+        self.apply(db, None, true)
     }
 
     /// Applies pending migrations up to and including `version`.
@@ -483,38 +552,46 @@ impl<'m> Runner<'m> {
     ///
     /// As [`run_pending`](Self::run_pending), and [`Error::UnknownVersion`].
     pub fn run_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
-        self.apply(db, Some(version))
+        self.apply(db, Some(version), false)
     }
 
-    fn apply<D: Database + ?Sized>(&self, db: &mut D, target: Option<u64>) -> Result<Report> {
+    /// Applies pending migrations up to `target` (all without one); with
+    /// `check_current`, boot's one-statement check first.
+    fn apply<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        target: Option<u64>,
+        check_current: bool,
+    ) -> Result<Report> {
         let mut driver = db.driver();
         crate::stale::warn_if_stale(self.migrations);
-        if target.is_none() {
+        if target.is_none() && check_current {
             if let Some(report) = self.current(&mut driver)? {
                 return Ok(report);
             }
         }
-        self.with_history(&mut driver, |driver, sql, _, rows| {
+        // Kept across re-plans: what an earlier pass applied stays applied.
+        let mut applied = Vec::new();
+        self.with_history(&mut driver, |driver, run, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let pending = plan::pending(self.migrations, &checked, self.rules, target)?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
-            let mut report = Report {
-                future_versions: checked.future.clone(),
-                ..Report::default()
-            };
             if self.grouped {
-                report.applied = self.apply_grouped(driver, sql, &pending, &mut versions)?;
+                let group = self.apply_grouped(driver, run, &pending, &mut versions)?;
+                applied.extend(group);
             } else {
                 for migration in pending {
                     let highest = versions.insert(migration.version());
                     let step = (migration.up(), Change::Apply);
-                    report
-                        .applied
-                        .push(self.step(driver, sql, migration, step, highest)?);
+                    applied.push(self.step(driver, run, migration, step, highest)?);
                 }
             }
-            report.version = versions.highest_known();
-            Ok(report)
+            Ok(Report {
+                applied: std::mem::take(&mut applied),
+                future_versions: checked.future.clone(),
+                version: versions.highest_known(),
+                ..Report::default()
+            })
         })
     }
 
@@ -522,30 +599,36 @@ impl<'m> Runner<'m> {
     /// statement and writes nothing.
     fn current<D: Driver>(&self, driver: &mut D) -> Result<Option<Report>> {
         let table = table_of(self.migrations)?;
-        let latest_known = self.migrations.len() as u64;
-        let head = match Head::read(driver, &table, latest_known) {
-            Ok(head) => head,
-            Err(e) if driver.is_missing_table(&e) => Head::default(),
+        let head = match Head::read(driver, &table, self.migrations.len() as u64) {
+            Ok(head) => Some(head),
+            Err(e) if driver.is_missing_table(&e) => Some(Head::default()),
             Err(e) => {
                 // The slow path resolves the table as every other operation
                 // does and reports what is really wrong, if anything is.
                 log::debug!("boot's check failed ({e}); taking the slow path");
-                return Ok(None);
+                None
             }
         };
+        Ok(self.current_from(head))
+    }
+
+    /// What boot's check found means: `Some` when the database is current.
+    /// `None` for `head` when the check could not say.
+    fn current_from(&self, head: Option<Head>) -> Option<Report> {
+        let head = head?;
         if head.unfinished || (self.rules.strict && !head.future.is_empty()) {
-            return Ok(None);
+            return None;
         }
         let current = match (&head.latest_chain, self.migrations.latest()) {
             (_, None) => true,
             (Some(chain), Some(latest)) => chain == latest.chained_checksum(),
             (None, Some(_)) => false,
         };
-        Ok(current.then(|| Report {
-            version: latest_known,
+        current.then(|| Report {
+            version: self.migrations.len() as u64,
             future_versions: head.future,
             ..Report::default()
-        }))
+        })
     }
 
     /// Runs one migration's up or down step with everything around it
@@ -553,7 +636,7 @@ impl<'m> Runner<'m> {
     fn step<D: Driver>(
         &self,
         driver: &mut D,
-        sql: &HistorySql,
+        run: &mut Run<'_>,
         migration: &'static Migration,
         (step, change): (&'static crate::registry::Step, Change),
         schema_version: u64,
@@ -563,7 +646,7 @@ impl<'m> Runner<'m> {
             step: Some(step),
             change,
         };
-        let took = execute(driver, sql, &Script::step(unit, schema_version))?;
+        let took = run.execute(driver, &Script::step(unit, schema_version, run.scope()))?;
         let done = done(migration, took.first().copied().unwrap_or_default());
         log_done(
             match change {
@@ -580,7 +663,7 @@ impl<'m> Runner<'m> {
     fn apply_grouped<D: Driver>(
         &self,
         driver: &mut D,
-        sql: &HistorySql,
+        run: &mut Run<'_>,
         pending: &[&'static Migration],
         versions: &mut AppliedVersions,
     ) -> Result<Vec<Applied>> {
@@ -609,7 +692,8 @@ impl<'m> Runner<'m> {
         for migration in pending {
             versions.insert(migration.version());
         }
-        let took = execute(driver, sql, &Script::group(pending, versions.highest()))?;
+        let script = Script::group(pending, versions.highest(), run.scope());
+        let took = run.execute(driver, &script)?;
         let applied: Vec<Applied> = pending
             .iter()
             .zip(took)
@@ -632,26 +716,25 @@ impl<'m> Runner<'m> {
     /// errors of [`run_pending`](Self::run_pending), [`Error::Failed`].
     pub fn rollback_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
         let mut driver = db.driver();
-        self.with_history(&mut driver, |driver, sql, _, rows| {
+        let mut reverted = Vec::new();
+        self.with_history(&mut driver, |driver, run, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let revert = plan::to_revert(self.migrations, &checked, version)?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
-            let mut report = Report {
-                future_versions: checked.future.clone(),
-                ..Report::default()
-            };
             for migration in revert {
                 let Some(down) = migration.down() else {
                     continue; // to_revert checked every one has a down step
                 };
                 let below = versions.remove(migration.version());
                 let step = (down, Change::Revert);
-                report
-                    .reverted
-                    .push(self.step(driver, sql, migration, step, below)?);
+                reverted.push(self.step(driver, run, migration, step, below)?);
             }
-            report.version = versions.highest_known();
-            Ok(report)
+            Ok(Report {
+                reverted: std::mem::take(&mut reverted),
+                future_versions: checked.future.clone(),
+                version: versions.highest_known(),
+                ..Report::default()
+            })
         })
     }
 
@@ -726,7 +809,8 @@ impl<'m> Runner<'m> {
     pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
         plan::known_version(self.migrations, version)?;
         let mut driver = db.driver();
-        self.with_history(&mut driver, |driver, sql, table, rows| {
+        self.with_history(&mut driver, |driver, run, rows| {
+            let table = run.table;
             if !rows.is_empty() {
                 return Err(Error::HistoryNotEmpty {
                     table: table.to_string(),
@@ -738,7 +822,7 @@ impl<'m> Runner<'m> {
                 .iter()
                 .take_while(|m| m.version() <= version)
                 .collect();
-            execute(driver, sql, &Script::baseline(&adopted, version))?;
+            run.execute(driver, &Script::baseline(&adopted, version, run.scope()))?;
             log::info!("baselined `{table}` at version {version}");
             Ok(Report {
                 version,
@@ -760,7 +844,8 @@ impl<'m> Runner<'m> {
         how: Repair,
     ) -> Result<Report> {
         let mut driver = db.driver();
-        self.with_history(&mut driver, |driver, sql, table, rows| {
+        self.with_history(&mut driver, |driver, run, rows| {
+            let table = run.table;
             let Some(state) = rows
                 .iter()
                 .find(|r| r.version == version && r.state.is_unfinished())
@@ -781,11 +866,8 @@ impl<'m> Runner<'m> {
             if !applied {
                 versions.remove(version);
             }
-            execute(
-                driver,
-                sql,
-                &Script::repair(version, applied, versions.highest()),
-            )?;
+            let script = Script::repair(version, applied, versions.highest(), run.scope());
+            run.execute(driver, &script)?;
             log::info!("repaired version {version} of `{table}`: {how:?}");
             Ok(Report {
                 version: versions.highest_known(),

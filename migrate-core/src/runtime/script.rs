@@ -10,7 +10,11 @@
 //! so an async executor is a twin of the sync one, not a copy of these
 //! decisions.
 
+use std::collections::BTreeMap;
+
+use crate::driver::LockScope;
 use crate::error::{Cleanup, Error};
+use crate::history::RowState;
 use crate::registry::{Migration, SqlMode, Step};
 
 /// What a step does to its migration's history row.
@@ -67,8 +71,13 @@ pub(crate) enum Op {
     /// Turn foreign key enforcement off, remembering the setting; the
     /// executor restores it after the script, on every path.
     ForeignKeysOff,
-    /// Open a write transaction.
+    /// Open a write transaction (taking the migration lock, where the
+    /// driver holds it per transaction).
     Begin,
+    /// Fail with [`Error::HistoryChanged`] unless the history is as the
+    /// run last saw it (where the lock is held per transaction, another
+    /// process may have changed it between two of ours).
+    Verify,
     /// Run unit `i`'s step. A panic, or the step ending its own
     /// transaction, is a failure like an error.
     Run(usize),
@@ -117,7 +126,7 @@ impl Script {
     /// One migration's step: in a transaction with its history row, or —
     /// for a no-transaction step — recorded as unfinished first.
     /// `schema_version` is the highest applied version once it is done.
-    pub fn step(unit: Unit, schema_version: u64) -> Script {
+    pub fn step(unit: Unit, schema_version: u64, scope: LockScope) -> Script {
         let version = unit.migration.version();
         let mode = unit.step.map_or(SqlMode::Transaction, Step::mode);
         let (kind, ops) = match (mode, unit.change) {
@@ -126,12 +135,26 @@ impl Script {
                     Change::Apply => (Write::InProgress(0), Write::Finish(version, Some(0))),
                     Change::Revert => (Write::Reverting(version), Write::Delete(version)),
                 };
-                let ops = vec![
-                    Op::Write(mark),
-                    Op::Run(0),
-                    Op::Write(done),
-                    Op::SchemaVersion(schema_version),
-                ];
+                let ops = match scope {
+                    LockScope::Transaction => {
+                        // The marker is written under the lock, the history
+                        // checked unchanged; the step runs outside.
+                        let mut ops = transaction(&[Op::Write(mark)], false, scope);
+                        ops.push(Op::Run(0));
+                        ops.extend(transaction(
+                            &[Op::Write(done), Op::SchemaVersion(schema_version)],
+                            false,
+                            LockScope::Session,
+                        ));
+                        ops
+                    }
+                    _ => vec![
+                        Op::Write(mark),
+                        Op::Run(0),
+                        Op::Write(done),
+                        Op::SchemaVersion(schema_version),
+                    ],
+                };
                 (Kind::NoTransaction, ops)
             }
             (mode, change) => {
@@ -146,7 +169,7 @@ impl Script {
                 ];
                 (
                     Kind::Step,
-                    transaction(&body, mode == SqlMode::ForeignKeysOff),
+                    transaction(&body, mode == SqlMode::ForeignKeysOff, scope),
                 )
             }
         };
@@ -159,7 +182,11 @@ impl Script {
 
     /// Several migrations applied in one transaction, all or nothing. The
     /// caller has refused no-transaction migrations.
-    pub fn group(migrations: &[&'static Migration], schema_version: u64) -> Script {
+    pub fn group(
+        migrations: &[&'static Migration],
+        schema_version: u64,
+        scope: LockScope,
+    ) -> Script {
         let units: Vec<Unit> = migrations
             .iter()
             .map(|m| Unit {
@@ -179,13 +206,17 @@ impl Script {
             .any(|m| m.up().mode() == SqlMode::ForeignKeysOff);
         Script {
             units,
-            ops: transaction(&body, foreign_keys_off),
+            ops: transaction(&body, foreign_keys_off, scope),
             kind: Kind::Group,
         }
     }
 
     /// Records `migrations` as applied without running them.
-    pub fn baseline(migrations: &[&'static Migration], schema_version: u64) -> Script {
+    pub fn baseline(
+        migrations: &[&'static Migration],
+        schema_version: u64,
+        scope: LockScope,
+    ) -> Script {
         let units: Vec<Unit> = migrations
             .iter()
             .map(|m| Unit {
@@ -200,13 +231,13 @@ impl Script {
         body.push(Op::SchemaVersion(schema_version));
         Script {
             units,
-            ops: transaction(&body, false),
+            ops: transaction(&body, false, scope),
             kind: Kind::Bookkeeping,
         }
     }
 
     /// Resolves an unfinished row: applied, or forgotten.
-    pub fn repair(version: u64, applied: bool, schema_version: u64) -> Script {
+    pub fn repair(version: u64, applied: bool, schema_version: u64, scope: LockScope) -> Script {
         let write = if applied {
             Write::Finish(version, None)
         } else {
@@ -217,6 +248,7 @@ impl Script {
             ops: transaction(
                 &[Op::Write(write), Op::SchemaVersion(schema_version)],
                 false,
+                scope,
             ),
             kind: Kind::Bookkeeping,
         }
@@ -245,6 +277,22 @@ impl Script {
     /// driver's word that the error was caused by the step that ran before.
     pub fn failure(&self, at: usize, error: Error, step_fault: Option<&'static str>) -> Failure {
         let op = self.ops.get(at).copied();
+        // Nothing of this script ran: the lock was not granted, or the
+        // history changed since the run read it (the run reads it again).
+        let ran = self.ops[..at.min(self.ops.len())]
+            .iter()
+            .any(|op| matches!(op, Op::Run(_) | Op::Write(_)));
+        if !ran
+            && matches!(
+                (op, &error),
+                (Some(Op::Verify), _) | (Some(Op::Begin), Error::LockTimeout { .. })
+            )
+        {
+            return Failure {
+                mark_dirty: None,
+                error,
+            };
+        }
         let error = match (op, step_fault, error) {
             // Violations already there are not this migration's.
             (
@@ -294,9 +342,12 @@ impl Script {
             Kind::Group => (Cleanup::GroupRolledBack, None),
             Kind::Step => (Cleanup::RolledBack, None),
         };
-        // A no-transaction step whose dirty marker (operation 0) could not
-        // be written never ran: its error is the history's, as it is.
-        let before_it_ran = self.kind == Kind::NoTransaction && at == 0;
+        // A no-transaction step whose dirty marker could not be written
+        // (and committed) never ran: its error is the history's, as it is.
+        let before_it_ran = self.kind == Kind::NoTransaction
+            && self.ops[..=at.min(self.ops.len().saturating_sub(1))]
+                .iter()
+                .all(|op| !matches!(op, Op::Run(_)));
         Failure {
             mark_dirty,
             error: failed(unit, cleanup, error, before_it_ran),
@@ -304,15 +355,47 @@ impl Script {
     }
 }
 
+impl Script {
+    /// Brings `model` (version → state) up to date with what this script
+    /// wrote, once it succeeded.
+    pub fn record(&self, model: &mut BTreeMap<u64, RowState>) {
+        for op in &self.ops {
+            let Op::Write(write) = op else { continue };
+            let version = |i: usize| self.units[i].migration.version();
+            match *write {
+                Write::Applied(i) => {
+                    model.insert(version(i), RowState::Applied);
+                }
+                Write::InProgress(i) => {
+                    model.insert(version(i), RowState::InProgress);
+                }
+                Write::Finish(v, _) => {
+                    model.insert(v, RowState::Applied);
+                }
+                Write::Reverting(v) => {
+                    model.insert(v, RowState::Reverting);
+                }
+                Write::Delete(v) => {
+                    model.remove(&v);
+                }
+            }
+        }
+    }
+}
+
 /// `body` in a transaction; with `foreign_keys_off`, SQLite's rebuild
-/// procedure around it.
-fn transaction(body: &[Op], foreign_keys_off: bool) -> Vec<Op> {
-    let mut ops = Vec::with_capacity(body.len() + 5);
+/// procedure around it; with a lock held per transaction, the history
+/// checked unchanged first.
+fn transaction(body: &[Op], foreign_keys_off: bool, scope: LockScope) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(body.len() + 6);
     if foreign_keys_off {
         ops.push(Op::CheckForeignKeysBefore);
         ops.push(Op::ForeignKeysOff);
     }
     ops.push(Op::Begin);
+    if scope == LockScope::Transaction {
+        ops.push(Op::Verify);
+    }
     ops.extend_from_slice(body);
     if foreign_keys_off {
         ops.push(Op::CheckForeignKeysAfter);
@@ -377,7 +460,7 @@ mod tests {
 
     #[test]
     fn a_transactional_step_is_begin_run_record_version_commit() {
-        let script = Script::step(unit(1, Change::Apply), 1);
+        let script = Script::step(unit(1, Change::Apply), 1, LockScope::Session);
         assert_eq!(
             script.ops,
             [
@@ -388,13 +471,13 @@ mod tests {
                 Op::Commit
             ]
         );
-        let revert = Script::step(unit(3, Change::Revert), 2);
+        let revert = Script::step(unit(3, Change::Revert), 2, LockScope::Session);
         assert_eq!(revert.ops[2], Op::Write(Write::Delete(3)));
     }
 
     #[test]
     fn failures_roll_back_name_the_file_and_say_what_became_of_it() {
-        let script = Script::step(unit(1, Change::Apply), 1);
+        let script = Script::step(unit(1, Change::Apply), 1, LockScope::Session);
         let failure = script.failure(1, Error::other("boom"), None);
         assert!(failure.mark_dirty.is_none());
         assert_eq!(
@@ -418,7 +501,7 @@ mod tests {
         let failure = script.failure(2, Error::Driver("aborted".into()), Some("it ignored"));
         assert!(failure.error.to_string().contains("it ignored"));
         // A revert names the down file.
-        let revert = Script::step(unit(3, Change::Revert), 2);
+        let revert = Script::step(unit(3, Change::Revert), 2, LockScope::Session);
         let failure = revert.failure(1, Error::other("boom"), None);
         assert_eq!(
             cleanup_of(&failure.error),
@@ -429,7 +512,7 @@ mod tests {
     #[test]
     fn a_group_is_one_transaction_and_names_the_step_that_failed() {
         let all: Vec<&'static Migration> = SET.iter().collect();
-        let script = Script::group(&all, 3);
+        let script = Script::group(&all, 3, LockScope::Session);
         assert_eq!(script.ops.first(), Some(&Op::Begin));
         assert_eq!(script.ops.last(), Some(&Op::Commit));
         assert_eq!(script.ops.iter().filter(|op| **op == Op::Begin).count(), 1);
@@ -443,9 +526,9 @@ mod tests {
 
     #[test]
     fn a_rebuild_turns_foreign_keys_off_around_its_transaction() {
-        let script = Script::step(unit(1, Change::Apply), 1);
+        let script = Script::step(unit(1, Change::Apply), 1, LockScope::Session);
         assert!(!script.ops.contains(&Op::ForeignKeysOff));
-        let mut ops = transaction(&[Op::Run(0)], true);
+        let mut ops = transaction(&[Op::Run(0)], true, LockScope::Session);
         assert_eq!(ops.remove(0), Op::CheckForeignKeysBefore);
         assert_eq!(ops.remove(0), Op::ForeignKeysOff);
         assert_eq!(

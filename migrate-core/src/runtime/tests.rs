@@ -50,14 +50,14 @@ fn a_different_chain_or_version_takes_the_slow_path_under_the_lock() {
 fn progress_is_reported_once_per_migration_in_both_modes() {
     for grouped in [false, true] {
         let mut db = Recorder::default();
-        let seen = std::cell::RefCell::new(Vec::new());
-        let record = |a: &Applied| seen.borrow_mut().push(a.version);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let record = |a: &Applied| seen.lock().unwrap().push(a.version);
         SET.runner()
             .grouped(grouped)
             .on_progress(&record)
             .run_pending(&mut db)
             .unwrap();
-        assert_eq!(*seen.borrow(), [1, 2, 3], "grouped: {grouped}");
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 3], "grouped: {grouped}");
     }
 }
 
