@@ -232,7 +232,7 @@ impl Operation {
 }
 
 /// How many operations a clean run of `operation` performs.
-fn count_ops<B: Backend>(operation: Operation) -> Option<usize> {
+fn count_ops<B: Backend<Conn: Database>>(operation: Operation) -> Option<usize> {
     let mut db = B::fresh()?;
     operation.prepare(db.conn());
     let mut faulty = Faulty::new(db.conn(), None);
@@ -241,7 +241,7 @@ fn count_ops<B: Backend>(operation: Operation) -> Option<usize> {
 }
 
 /// The history's applied and unfinished versions.
-fn history<B: Backend>(db: &mut B, set: &Migrations) -> (Vec<u64>, Vec<u64>) {
+fn history<B: Backend<Conn: Database>>(db: &mut B, set: &Migrations) -> (Vec<u64>, Vec<u64>) {
     if !db.table_exists(HISTORY) {
         return (Vec::new(), Vec::new());
     }
@@ -257,7 +257,7 @@ fn history<B: Backend>(db: &mut B, set: &Migrations) -> (Vec<u64>, Vec<u64>) {
 }
 
 /// Checks every invariant after a faulted run, then finishes the migration.
-fn check_invariants<B: Backend>(
+fn check_invariants<B: Backend<Conn: Database>>(
     db: &mut B,
     set: &Migrations,
     tables: &[&str],
@@ -358,7 +358,7 @@ fn check_invariants<B: Backend>(
 
 /// Every operation, every fault point, every in-process fault kind.
 /// Returns how many faulted runs were checked.
-pub fn every_fault_point_keeps_the_invariants<B: Backend>() -> usize {
+pub fn every_fault_point_keeps_the_invariants<B: Backend<Conn: Database>>() -> usize {
     let mut covered = 0;
     for operation in Operation::ALL {
         let Some(ops) = count_ops::<B>(operation) else {
@@ -425,7 +425,7 @@ fn fault_child_entry() {
 
 /// The process dies at operation k, for every k: the server (or SQLite's
 /// journal) must leave the invariants holding for the next process.
-pub fn every_kill_point_keeps_the_invariants<B: Backend>(backend: &str) -> usize {
+pub fn every_kill_point_keeps_the_invariants<B: Backend<Conn: Database>>(backend: &str) -> usize {
     let mut covered = 0;
     for operation in Operation::ALL {
         let Some(ops) = count_ops::<B>(operation) else {
@@ -501,7 +501,9 @@ impl Rng {
 /// at random moments; after each round the invariants must hold. The seed
 /// is printed, and `MIGRATE_RACE_SEED` / `MIGRATE_RACE_ROUNDS` replay or
 /// lengthen a run.
-pub fn random_kills_among_racing_processes_keep_the_invariants<B: Backend>(backend: &str) -> usize {
+pub fn random_kills_among_racing_processes_keep_the_invariants<B: Backend<Conn: Database>>(
+    backend: &str,
+) -> usize {
     let seed = std::env::var("MIGRATE_RACE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -46,22 +46,28 @@ fn child_process_entry() {
     let result = PathBuf::from(std::env::var_os(RESULT).unwrap());
     if let Some(role) = role.strip_prefix("pg-") {
         // DB holds a PostgreSQL URL.
-        let mut client = crate::postgres::connect(db.to_str().unwrap());
+        let url = db.to_str().unwrap();
+        wait_for_go();
         let outcome = match role {
-            "boot-v2" => V2.run_pending(&mut client),
-            "slow" => SLOW.run_pending(&mut client),
-            other => panic!("unknown child role pg-{other}"),
+            "boot-v2" => V2.run_pending(&mut crate::postgres::connect(url)),
+            "slow" => SLOW.run_pending(&mut crate::postgres::connect(url)),
+            async_role => {
+                // The async client, on a multi-thread runtime as services run.
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                runtime.block_on(async {
+                    let mut client = crate::postgres_async::connect_async(url).await;
+                    match async_role {
+                        "async-boot-v2" => V2.run_pending_async(&mut client).await,
+                        "async-slow" => SLOW.run_pending_async(&mut client).await,
+                        other => panic!("unknown child role pg-{other}"),
+                    }
+                })
+            }
         };
         write_outcome(&result, outcome);
         return;
     }
-    // Start together: wait for the parent's go signal, if it gives one.
-    if let Some(go) = std::env::var_os("MIGRATE_IT_GO") {
-        let start = Instant::now();
-        while !Path::new(&go).exists() && start.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
+    wait_for_go();
     let mut conn = Connection::open(&db).unwrap();
     let outcome = match role.as_str() {
         "boot-v2" => V2.run_pending(&mut conn),
@@ -70,6 +76,16 @@ fn child_process_entry() {
         other => panic!("unknown child role {other}"),
     };
     write_outcome(&result, outcome);
+}
+
+/// Start together: waits for the parent's go signal, if it gives one.
+fn wait_for_go() {
+    if let Some(go) = std::env::var_os("MIGRATE_IT_GO") {
+        let start = Instant::now();
+        while !Path::new(&go).exists() && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 fn write_outcome(result: &Path, outcome: migrate::Result<migrate::Report>) {
@@ -81,7 +97,7 @@ fn write_outcome(result: &Path, outcome: migrate::Result<migrate::Report>) {
 }
 
 /// Waits for every child and adds up how many migrations each applied.
-fn applied_by(children: Vec<(Child, PathBuf)>) -> usize {
+pub fn applied_by(children: Vec<(Child, PathBuf)>) -> usize {
     let mut total = 0;
     for (mut child, result) in children {
         assert!(child.wait().unwrap().success());
@@ -100,15 +116,29 @@ fn applied_by(children: Vec<(Child, PathBuf)>) -> usize {
 fn boot_together(role: &str, db: &Path, count: usize) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let go = dir.path().join("go");
-    let children: Vec<(Child, PathBuf)> = (0..count)
-        .map(|i| {
-            let result = dir.path().join(format!("result-{i}"));
-            (spawn(role, db, &result, &[("MIGRATE_IT_GO", &go)]), result)
-        })
-        .collect();
+    let children = spawn_many(&[role], count, db, dir.path(), &go);
     std::thread::sleep(Duration::from_millis(100 + 25 * count as u64));
     std::fs::write(&go, "go").unwrap();
     applied_by(children)
+}
+
+/// Starts `count` children, taking turns among `roles`, each waiting for
+/// the file `go` before it boots; results go in `dir`.
+pub fn spawn_many(
+    roles: &[&str],
+    count: usize,
+    db: impl AsRef<Path>,
+    dir: &Path,
+    go: &Path,
+) -> Vec<(Child, PathBuf)> {
+    (0..count)
+        .map(|i| {
+            let result = dir.join(format!("result-{i}"));
+            let role = roles[i % roles.len()];
+            let child = spawn(role, db.as_ref(), &result, &[("MIGRATE_IT_GO", go)]);
+            (child, result)
+        })
+        .collect()
 }
 
 #[test]
@@ -271,6 +301,17 @@ fn sixteen_processes_booting_at_once_on_postgres() {
 
 #[test]
 fn a_process_killed_mid_migration_on_postgres_leaves_no_trace_and_releases_the_lock() {
+    killed_mid_migration_on_postgres("pg-slow");
+}
+
+#[test]
+fn an_async_migrator_killed_mid_migration_leaves_no_trace_and_releases_the_lock() {
+    killed_mid_migration_on_postgres("pg-async-slow");
+}
+
+/// A child in `role` is SIGKILLed inside migration 2 (a Rust one, running
+/// its Tx calls): nothing of it may remain, and the lock must go with it.
+fn killed_mid_migration_on_postgres(role: &str) {
     let Some(url) = crate::postgres::fresh_database() else {
         return;
     };
@@ -278,7 +319,7 @@ fn a_process_killed_mid_migration_on_postgres_leaves_no_trace_and_releases_the_l
     let marker = dir.path().join("inside");
     let result = dir.path().join("result");
     let mut child = spawn(
-        "pg-slow",
+        role,
         Path::new(&url),
         &result,
         &[("MIGRATE_IT_SLOW_MARKER", &marker)],

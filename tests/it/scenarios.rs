@@ -1,16 +1,134 @@
 //! The runtime's behaviour, written once and run on every database: each
 //! scenario is generic over a [`Backend`] (a fresh SQLite file, a fresh
-//! PostgreSQL database) and instantiated by `scenario_tests!` in
-//! `sqlite.rs` and `postgres.rs`. What only one database has (PRAGMA
-//! user_version, advisory locks, server error positions) is tested there.
+//! PostgreSQL database through the sync client, and through the async one)
+//! and instantiated by `scenario_tests!` in `sqlite.rs`, `postgres.rs` and
+//! `postgres_async.rs`. What only one database has (PRAGMA user_version,
+//! advisory locks, server error positions) is tested there.
+//!
+//! Scenarios make the runtime calls through [`Calls`], so that one body runs
+//! the sync API (`run_pending`) on one backend and the async twins
+//! (`run_pending_async`, awaited) on another.
 
-use migrate::{Cleanup, Database, Error, Repair, State, Tx, Value};
+use migrate::{
+    Cleanup, Database, Error, Migration, MigrationStatus, Migrations, Repair, Report, Result,
+    Runner, State, Tx, Value,
+};
+
+/// The runtime calls on one kind of connection.
+pub trait Calls {
+    fn run_pending(&mut self, runner: Runner<'_>) -> Result<Report>;
+    fn run_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report>;
+    fn rollback_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report>;
+    fn status(&mut self, runner: Runner<'_>) -> Result<Vec<MigrationStatus>>;
+    fn plan(&mut self, runner: Runner<'_>) -> Result<Vec<&'static Migration>>;
+    fn plan_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Vec<&'static Migration>>;
+    fn plan_rollback(
+        &mut self,
+        runner: Runner<'_>,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>>;
+    fn baseline(&mut self, runner: Runner<'_>, version: u64) -> Result<Report>;
+    fn repair(&mut self, runner: Runner<'_>, version: u64, how: Repair) -> Result<Report>;
+}
+
+/// The sync API, on every connection the runtime takes.
+impl<D: Database> Calls for D {
+    fn run_pending(&mut self, runner: Runner<'_>) -> Result<Report> {
+        runner.run_pending(self)
+    }
+    fn run_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
+        runner.run_to(self, version)
+    }
+    fn rollback_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
+        runner.rollback_to(self, version)
+    }
+    fn status(&mut self, runner: Runner<'_>) -> Result<Vec<MigrationStatus>> {
+        runner.status(self)
+    }
+    fn plan(&mut self, runner: Runner<'_>) -> Result<Vec<&'static Migration>> {
+        runner.plan(self)
+    }
+    fn plan_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Vec<&'static Migration>> {
+        runner.plan_to(self, version)
+    }
+    fn plan_rollback(
+        &mut self,
+        runner: Runner<'_>,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        runner.plan_rollback(self, version)
+    }
+    fn baseline(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
+        runner.baseline(self, version)
+    }
+    fn repair(&mut self, runner: Runner<'_>, version: u64, how: Repair) -> Result<Report> {
+        runner.repair(self, version, how)
+    }
+}
+
+/// A set, or a set with options.
+pub trait AsRunner {
+    fn as_runner(&self) -> Runner<'_>;
+}
+
+impl AsRunner for Migrations {
+    fn as_runner(&self) -> Runner<'_> {
+        self.runner()
+    }
+}
+
+impl AsRunner for Runner<'_> {
+    fn as_runner(&self) -> Runner<'_> {
+        *self
+    }
+}
+
+fn run_pending<C: Calls>(set: &impl AsRunner, conn: &mut C) -> Result<Report> {
+    conn.run_pending(set.as_runner())
+}
+fn run_to<C: Calls>(set: &impl AsRunner, conn: &mut C, version: u64) -> Result<Report> {
+    conn.run_to(set.as_runner(), version)
+}
+fn rollback_to<C: Calls>(set: &impl AsRunner, conn: &mut C, version: u64) -> Result<Report> {
+    conn.rollback_to(set.as_runner(), version)
+}
+fn status<C: Calls>(set: &impl AsRunner, conn: &mut C) -> Result<Vec<MigrationStatus>> {
+    conn.status(set.as_runner())
+}
+fn plan<C: Calls>(set: &impl AsRunner, conn: &mut C) -> Result<Vec<&'static Migration>> {
+    conn.plan(set.as_runner())
+}
+fn plan_to<C: Calls>(
+    set: &impl AsRunner,
+    conn: &mut C,
+    version: u64,
+) -> Result<Vec<&'static Migration>> {
+    conn.plan_to(set.as_runner(), version)
+}
+fn plan_rollback<C: Calls>(
+    set: &impl AsRunner,
+    conn: &mut C,
+    version: u64,
+) -> Result<Vec<&'static Migration>> {
+    conn.plan_rollback(set.as_runner(), version)
+}
+fn baseline<C: Calls>(set: &impl AsRunner, conn: &mut C, version: u64) -> Result<Report> {
+    conn.baseline(set.as_runner(), version)
+}
+fn repair<C: Calls>(
+    set: &impl AsRunner,
+    conn: &mut C,
+    version: u64,
+    how: Repair,
+) -> Result<Report> {
+    conn.repair(set.as_runner(), version, how)
+}
 
 use crate::sets::*;
 
 /// A fresh, empty database of one kind, with the few queries tests need.
 pub trait Backend: Sized {
-    type Conn: Database;
+    type Conn: Calls;
     /// `None` when this database is not available here (and that is allowed).
     fn fresh() -> Option<Self>;
     fn conn(&mut self) -> &mut Self::Conn;
@@ -52,7 +170,7 @@ fn versions_of(report: &migrate::Report) -> Vec<u64> {
 
 pub fn applies_everything_in_order_then_nothing<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let report = V2.run_pending(db.conn()).unwrap();
+    let report = run_pending(&V2, db.conn()).unwrap();
     assert_eq!(versions_of(&report), [1, 2, 3, 4, 5]);
     assert_eq!(report.applied[2].file_name, "0003_seed_items.rs");
     assert_eq!(report.version, 5);
@@ -60,41 +178,39 @@ pub fn applies_everything_in_order_then_nothing<B: Backend>() {
     // The Rust migration ran through Tx with $N placeholders.
     assert_eq!(db.item_names(), ["widget", "gadget"]);
     db.reconnect();
-    let again = V2.run_pending(db.conn()).unwrap();
+    let again = run_pending(&V2, db.conn()).unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(again.version, 5);
 }
 
 pub fn upgrading_applies_only_the_new_migrations<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V1.run_pending(db.conn()).unwrap();
-    assert_eq!(versions_of(&V2.run_pending(db.conn()).unwrap()), [4, 5]);
+    run_pending(&V1, db.conn()).unwrap();
+    assert_eq!(versions_of(&run_pending(&V2, db.conn()).unwrap()), [4, 5]);
 }
 
 pub fn run_to_status_and_plan<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    assert!(V2
-        .status(db.conn())
+    assert!(status(&V2, db.conn())
         .unwrap()
         .iter()
         .all(|s| s.state == State::Pending));
-    assert_eq!(V2.plan(db.conn()).unwrap().len(), 5);
+    assert_eq!(plan(&V2, db.conn()).unwrap().len(), 5);
     assert!(
         !db.table_exists(HISTORY),
         "looking created the history table"
     );
 
-    assert_eq!(V2.run_to(db.conn(), 3).unwrap().applied.len(), 3);
-    let plan: Vec<u64> = V2
-        .plan(db.conn())
+    assert_eq!(run_to(&V2, db.conn(), 3).unwrap().applied.len(), 3);
+    let plan: Vec<u64> = plan(&V2, db.conn())
         .unwrap()
         .iter()
         .map(|m| m.version())
         .collect();
     assert_eq!(plan, [4, 5]);
     assert!(!db.table_exists("orders"), "plan applied something");
-    let status = V2.status(db.conn()).unwrap();
-    let states: Vec<State> = status.iter().map(|s| s.state).collect();
+    let statuses = status(&V2, db.conn()).unwrap();
+    let states: Vec<State> = statuses.iter().map(|s| s.state).collect();
     assert_eq!(
         states,
         [
@@ -105,10 +221,10 @@ pub fn run_to_status_and_plan<B: Backend>() {
             State::Pending
         ]
     );
-    assert!(status[0].applied_at.is_some());
-    assert_eq!(status[0].file_name, Some("0001_create_items.sql"));
+    assert!(statuses[0].applied_at.is_some());
+    assert_eq!(statuses[0].file_name, Some("0001_create_items.sql"));
     assert!(matches!(
-        V2.run_to(db.conn(), 9),
+        run_to(&V2, db.conn(), 9),
         Err(Error::UnknownVersion {
             version: 9,
             latest_known: 5
@@ -116,9 +232,8 @@ pub fn run_to_status_and_plan<B: Backend>() {
     ));
 
     // An older binary sees the newer versions as future; an edited one as changed.
-    V2.run_pending(db.conn()).unwrap();
-    let states: Vec<State> = V1
-        .status(db.conn())
+    run_pending(&V2, db.conn()).unwrap();
+    let states: Vec<State> = status(&V1, db.conn())
         .unwrap()
         .iter()
         .map(|s| s.state)
@@ -133,13 +248,13 @@ pub fn run_to_status_and_plan<B: Backend>() {
             State::Future
         ]
     );
-    assert_eq!(EDITED.status(db.conn()).unwrap()[1].state, State::Changed);
+    assert_eq!(status(&EDITED, db.conn()).unwrap()[1].state, State::Changed);
 }
 
 pub fn rollback_to_reverts_newest_first<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V2.run_pending(db.conn()).unwrap();
-    let report = V2.rollback_to(db.conn(), 2).unwrap();
+    run_pending(&V2, db.conn()).unwrap();
+    let report = rollback_to(&V2, db.conn(), 2).unwrap();
     let reverted: Vec<u64> = report.reverted.iter().map(|a| a.version).collect();
     assert_eq!(reverted, [5, 4, 3]);
     assert_eq!(report.version, 2);
@@ -147,16 +262,16 @@ pub fn rollback_to_reverts_newest_first<B: Backend>() {
     assert!(!db.table_exists("orders"));
     // The Rust down step ran: the seeded rows are gone.
     assert!(db.item_names().is_empty());
-    assert_eq!(V2.run_pending(db.conn()).unwrap().applied.len(), 3);
-    V2.rollback_to(db.conn(), 0).unwrap();
+    assert_eq!(run_pending(&V2, db.conn()).unwrap().applied.len(), 3);
+    rollback_to(&V2, db.conn(), 0).unwrap();
     assert!(db.versions(HISTORY).is_empty());
     assert!(!db.table_exists("items"));
 }
 
 pub fn rollback_without_a_down_changes_nothing<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    IRREVERSIBLE.run_pending(db.conn()).unwrap();
-    let err = IRREVERSIBLE.rollback_to(db.conn(), 0).unwrap_err();
+    run_pending(&IRREVERSIBLE, db.conn()).unwrap();
+    let err = rollback_to(&IRREVERSIBLE, db.conn(), 0).unwrap_err();
     assert!(
         matches!(err, Error::Irreversible { version: 2, .. }),
         "{err}"
@@ -164,13 +279,13 @@ pub fn rollback_without_a_down_changes_nothing<B: Backend>() {
     // Version 3 had a down step, but nothing was reverted.
     assert_eq!(db.versions(HISTORY), [1, 2, 3]);
     assert!(db.table_exists("tags"));
-    IRREVERSIBLE.rollback_to(db.conn(), 2).unwrap();
+    rollback_to(&IRREVERSIBLE, db.conn(), 2).unwrap();
     assert_eq!(db.versions(HISTORY), [1, 2]);
 }
 
 pub fn a_failing_migration_leaves_no_trace_and_earlier_ones_stay<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = FAILING.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&FAILING, db.conn()).unwrap_err();
     match &err {
         Error::Failed {
             version,
@@ -198,13 +313,13 @@ pub fn a_failing_migration_leaves_no_trace_and_earlier_ones_stay<B: Backend>() {
     assert!(!db.table_exists("half_done"));
     assert_eq!(db.versions(HISTORY), [1, 2]);
     // The fixed binary continues from there.
-    assert_eq!(FIXED.run_pending(db.conn()).unwrap().applied.len(), 1);
+    assert_eq!(run_pending(&FIXED, db.conn()).unwrap().applied.len(), 1);
     assert!(db.table_exists("half_done"));
 }
 
 pub fn a_rust_migration_returning_err_is_rolled_back<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = RUST_FAILS.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&RUST_FAILS, db.conn()).unwrap_err();
     assert_failed(&err, 2, Cleanup::RolledBack);
     assert_eq!(
         err.to_string(),
@@ -217,8 +332,8 @@ pub fn a_rust_migration_returning_err_is_rolled_back<B: Backend>() {
 
 pub fn an_edited_migration_is_refused_before_anything_is_applied<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V1.run_to(db.conn(), 2).unwrap();
-    let err = EDITED.run_pending(db.conn()).unwrap_err();
+    run_to(&V1, db.conn(), 2).unwrap();
+    let err = run_pending(&EDITED, db.conn()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -236,7 +351,7 @@ pub fn an_edited_migration_is_refused_before_anything_is_applied<B: Backend>() {
     assert!(!err.to_string().contains("only whitespace"));
     // Version 3 was pending, and was not applied.
     assert_eq!(db.versions(HISTORY), [1, 2]);
-    let err = WHITESPACE.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&WHITESPACE, db.conn()).unwrap_err();
     assert!(matches!(
         err,
         Error::ChecksumMismatch {
@@ -253,12 +368,12 @@ pub fn an_edited_migration_is_refused_before_anything_is_applied<B: Backend>() {
 
 pub fn future_versions_are_tolerated_unless_strict<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V2.run_pending(db.conn()).unwrap();
+    run_pending(&V2, db.conn()).unwrap();
     // An older binary boots during a rollback deploy.
-    let report = V1.run_pending(db.conn()).unwrap();
+    let report = run_pending(&V1, db.conn()).unwrap();
     assert!(report.applied.is_empty());
     assert_eq!(report.future_versions, [4, 5]);
-    let err = V1.runner().strict(true).run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&V1.runner().strict(true), db.conn()).unwrap_err();
     assert!(
         matches!(&err, Error::FutureVersions { versions, latest_known: 3 } if versions == &[4, 5])
     );
@@ -266,17 +381,13 @@ pub fn future_versions_are_tolerated_unless_strict<B: Backend>() {
 
 pub fn out_of_order_is_refused_unless_allowed<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V2.run_to(db.conn(), 4).unwrap();
+    run_to(&V2, db.conn(), 4).unwrap();
     // A hole below the highest applied version, as a hand-edited history
     // leaves: the rows above it prove version 2 was applied, so no option
     // may apply it again (the issue: "allow out-of-order" advice would).
     db.exec("DELETE FROM migrate_schema_history WHERE version = 2");
     for allow in [false, true] {
-        let err = V2
-            .runner()
-            .allow_out_of_order(allow)
-            .run_pending(db.conn())
-            .unwrap_err();
+        let err = run_pending(&V2.runner().allow_out_of_order(allow), db.conn()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -294,8 +405,8 @@ pub fn out_of_order_is_refused_unless_allowed<B: Backend>() {
     // whose chain differs) is a late migration: out of order.
     db.exec("ALTER TABLE items DROP COLUMN price");
     db.exec("UPDATE migrate_schema_history SET chained_checksum = 'other' WHERE version > 2");
-    assert_eq!(V2.status(db.conn()).unwrap()[1].state, State::Pending);
-    let err = V2.run_pending(db.conn()).unwrap_err();
+    assert_eq!(status(&V2, db.conn()).unwrap()[1].state, State::Pending);
+    let err = run_pending(&V2, db.conn()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -307,13 +418,12 @@ pub fn out_of_order_is_refused_unless_allowed<B: Backend>() {
         ),
         "{err}"
     );
-    assert!(matches!(V2.plan(db.conn()), Err(Error::OutOfOrder { .. })));
+    assert!(matches!(
+        plan(&V2, db.conn()),
+        Err(Error::OutOfOrder { .. })
+    ));
     assert_eq!(db.versions(HISTORY), [1, 3, 4], "nothing may be applied");
-    let report = V2
-        .runner()
-        .allow_out_of_order(true)
-        .run_pending(db.conn())
-        .unwrap();
+    let report = run_pending(&V2.runner().allow_out_of_order(true), db.conn()).unwrap();
     assert_eq!(versions_of(&report), [2, 5]);
     assert_eq!(db.versions(HISTORY), [1, 2, 3, 4, 5]);
 }
@@ -321,14 +431,14 @@ pub fn out_of_order_is_refused_unless_allowed<B: Backend>() {
 pub fn no_transaction_migrations_run_outside_a_transaction<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     // VACUUM fails inside a transaction on both databases.
-    assert_eq!(NO_TX.run_pending(db.conn()).unwrap().applied.len(), 2);
-    let status = NO_TX.status(db.conn()).unwrap();
+    assert_eq!(run_pending(&NO_TX, db.conn()).unwrap().applied.len(), 2);
+    let status = status(&NO_TX, db.conn()).unwrap();
     assert_eq!(status[1].state, State::Applied);
 }
 
 pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = NO_TX_FAILS.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&NO_TX_FAILS, db.conn()).unwrap_err();
     assert_failed(&err, 2, Cleanup::LeftDirty);
     assert!(err.to_string().contains("marked dirty"), "{err}");
     // Its first statement stayed: that is what dirty means.
@@ -336,7 +446,7 @@ pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
 
     // Every later run stops, naming the version, until repaired.
     db.reconnect();
-    let err = NO_TX_FAILS.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&NO_TX_FAILS, db.conn()).unwrap_err();
     assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
     assert!(
         err.to_string()
@@ -345,41 +455,41 @@ pub fn a_failed_no_transaction_migration_is_dirty_until_repaired<B: Backend>() {
     );
     assert!(!db.table_exists("after_half"));
     assert_eq!(
-        NO_TX_FAILS.status(db.conn()).unwrap()[1].state,
+        status(&NO_TX_FAILS, db.conn()).unwrap()[1].state,
         State::Dirty
     );
 
     // Undone by hand and marked so: it runs (and fails) again.
     assert!(matches!(
-        NO_TX_FAILS.repair(db.conn(), 1, Repair::Undone),
+        repair(&NO_TX_FAILS, db.conn(), 1, Repair::Undone),
         Err(Error::NothingToRepair { version: 1 })
     ));
     db.exec("DROP TABLE half");
-    NO_TX_FAILS.repair(db.conn(), 2, Repair::Undone).unwrap();
+    repair(&NO_TX_FAILS, db.conn(), 2, Repair::Undone).unwrap();
     assert!(matches!(
-        NO_TX_FAILS.run_pending(db.conn()),
+        run_pending(&NO_TX_FAILS, db.conn()),
         Err(Error::Failed { version: 2, .. })
     ));
 
     // Finished by hand and marked completed: the run continues after it.
     db.exec("CREATE TABLE missing (id INTEGER)");
-    NO_TX_FAILS.repair(db.conn(), 2, Repair::Completed).unwrap();
+    repair(&NO_TX_FAILS, db.conn(), 2, Repair::Completed).unwrap();
     assert_eq!(
-        versions_of(&NO_TX_FAILS.run_pending(db.conn()).unwrap()),
+        versions_of(&run_pending(&NO_TX_FAILS, db.conn()).unwrap()),
         [3]
     );
 }
 
 pub fn a_failed_no_transaction_down_step_is_dirty_too<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap();
-    let err = NO_TX_DOWN_FAILS.rollback_to(db.conn(), 1).unwrap_err();
+    run_pending(&NO_TX_DOWN_FAILS, db.conn()).unwrap();
+    let err = rollback_to(&NO_TX_DOWN_FAILS, db.conn(), 1).unwrap_err();
     assert_failed(&err, 2, Cleanup::LeftDirty);
     // Its first statement ran: the row stays, marked unfinished, not deleted.
     assert!(!db.table_exists("extra"));
     assert_eq!(db.versions(HISTORY), [1, 2]);
     assert_eq!(
-        NO_TX_DOWN_FAILS.status(db.conn()).unwrap()[1].state,
+        status(&NO_TX_DOWN_FAILS, db.conn()).unwrap()[1].state,
         State::Reverting
     );
     // Both messages name the down file that failed.
@@ -388,34 +498,30 @@ pub fn a_failed_no_transaction_down_step_is_dirty_too<B: Backend>() {
         "{err}"
     );
     db.reconnect();
-    let dirty = NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap_err();
+    let dirty = run_pending(&NO_TX_DOWN_FAILS, db.conn()).unwrap_err();
     assert!(
         matches!(&dirty, Error::Dirty { version: 2, file, .. } if file == "0002_add_extra.down.sql"),
         "{dirty}"
     );
     // Issue: "completed" after a failed down step recorded the migration as
     // applied. Completing a revert by hand means the row goes.
-    NO_TX_DOWN_FAILS
-        .repair(db.conn(), 2, Repair::Completed)
-        .unwrap();
+    repair(&NO_TX_DOWN_FAILS, db.conn(), 2, Repair::Completed).unwrap();
     assert_eq!(db.versions(HISTORY), [1]);
     // And undoing a revert (putting the change back) keeps it applied.
-    NO_TX_DOWN_FAILS.run_pending(db.conn()).unwrap();
-    NO_TX_DOWN_FAILS.rollback_to(db.conn(), 1).unwrap_err();
+    run_pending(&NO_TX_DOWN_FAILS, db.conn()).unwrap();
+    rollback_to(&NO_TX_DOWN_FAILS, db.conn(), 1).unwrap_err();
     db.exec("CREATE TABLE extra (id INTEGER)");
-    NO_TX_DOWN_FAILS
-        .repair(db.conn(), 2, Repair::Undone)
-        .unwrap();
+    repair(&NO_TX_DOWN_FAILS, db.conn(), 2, Repair::Undone).unwrap();
     assert_eq!(db.versions(HISTORY), [1, 2]);
     assert_eq!(
-        NO_TX_DOWN_FAILS.status(db.conn()).unwrap()[1].state,
+        status(&NO_TX_DOWN_FAILS, db.conn()).unwrap()[1].state,
         State::Applied
     );
 }
 
 /// What a Rust migration relies on: the same `$N` SQL and values on every
 /// database, placeholders bound by number in any order, counts checked.
-pub fn values_cross_the_tx_boundary_both_ways<B: Backend>() {
+pub fn values_cross_the_tx_boundary_both_ways<B: Backend<Conn: Database>>() {
     let Some(mut db) = B::fresh() else { return };
     let mut tx = db.conn().driver();
     tx.batch("CREATE TABLE v (i BIGINT, r DOUBLE PRECISION, t TEXT, b BYTEA, n TEXT)")
@@ -464,18 +570,12 @@ pub fn values_cross_the_tx_boundary_both_ways<B: Backend>() {
 
 pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = FAILING
-        .runner()
-        .grouped(true)
-        .run_pending(db.conn())
-        .unwrap_err();
+    let err = run_pending(&FAILING.runner().grouped(true), db.conn()).unwrap_err();
     assert_failed(&err, 3, Cleanup::GroupRolledBack);
     assert!(!db.table_exists("items"));
     assert!(db.versions(HISTORY).is_empty());
     assert_eq!(
-        V2.runner()
-            .grouped(true)
-            .run_pending(db.conn())
+        run_pending(&V2.runner().grouped(true), db.conn())
             .unwrap()
             .applied
             .len(),
@@ -484,11 +584,7 @@ pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
     assert_eq!(db.versions(HISTORY), [1, 2, 3, 4, 5]);
 
     let Some(mut other) = B::fresh() else { return };
-    let err = NO_TX
-        .runner()
-        .grouped(true)
-        .run_pending(other.conn())
-        .unwrap_err();
+    let err = run_pending(&NO_TX.runner().grouped(true), other.conn()).unwrap_err();
     assert!(
         matches!(err, Error::NoTransactionInGroup { version: 2, .. }),
         "{err}"
@@ -498,35 +594,33 @@ pub fn grouped_mode_is_all_or_nothing<B: Backend>() {
 pub fn baseline_adopts_an_existing_database_once<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price INTEGER NOT NULL DEFAULT 0)");
-    assert_eq!(V2.baseline(db.conn(), 2).unwrap().version, 2);
+    assert_eq!(baseline(&V2, db.conn(), 2).unwrap().version, 2);
     assert_eq!(db.versions(HISTORY), [1, 2]);
-    let err = V2.baseline(db.conn(), 2).unwrap_err();
+    let err = baseline(&V2, db.conn(), 2).unwrap_err();
     assert!(
         matches!(err, Error::HistoryNotEmpty { rows: 2, .. }),
         "{err}"
     );
-    assert_eq!(V2.run_pending(db.conn()).unwrap().applied.len(), 3);
+    assert_eq!(run_pending(&V2, db.conn()).unwrap().applied.len(), 3);
     let Some(mut other) = B::fresh() else { return };
     assert!(matches!(
-        V2.baseline(other.conn(), 6),
+        baseline(&V2, other.conn(), 6),
         Err(Error::UnknownVersion { .. })
     ));
 }
 
 pub fn independent_sets_keep_independent_histories<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V1.run_pending(db.conn()).unwrap();
-    PLUGIN.run_pending(db.conn()).unwrap();
+    run_pending(&V1, db.conn()).unwrap();
+    run_pending(&PLUGIN, db.conn()).unwrap();
     assert_eq!(db.versions(HISTORY), [1, 2, 3]);
     assert_eq!(db.versions("billing_schema_history"), [1, 2]);
     // Neither sees the other's rows as future versions.
-    assert!(V1
-        .run_pending(db.conn())
+    assert!(run_pending(&V1, db.conn())
         .unwrap()
         .future_versions
         .is_empty());
-    assert!(PLUGIN
-        .run_pending(db.conn())
+    assert!(run_pending(&PLUGIN, db.conn())
         .unwrap()
         .future_versions
         .is_empty());
@@ -538,7 +632,7 @@ pub fn independent_sets_keep_independent_histories<B: Backend>() {
 /// the same connection retries cleanly.
 pub fn a_panicking_migration_is_rolled_back_and_the_connection_stays_usable<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = RUST_PANICS.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&RUST_PANICS, db.conn()).unwrap_err();
     assert_failed(&err, 2, Cleanup::RolledBack);
     assert!(
         err.to_string().starts_with(
@@ -549,16 +643,18 @@ pub fn a_panicking_migration_is_rolled_back_and_the_connection_stays_usable<B: B
     );
     // Nothing of migration 2 stayed; the lock is free for another process.
     let mut other = db.other();
-    let plan = RUST_PANICS.plan(&mut other).unwrap();
+    let plan = plan(&RUST_PANICS, &mut other).unwrap();
     assert_eq!(plan.len(), 1);
     B::exec_on(&mut other, "SELECT 1");
     assert!(db.item_names().is_empty());
     // The same connection retries, and the migration runs exactly once.
-    let report = RUST_PANICS
-        .runner()
-        .lock_timeout(std::time::Duration::from_secs(5))
-        .run_pending(db.conn())
-        .unwrap();
+    let report = run_pending(
+        &RUST_PANICS
+            .runner()
+            .lock_timeout(std::time::Duration::from_secs(5)),
+        db.conn(),
+    )
+    .unwrap();
     assert_eq!(versions_of(&report), [2]);
     assert_eq!(db.item_names(), ["one", "two", "three"]);
     assert_eq!(db.versions(HISTORY), [1, 2]);
@@ -569,7 +665,7 @@ pub fn a_panicking_migration_is_rolled_back_and_the_connection_stays_usable<B: B
 /// A Rust migration cannot end the transaction it runs in through `Tx`.
 pub fn transaction_control_passed_to_tx_is_refused<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = RUST_COMMITS.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&RUST_COMMITS, db.conn()).unwrap_err();
     assert!(
         err.to_string().contains(
             "`COMMIT` (line 2 of the SQL passed to `Tx`) is transaction control, but this \
@@ -592,20 +688,20 @@ pub fn a_no_transaction_migration_failing_inside_its_own_transaction_leaves_a_us
     B: Backend,
 >() {
     let Some(mut db) = B::fresh() else { return };
-    let err = NO_TX_OWN_TX_FAILS.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&NO_TX_OWN_TX_FAILS, db.conn()).unwrap_err();
     assert_failed(&err, 2, Cleanup::LeftDirty);
     // Another process sees the dirty state, not a lock timeout.
     let mut other = db.other();
-    let err = NO_TX_OWN_TX_FAILS
-        .runner()
-        .lock_timeout(std::time::Duration::from_secs(2))
-        .run_pending(&mut other)
-        .unwrap_err();
+    let err = run_pending(
+        &NO_TX_OWN_TX_FAILS
+            .runner()
+            .lock_timeout(std::time::Duration::from_secs(2)),
+        &mut other,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Dirty { version: 2, .. }), "{err}");
     // The same connection repairs, and the app's own writes on it are kept.
-    NO_TX_OWN_TX_FAILS
-        .repair(db.conn(), 2, Repair::Undone)
-        .unwrap();
+    repair(&NO_TX_OWN_TX_FAILS, db.conn(), 2, Repair::Undone).unwrap();
     db.exec("INSERT INTO items (id, name) VALUES (7, 'kept')");
     db.reconnect();
     assert_eq!(db.item_names(), ["kept"]);
@@ -617,23 +713,19 @@ pub fn a_no_transaction_migration_failing_inside_its_own_transaction_leaves_a_us
 /// the lock on every boot. Now: one read, nothing written, no lock.
 pub fn a_read_only_boot_with_nothing_pending_writes_nothing<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V2.run_pending(db.conn()).unwrap();
+    run_pending(&V2, db.conn()).unwrap();
     let mut replica = db.read_only();
-    let report = V1.runner().run_pending(&mut replica).unwrap();
+    let report = run_pending(&V1.runner(), &mut replica).unwrap();
     assert!(report.applied.is_empty());
     assert_eq!(report.future_versions, [4, 5]);
     assert_eq!(report.version, 3);
-    let report = V2.run_pending(&mut replica).unwrap();
+    let report = run_pending(&V2, &mut replica).unwrap();
     assert_eq!((report.version, report.future_versions.len()), (5, 0));
     // Status and plan read too.
-    assert_eq!(V1.status(&mut replica).unwrap().len(), 5);
-    assert!(V1.plan(&mut replica).unwrap().is_empty());
+    assert_eq!(status(&V1, &mut replica).unwrap().len(), 5);
+    assert!(plan(&V1, &mut replica).unwrap().is_empty());
     // Strict mode still refuses, naming the versions.
-    let err = V1
-        .runner()
-        .strict(true)
-        .run_pending(&mut replica)
-        .unwrap_err();
+    let err = run_pending(&V1.runner().strict(true), &mut replica).unwrap_err();
     assert!(
         matches!(&err, Error::FutureVersions { versions, latest_known: 3 } if versions == &[4, 5]),
         "{err}"
@@ -644,9 +736,9 @@ pub fn a_read_only_boot_with_nothing_pending_writes_nothing<B: Backend>() {
 /// blamed on the migration ("fix the migration").
 pub fn a_read_only_connection_with_something_pending_blames_the_connection<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V1.run_pending(db.conn()).unwrap();
+    run_pending(&V1, db.conn()).unwrap();
     let mut replica = db.read_only();
-    let err = V2.run_pending(&mut replica).unwrap_err();
+    let err = run_pending(&V2, &mut replica).unwrap_err();
     let message = err.to_string();
     // PostgreSQL refuses creating the history table; SQLite, which has it,
     // refuses the migration's first write.
@@ -672,8 +764,8 @@ pub fn another_tools_table_under_the_same_name_is_named_as_such<B: Backend>() {
          applied_on TEXT, checksum TEXT)",
     );
     for result in [
-        V1.run_pending(db.conn()).map(drop),
-        V1.status(db.conn()).map(drop),
+        run_pending(&V1, db.conn()).map(drop),
+        status(&V1, db.conn()).map(drop),
     ] {
         let err = result.unwrap_err();
         let message = err.to_string();
@@ -690,9 +782,9 @@ pub fn another_tools_table_under_the_same_name_is_named_as_such<B: Backend>() {
 /// reported as "only whitespace differs".
 pub fn damaged_history_rows_are_damage_not_edits_or_future_versions<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    V1.run_pending(db.conn()).unwrap();
+    run_pending(&V1, db.conn()).unwrap();
     db.exec("UPDATE migrate_schema_history SET checksum = 'garbage' WHERE version = 2");
-    let err = V1.status(db.conn()).unwrap_err().to_string();
+    let err = status(&V1, db.conn()).unwrap_err().to_string();
     assert!(
         err.contains(
             "column `checksum` should hold a SHA-256 checksum (64 hex digits) but holds 'garbage'"
@@ -707,7 +799,7 @@ pub fn damaged_history_rows_are_damage_not_edits_or_future_versions<B: Backend>(
          chained_checksum, state, applied_at, execution_ms FROM migrate_schema_history \
          WHERE version = 1",
     );
-    let err = V1.status(db.conn()).unwrap_err().to_string();
+    let err = status(&V1, db.conn()).unwrap_err().to_string();
     assert!(
         err.contains("column `version` should hold a version from 1 but holds 0"),
         "{err}"
@@ -720,18 +812,21 @@ pub fn plans_say_what_run_to_and_rollback_to_would_do<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
     let versions =
         |list: Vec<&migrate::Migration>| -> Vec<u64> { list.iter().map(|m| m.version()).collect() };
-    assert_eq!(versions(V1.runner().plan_to(db.conn(), 2).unwrap()), [1, 2]);
-    V1.run_pending(db.conn()).unwrap();
-    assert_eq!(versions(V1.plan_rollback(db.conn(), 1).unwrap()), [3, 2]);
+    assert_eq!(
+        versions(plan_to(&V1.runner(), db.conn(), 2).unwrap()),
+        [1, 2]
+    );
+    run_pending(&V1, db.conn()).unwrap();
+    assert_eq!(versions(plan_rollback(&V1, db.conn(), 1).unwrap()), [3, 2]);
     assert_eq!(
         db.versions(HISTORY),
         [1, 2, 3],
         "planning changed something"
     );
     let Some(mut other) = B::fresh() else { return };
-    IRREVERSIBLE.run_pending(other.conn()).unwrap();
+    run_pending(&IRREVERSIBLE, other.conn()).unwrap();
     assert!(matches!(
-        IRREVERSIBLE.plan_rollback(other.conn(), 0),
+        plan_rollback(&IRREVERSIBLE, other.conn(), 0),
         Err(Error::Irreversible { .. })
     ));
 }
@@ -741,7 +836,7 @@ pub fn plans_say_what_run_to_and_rollback_to_would_do<B: Backend>() {
 /// writes on that connection were lost when it closed.
 pub fn a_no_transaction_migration_that_leaves_its_transaction_open_fails<B: Backend>() {
     let Some(mut db) = B::fresh() else { return };
-    let err = NO_TX_LEFT_OPEN.run_pending(db.conn()).unwrap_err();
+    let err = run_pending(&NO_TX_LEFT_OPEN, db.conn()).unwrap_err();
     assert!(
         err.to_string()
             .contains("left a transaction of its own open"),
@@ -752,13 +847,20 @@ pub fn a_no_transaction_migration_that_leaves_its_transaction_open_fails<B: Back
     db.reconnect();
     assert_eq!(db.item_names(), ["kept"]);
     assert!(matches!(
-        NO_TX_LEFT_OPEN.run_pending(db.conn()),
+        run_pending(&NO_TX_LEFT_OPEN, db.conn()),
         Err(Error::Dirty { version: 2, .. })
     ));
 }
 
 macro_rules! scenario_tests {
+    // A backend with a sync `Database` connection: every scenario, and the
+    // driver's own `Tx` used directly.
     ($backend:ty) => {
+        scenario_tests!(@each $backend; values_cross_the_tx_boundary_both_ways,);
+        scenario_tests!(async $backend);
+    };
+    // Any backend: every scenario made through `Calls`.
+    (async $backend:ty) => {
         scenario_tests!(@each $backend;
             applies_everything_in_order_then_nothing,
             upgrading_applies_only_the_new_migrations,
@@ -773,7 +875,6 @@ macro_rules! scenario_tests {
             no_transaction_migrations_run_outside_a_transaction,
             a_failed_no_transaction_migration_is_dirty_until_repaired,
             a_failed_no_transaction_down_step_is_dirty_too,
-            values_cross_the_tx_boundary_both_ways,
             grouped_mode_is_all_or_nothing,
             baseline_adopts_an_existing_database_once,
             independent_sets_keep_independent_histories,

@@ -617,10 +617,7 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn step_fault(&self, error: &Error) -> Option<&'static str> {
-        let code = error
-            .database_error()?
-            .downcast_ref::<PostgresError>()
-            .and_then(PostgresError::code)?;
+        let code = code_of(error)?;
         if *code == SqlState::IN_FAILED_SQL_TRANSACTION {
             Some(
                 "the migration's transaction was aborted by an error it ignored, so the \
@@ -674,9 +671,14 @@ impl Driver for PostgresDriver<'_> {
     fn in_transaction(&mut self) -> Option<bool> {
         // Over the simple protocol a statement outside a transaction is its
         // own: the transaction began when it did.
-        let rows = self
-            .query_text("SELECT now() <> statement_timestamp()")
-            .ok()?;
+        let rows = match self.query_text("SELECT now() <> statement_timestamp()") {
+            Ok(rows) => rows,
+            // A transaction an error aborted is a transaction all the same.
+            Err(e) if code_of(&e) == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                return Some(true)
+            }
+            Err(_) => return None,
+        };
         let value = rows.first()?.first()?.clone()?;
         Some(value == "t")
     }
@@ -730,6 +732,14 @@ impl Driver for PostgresDriver<'_> {
             .map_err(|e| pg_error(e, sql))?;
         Ok(text_rows(&messages))
     }
+}
+
+/// The SQLSTATE of a server error this driver reported.
+fn code_of(error: &Error) -> Option<&SqlState> {
+    error
+        .database_error()?
+        .downcast_ref::<PostgresError>()
+        .and_then(PostgresError::code)
 }
 
 /// Whether a server error `code` says a table (or its schema) is missing.

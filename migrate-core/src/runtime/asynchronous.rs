@@ -187,6 +187,22 @@ impl Runner<'_> {
             .await
     }
 
+    /// [`plan_to`](Runner::plan_to) for a `tokio_postgres::Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runner::plan_to`].
+    pub async fn plan_to_async(
+        &self,
+        client: &mut Client,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        self.detached(client, move |runner, remote| {
+            runner.plan_to(remote, version)
+        })
+        .await
+    }
+
     /// [`plan_rollback`](Runner::plan_rollback) for a `tokio_postgres::Client`.
     ///
     /// # Errors

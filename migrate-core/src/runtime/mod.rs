@@ -458,7 +458,17 @@ impl<'m> Runner<'m> {
                     // Read under the lock, in a transaction of its own.
                     LockScope::Transaction => {
                         driver.begin()?;
-                        let rows = read_or_create(driver, &sql)?;
+                        let rows = match sql.read_all(driver) {
+                            Ok(rows) => rows,
+                            Err(e) if driver.is_missing_table(&e) => {
+                                // The failed read ended the transaction's use.
+                                driver.rollback()?;
+                                driver.begin()?;
+                                sql.create(driver)?;
+                                sql.read_all(driver)?
+                            }
+                            Err(e) => return Err(e),
+                        };
                         driver.commit()?;
                         rows
                     }

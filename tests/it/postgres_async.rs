@@ -1,0 +1,440 @@
+//! The async PostgreSQL client (`tokio_postgres::Client`): every shared
+//! scenario through the `_async` calls on a current-thread runtime, then
+//! what only async has — cancellation, tasks racing processes, Send
+//! futures on a multi-thread runtime, pools.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use migrate::tokio_postgres::{self, NoTls, SimpleQueryMessage};
+use migrate::{Error, Migration, MigrationStatus, Repair, Report, Result, Runner, DEFAULT_TABLE};
+use tokio::runtime::Runtime;
+
+use crate::postgres::{fresh_database, Postgres};
+use crate::scenarios::{scenario_tests, Backend, Calls};
+use crate::sets::*;
+
+/// An async client and the runtime it lives on; the scenarios' calls are
+/// the `_async` ones, awaited.
+pub struct AsyncClient {
+    runtime: Arc<Runtime>,
+    client: tokio_postgres::Client,
+}
+
+/// A current-thread runtime: the async calls must not need a second thread
+/// of the caller's.
+fn current_thread() -> Arc<Runtime> {
+    Arc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    )
+}
+
+pub async fn connect_async(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+impl AsyncClient {
+    fn connect(url: &str) -> Self {
+        let runtime = current_thread();
+        let client = runtime.block_on(connect_async(url));
+        AsyncClient { runtime, client }
+    }
+
+    fn block_on<T>(&mut self, call: impl AsyncFnOnce(&mut tokio_postgres::Client) -> T) -> T {
+        let runtime = self.runtime.clone();
+        runtime.block_on(call(&mut self.client))
+    }
+}
+
+impl Calls for AsyncClient {
+    fn run_pending(&mut self, runner: Runner<'_>) -> Result<Report> {
+        self.block_on(async |c| runner.run_pending_async(c).await)
+    }
+    fn run_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
+        self.block_on(async |c| runner.run_to_async(c, version).await)
+    }
+    fn rollback_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
+        self.block_on(async |c| runner.rollback_to_async(c, version).await)
+    }
+    fn status(&mut self, runner: Runner<'_>) -> Result<Vec<MigrationStatus>> {
+        self.block_on(async |c| runner.status_async(c).await)
+    }
+    fn plan(&mut self, runner: Runner<'_>) -> Result<Vec<&'static Migration>> {
+        self.block_on(async |c| runner.plan_async(c).await)
+    }
+    fn plan_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Vec<&'static Migration>> {
+        self.block_on(async |c| runner.plan_to_async(c, version).await)
+    }
+    fn plan_rollback(
+        &mut self,
+        runner: Runner<'_>,
+        version: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        self.block_on(async |c| runner.plan_rollback_async(c, version).await)
+    }
+    fn baseline(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
+        self.block_on(async |c| runner.baseline_async(c, version).await)
+    }
+    fn repair(&mut self, runner: Runner<'_>, version: u64, how: Repair) -> Result<Report> {
+        self.block_on(async |c| runner.repair_async(c, version, how).await)
+    }
+}
+
+/// A fresh database, migrated through the async client; checked through
+/// the sync one.
+pub struct AsyncPostgres {
+    sync: Postgres,
+    conn: AsyncClient,
+}
+
+impl Backend for AsyncPostgres {
+    type Conn = AsyncClient;
+    const MISSING_TABLE: &'static str = Postgres::MISSING_TABLE;
+
+    fn fresh() -> Option<Self> {
+        let sync = Postgres::fresh()?;
+        let conn = AsyncClient::connect(&sync.location());
+        Some(AsyncPostgres { sync, conn })
+    }
+    fn conn(&mut self) -> &mut AsyncClient {
+        &mut self.conn
+    }
+    fn reconnect(&mut self) {
+        self.conn = AsyncClient::connect(&self.sync.location());
+    }
+    fn versions(&mut self, table: &str) -> Vec<u64> {
+        self.sync.versions(table)
+    }
+    fn table_exists(&mut self, name: &str) -> bool {
+        self.sync.table_exists(name)
+    }
+    fn exec(&mut self, sql: &str) {
+        self.sync.exec(sql);
+    }
+    fn item_names(&mut self) -> Vec<String> {
+        self.sync.item_names()
+    }
+    fn other(&self) -> AsyncClient {
+        AsyncClient::connect(&self.sync.location())
+    }
+    fn read_only(&self) -> AsyncClient {
+        let mut conn = self.other();
+        conn.block_on(async |c| {
+            c.batch_execute("SET default_transaction_read_only = on")
+                .await
+                .unwrap()
+        });
+        conn
+    }
+    fn exec_on(conn: &mut AsyncClient, sql: &str) {
+        conn.block_on(async |c| c.batch_execute(sql).await.unwrap());
+        assert!(
+            !in_transaction(conn),
+            "the connection was left in a transaction"
+        );
+    }
+    fn location(&self) -> String {
+        self.sync.location()
+    }
+    fn connect(location: &str) -> AsyncClient {
+        AsyncClient::connect(location)
+    }
+}
+
+scenario_tests!(async AsyncPostgres);
+
+/// Whether `conn`'s session is inside a transaction: outside one, a
+/// simple-protocol statement is its own transaction.
+fn in_transaction(conn: &mut AsyncClient) -> bool {
+    conn.block_on(async |c| first_text(c, "SELECT now() = statement_timestamp()").await) != "t"
+}
+
+async fn first_text(client: &tokio_postgres::Client, sql: &str) -> String {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// Advisory locks `client`'s own session holds.
+async fn advisory_locks_held(client: &tokio_postgres::Client) -> String {
+    first_text(
+        client,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    )
+    .await
+}
+
+/// Two migrations, the second sleeping inside its transaction.
+fn slow_set() -> &'static migrate::Migrations {
+    unchecked(&[
+        ("0001_create.sql", "CREATE TABLE before_slow (x INTEGER);"),
+        (
+            "0002_slow.sql",
+            "CREATE TABLE slow (x INTEGER);\nSELECT pg_sleep(1.5);",
+        ),
+    ])
+}
+
+#[test]
+fn a_run_dropped_inside_a_slow_migration_leaves_nothing_half_applied_and_no_lock() {
+    let Some(url) = fresh_database() else { return };
+    let set = slow_set();
+    let runtime = current_thread();
+    runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        let cut = tokio::time::timeout(
+            Duration::from_millis(500),
+            set.run_pending_async(&mut client),
+        )
+        .await;
+        assert!(cut.is_err(), "the run should still be sleeping: {cut:?}");
+
+        // Another process gets the lock as soon as the dropped statement
+        // ends and is rolled back, and applies what is left.
+        let started = Instant::now();
+        let mut other = connect_async(&url).await;
+        let report = set
+            .runner()
+            .lock_timeout(Duration::from_secs(20))
+            .run_pending_async(&mut other)
+            .await
+            .unwrap();
+        assert_eq!(
+            report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
+            [2],
+            "version 1 committed before the cut; version 2 must not have"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        // The dropped run's client works, outside any transaction, holding nothing.
+        assert!(set
+            .run_pending_async(&mut client)
+            .await
+            .unwrap()
+            .applied
+            .is_empty());
+        assert_eq!(
+            first_text(&client, "SELECT now() = statement_timestamp()").await,
+            "t"
+        );
+        assert_eq!(advisory_locks_held(&client).await, "0");
+        assert_eq!(
+            first_text(&client, "SELECT count(*) FROM migrate_schema_history").await,
+            "2"
+        );
+    });
+}
+
+#[test]
+fn the_same_client_finishes_the_job_after_its_run_was_dropped() {
+    let Some(url) = fresh_database() else { return };
+    let set = slow_set();
+    let runtime = current_thread();
+    runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        let cut = tokio::time::timeout(
+            Duration::from_millis(300),
+            set.run_pending_async(&mut client),
+        )
+        .await;
+        assert!(cut.is_err());
+        let report = set.run_pending_async(&mut client).await.unwrap();
+        assert_eq!(report.applied.len(), 1, "{report:?}");
+        assert_eq!(report.applied[0].version, 2);
+        assert_eq!(advisory_locks_held(&client).await, "0");
+    });
+}
+
+#[test]
+fn the_futures_are_send_and_run_on_a_multi_thread_runtime() {
+    let Some(url) = fresh_database() else { return };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let applied = runtime.block_on(async move {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task_seen = seen.clone();
+        // `tokio::spawn` takes only Send futures.
+        let task = tokio::spawn(async move {
+            let mut client = connect_async(&url).await;
+            let record = |a: &migrate::Applied| task_seen.lock().unwrap().push(a.version);
+            V2.runner()
+                .on_progress(&record)
+                .run_pending_async(&mut client)
+                .await
+                .map(|r| r.applied.len())
+        });
+        let applied = task.await.unwrap().unwrap();
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4, 5]);
+        applied
+    });
+    assert_eq!(applied, 5);
+}
+
+#[test]
+fn sixteen_tasks_and_sixteen_processes_sync_and_async_apply_each_migration_once() {
+    let Some(url) = fresh_database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let children = crate::processes::spawn_many(
+        &["pg-boot-v2", "pg-async-boot-v2"],
+        16,
+        &url,
+        dir.path(),
+        &go,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let by_tasks: usize = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (url, go) = (url.clone(), go.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut client = connect_async(&url).await;
+                while !go.exists() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                V2.run_pending_async(&mut client)
+                    .await
+                    .unwrap()
+                    .applied
+                    .len()
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        std::fs::write(&go, "go").unwrap();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        total
+    });
+    let by_processes = crate::processes::applied_by(children);
+    assert_eq!(by_tasks + by_processes, 5);
+    let mut client = crate::postgres::connect(&url);
+    assert_eq!(
+        crate::postgres::versions(&mut client, DEFAULT_TABLE),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn a_client_inside_a_transaction_or_closed_is_refused_with_what_to_do() {
+    let Some(url) = fresh_database() else { return };
+    let runtime = current_thread();
+    runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        client.batch_execute("BEGIN; CREATE TABLE mine (x INTEGER)").await.unwrap();
+        let err = V2.run_pending_async(&mut client).await.unwrap_err();
+        assert!(matches!(err, Error::InsideTransaction), "{err}");
+        // The caller's transaction is the caller's to end: nothing of ours
+        // committed it.
+        client.batch_execute("ROLLBACK").await.unwrap();
+        assert_eq!(
+            first_text(&client, "SELECT to_regclass('mine') IS NULL AND to_regclass('migrate_schema_history') IS NULL").await,
+            "t"
+        );
+
+        // A connection the server ended (as a pool's dead object).
+        let pid = first_text(&client, "SELECT pg_backend_pid()").await;
+        let admin = connect_async(&url).await;
+        admin
+            .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+            .await
+            .unwrap();
+        let start = Instant::now();
+        while !client.is_closed() && start.elapsed() < Duration::from_secs(10) {
+            let _ = client.simple_query("SELECT 1").await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let err = V2.run_pending_async(&mut client).await.unwrap_err();
+        assert!(
+            err.to_string().contains("connection is closed")
+                && err.to_string().contains("connect again"),
+            "{err}"
+        );
+        // Nothing was applied.
+        assert_eq!(
+            first_text(&admin, "SELECT to_regclass('migrate_schema_history') IS NULL").await,
+            "t"
+        );
+    });
+}
+
+#[test]
+fn a_sync_and_an_async_migrator_share_one_history() {
+    let Some(mut db) = AsyncPostgres::fresh() else {
+        return;
+    };
+    V1.run_pending(&mut crate::postgres::connect(&db.location()))
+        .unwrap();
+    let report = db.conn().run_pending(V2.runner()).unwrap();
+    assert_eq!(
+        report.applied.iter().map(|a| a.version).collect::<Vec<_>>(),
+        [4, 5]
+    );
+    // And back: the sync client finds the async client's rows its own.
+    let mut sync = crate::postgres::connect(&db.location());
+    assert!(V2.run_pending(&mut sync).unwrap().applied.is_empty());
+    V2.rollback_to(&mut sync, 3).unwrap();
+    assert_eq!(db.conn().run_pending(V2.runner()).unwrap().applied.len(), 2);
+}
+
+#[test]
+fn a_lock_held_by_a_sync_migrator_makes_the_async_one_wait_then_time_out_naming_it() {
+    let Some(url) = fresh_database() else { return };
+    let set = slow_set();
+    let sync_url = url.clone();
+    let sync_run =
+        std::thread::spawn(move || set.run_pending(&mut crate::postgres::connect(&sync_url)));
+    // Wait until the sync run sleeps inside migration 2, holding the lock.
+    let mut watcher = crate::postgres::connect(&url);
+    let start = Instant::now();
+    while watcher
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1.5)%' \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the sync run never got inside"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let runtime = current_thread();
+    let err = runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        set.runner()
+            .lock_timeout(Duration::from_millis(300))
+            .run_pending_async(&mut client)
+            .await
+            .unwrap_err()
+    });
+    assert!(
+        matches!(&err, Error::LockTimeout { holder: Some(h), .. } if h.starts_with("backend pid ")),
+        "{err}"
+    );
+    assert_eq!(sync_run.join().unwrap().unwrap().applied.len(), 2);
+}
