@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::dialect::SqlDialect;
-use crate::driver::{Database, Driver};
+use crate::driver::{Database, Driver, LockScope};
 use crate::error::{Error, Result};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
@@ -56,6 +56,13 @@ pub(crate) struct Recorder {
     pub rows: BTreeMap<i64, Vec<Value>>,
     /// Whether the history table is missing until a `CREATE TABLE`.
     pub table_missing: bool,
+    /// Hold the lock per transaction ([`LockScope::Transaction`]).
+    pub transaction_locks: bool,
+    /// Another process writing this row (version → columns) just before
+    /// the `n`th `begin` (from 1) is granted the lock.
+    pub intruder: Option<(usize, Vec<Value>)>,
+    /// `begin` calls so far.
+    pub begins: usize,
 }
 
 pub(crate) struct Recording<'r>(&'r mut Recorder);
@@ -130,7 +137,20 @@ impl Tx for Recording<'_> {
 impl Driver for Recording<'_> {
     fn begin(&mut self) -> Result<()> {
         self.0.calls.push("begin".into());
+        self.0.begins += 1;
+        if let Some((n, row)) = self.0.intruder.clone() {
+            if n == self.0.begins {
+                self.0.rows.insert(int(row.first()), row);
+            }
+        }
         Ok(())
+    }
+    fn lock_scope(&self) -> LockScope {
+        if self.0.transaction_locks {
+            LockScope::Transaction
+        } else {
+            LockScope::Session
+        }
     }
     fn commit(&mut self) -> Result<()> {
         self.0.calls.push("commit".into());
@@ -159,6 +179,19 @@ impl Driver for Recording<'_> {
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         self.0.calls.push("query_text".into());
         self.0.sql.push(sql.to_owned());
+        if sql.starts_with("SELECT count(*)") {
+            // The history's fingerprint: rows, sum of versions, unfinished.
+            let rows = &self.0.rows;
+            let unfinished = rows
+                .values()
+                .filter(|r| r[6] != Value::Text("applied".into()))
+                .count();
+            return Ok(vec![vec![
+                Some(rows.len().to_string()),
+                Some(rows.keys().sum::<i64>().to_string()),
+                Some(unfinished.to_string()),
+            ]]);
+        }
         Ok(self.0.head.clone())
     }
 }

@@ -438,3 +438,65 @@ fn a_lock_held_by_a_sync_migrator_makes_the_async_one_wait_then_time_out_naming_
     );
     assert_eq!(sync_run.join().unwrap().unwrap().applied.len(), 2);
 }
+
+/// Waits until another session runs a statement containing `needle`.
+fn wait_until_running(url: &str, needle: &str) {
+    let mut watcher = crate::postgres::connect(url);
+    let start = Instant::now();
+    while watcher
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' \
+             AND pid <> pg_backend_pid()",
+            &[&needle],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{needle} never ran"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn others_wait_for_a_no_transaction_migration_instead_of_calling_it_dirty() {
+    let Some(url) = fresh_database() else { return };
+    let set = unchecked(&[
+        ("0001_a.sql", "CREATE TABLE a (x INTEGER);"),
+        (
+            "0002_concurrently.sql",
+            "-- migrate:no-transaction\nCREATE TABLE b (x INTEGER);\nSELECT pg_sleep(1.2);",
+        ),
+    ]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let first_url = url.clone();
+    let first = runtime.spawn(async move {
+        let mut client = connect_async(&first_url).await;
+        set.run_pending_async(&mut client).await
+    });
+    wait_until_running(&url, "pg_sleep(1.2)");
+    // An async and a sync migrator arrive while it runs: both wait, neither
+    // reports the row in progress as dirty.
+    let second = runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        set.runner()
+            .lock_timeout(Duration::from_secs(20))
+            .run_pending_async(&mut client)
+            .await
+    });
+    let third = set
+        .runner()
+        .lock_timeout(Duration::from_secs(20))
+        .run_pending(&mut crate::postgres::connect(&url));
+    let first = runtime.block_on(first).unwrap().unwrap();
+    assert_eq!(first.applied.len(), 2);
+    assert!(second.unwrap().applied.is_empty());
+    assert!(third.unwrap().applied.is_empty());
+}

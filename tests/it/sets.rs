@@ -58,9 +58,18 @@ pub static NO_TX_LEFT_OPEN: migrate::Migrations =
 pub static PG_DEALLOCATE: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/pg-deallocate");
 
+/// The mode a file's first-line directive asks for.
+fn mode_of(sql: &str) -> migrate::SqlMode {
+    if sql.starts_with("-- migrate:no-transaction") {
+        migrate::SqlMode::NoTransaction
+    } else {
+        migrate::SqlMode::Transaction
+    }
+}
+
 /// A registry built by hand from `(file name, SQL)` pairs, versions from 1,
 /// with placeholder checksums: SQL no `embed_migrations!` has checked, for
-/// the run-time checks.
+/// the run-time checks. A first line `-- migrate:no-transaction` is obeyed.
 pub fn unchecked(steps: &[(&'static str, &'static str)]) -> &'static migrate::Migrations {
     use migrate::__private::{Checksums, Migration, Migrations};
     const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -76,7 +85,7 @@ pub fn unchecked(steps: &[(&'static str, &'static str)]) -> &'static migrate::Mi
                 version,
                 name,
                 file,
-                Migration::__sql(sql, migrate::SqlMode::Transaction),
+                Migration::__sql(sql, mode_of(sql)),
                 Checksums {
                     exact: SUM,
                     loose: SUM,

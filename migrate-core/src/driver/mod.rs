@@ -85,6 +85,27 @@ pub trait Driver: Tx {
         LockScope::Session
     }
 
+    /// Where the lock is held per transaction, takes it outside one too,
+    /// until [`release_lock`](Driver::release_lock): a step that runs
+    /// outside a transaction runs under it. Nothing where the lock is held
+    /// for the whole run (the default).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LockTimeout`], or the database's error.
+    fn hold_lock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Releases what [`hold_lock`](Driver::hold_lock) took.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn release_lock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Releases the migration lock.
     ///
     /// # Errors

@@ -430,6 +430,24 @@ impl PostgresDriver<'_> {
         }
     }
 
+    /// Takes the session-level lock `key`, polling under `timeout`.
+    fn session_lock(&mut self, key: i64, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let rows = self.query(
+                "SELECT pg_try_advisory_lock($1)::int",
+                &[Value::Integer(key)],
+            )?;
+            if rows.first().and_then(|r| r.first()).and_then(Value::as_i64) == Some(1) {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(self.lock_timeout(key, start.elapsed()));
+            }
+            self.session.sleep(LOCK_POLL);
+        }
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
@@ -576,28 +594,37 @@ impl Driver for PostgresDriver<'_> {
             table: format!("{schema}.{}", table.table),
             timeout,
         };
-        if self.transaction_locks() {
+        let transaction_locks = self.transaction_locks();
+        self.lock = Some(lock);
+        if transaction_locks {
             // Taken by each `begin`.
-            self.lock = Some(lock);
             return Ok(());
         }
-        let start = Instant::now();
-        loop {
-            let rows = self.query(
-                "SELECT pg_try_advisory_lock($1)::int",
-                &[Value::Integer(key)],
-            )?;
-            if rows.first().and_then(|r| r.first()).and_then(Value::as_i64) == Some(1) {
-                self.lock = Some(lock);
-                return Ok(());
+        let taken = self.session_lock(key, timeout);
+        if taken.is_err() {
+            self.lock = None;
+        }
+        taken
+    }
+
+    fn hold_lock(&mut self) -> Result<()> {
+        match &self.lock {
+            Some(lock) if self.transaction_locks() => {
+                let (key, timeout) = (lock.key, lock.timeout);
+                self.session_lock(key, timeout)
             }
-            if start.elapsed() >= timeout {
-                self.lock = Some(lock);
-                let error = self.lock_timeout(key, start.elapsed());
-                self.lock = None;
-                return Err(error);
+            _ => Ok(()),
+        }
+    }
+
+    fn release_lock(&mut self) -> Result<()> {
+        match &self.lock {
+            Some(lock) if self.transaction_locks() => {
+                let key = lock.key;
+                self.query("SELECT pg_advisory_unlock($1)::int", &[Value::Integer(key)])
+                    .map(drop)
             }
-            self.session.sleep(LOCK_POLL);
+            _ => Ok(()),
         }
     }
 

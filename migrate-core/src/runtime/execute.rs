@@ -24,6 +24,7 @@ pub(crate) fn execute<D: Driver>(
 ) -> Result<Vec<Duration>> {
     let mut started = vec![Instant::now(); script.units.len()];
     let mut foreign_keys_were = None;
+    let mut held = false;
     let mut failure = None;
     for (at, op) in script.ops.iter().enumerate() {
         let result = match *op {
@@ -32,6 +33,8 @@ pub(crate) fn execute<D: Driver>(
                 .foreign_keys(false)
                 .map(|was| foreign_keys_were = Some(was)),
             Op::Begin => driver.begin(),
+            Op::HoldLock => driver.hold_lock().map(|()| held = true),
+            Op::ReleaseLock => driver.release_lock().map(|()| held = false),
             Op::Verify => match expected {
                 Some(expected) => sql.verify(driver, expected),
                 None => Ok(()),
@@ -72,6 +75,11 @@ pub(crate) fn execute<D: Driver>(
     if let Some(write) = failure.mark_dirty {
         if let Err(e) = write_row(driver, sql, script, write, &started) {
             log::error!("could not mark the failed migration dirty: {e}");
+        }
+    }
+    if held {
+        if let Err(e) = driver.release_lock() {
+            log::error!("could not release the migration lock after a failure: {e}");
         }
     }
     Err(failure.error)

@@ -74,6 +74,13 @@ pub(crate) enum Op {
     /// Open a write transaction (taking the migration lock, where the
     /// driver holds it per transaction).
     Begin,
+    /// Where the lock is held per transaction, hold it outside one too,
+    /// until [`Op::ReleaseLock`]: around a step that runs between two
+    /// transactions, so that others wait for it instead of finding it
+    /// unfinished. The executor releases it on every path.
+    HoldLock,
+    /// Release what [`Op::HoldLock`] took.
+    ReleaseLock,
     /// Fail with [`Error::HistoryChanged`] unless the history is as the
     /// run last saw it (where the lock is held per transaction, another
     /// process may have changed it between two of ours).
@@ -137,15 +144,18 @@ impl Script {
                 };
                 let ops = match scope {
                     LockScope::Transaction => {
-                        // The marker is written under the lock, the history
-                        // checked unchanged; the step runs outside.
-                        let mut ops = transaction(&[Op::Write(mark)], false, scope);
+                        // The lock is held throughout; the marker is
+                        // written after the history is checked unchanged;
+                        // the step runs between the two transactions.
+                        let mut ops = vec![Op::HoldLock];
+                        ops.extend(transaction(&[Op::Write(mark)], false, scope));
                         ops.push(Op::Run(0));
                         ops.extend(transaction(
                             &[Op::Write(done), Op::SchemaVersion(schema_version)],
                             false,
                             LockScope::Session,
                         ));
+                        ops.push(Op::ReleaseLock);
                         ops
                     }
                     _ => vec![
@@ -285,7 +295,7 @@ impl Script {
         if !ran
             && matches!(
                 (op, &error),
-                (Some(Op::Verify), _) | (Some(Op::Begin), Error::LockTimeout { .. })
+                (Some(Op::Verify), _) | (Some(Op::Begin | Op::HoldLock), Error::LockTimeout { .. })
             )
         {
             return Failure {

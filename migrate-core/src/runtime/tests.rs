@@ -181,3 +181,90 @@ fn a_third_dialect_runs_the_whole_choreography() {
         }
     }
 }
+
+#[test]
+fn with_a_lock_per_transaction_each_one_checks_the_history_and_a_change_re_plans() {
+    // Another process applies version 2 while this run applies 1.
+    let two = HEX.get(2).unwrap();
+    let row = vec![
+        Value::Integer(2),
+        two.name().into(),
+        "sql".into(),
+        two.checksum().into(),
+        two.loose_checksum().into(),
+        two.chained_checksum().into(),
+        "applied".into(),
+        "then".into(),
+        Value::Integer(0),
+    ];
+    let mut db = Recorder {
+        transaction_locks: true,
+        // Begins: 1 reads the history, 2 applies 1, 3 is where 2 would go.
+        intruder: Some((3, row)),
+        ..Recorder::default()
+    };
+    let report = HEX.run_pending(&mut db).unwrap();
+    let applied: Vec<u64> = report.applied.iter().map(|a| a.version).collect();
+    assert_eq!(applied, [1, 3], "{:?}", db.calls);
+    assert_eq!(db.rows.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+    // The history is read in a transaction of its own, each migration's
+    // transaction checks it first, and the changed one is rolled back
+    // before anything of it ran.
+    assert_eq!(
+        db.calls[..6],
+        ["query_text", "lock", "begin", "query", "commit", "begin"]
+    );
+    let verify = db.calls.iter().filter(|c| *c == "query_text").count();
+    assert_eq!(
+        verify,
+        1 + 3,
+        "boot's check and one per migration transaction: {:?}",
+        db.calls
+    );
+    let rolled_back = db.calls.iter().position(|c| c == "rollback").unwrap();
+    assert_eq!(
+        db.calls[rolled_back - 2..=rolled_back],
+        ["begin", "query_text", "rollback"]
+    );
+}
+
+#[test]
+fn with_a_lock_per_transaction_a_no_transaction_step_holds_it_throughout() {
+    static STEPS: [crate::registry::Migration; 1] = [crate::registry::Migration::__new(
+        1,
+        "concurrently",
+        "0001_concurrently.sql",
+        crate::registry::Migration::__sql(
+            "CREATE INDEX CONCURRENTLY i ON t (x);",
+            SqlMode::NoTransaction,
+        ),
+        crate::registry::Checksums {
+            exact: "",
+            loose: "",
+            chained: "",
+        },
+    )];
+    let unit = script::Unit {
+        migration: &STEPS[0],
+        step: Some(STEPS[0].up()),
+        change: Change::Apply,
+    };
+    let ops = Script::step(unit, 1, LockScope::Transaction).ops;
+    use script::{Op, Write};
+    assert_eq!(
+        ops,
+        [
+            Op::HoldLock,
+            Op::Begin,
+            Op::Verify,
+            Op::Write(Write::InProgress(0)),
+            Op::Commit,
+            Op::Run(0),
+            Op::Begin,
+            Op::Write(Write::Finish(1, Some(0))),
+            Op::SchemaVersion(1),
+            Op::Commit,
+            Op::ReleaseLock,
+        ]
+    );
+}
