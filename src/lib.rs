@@ -94,6 +94,33 @@
 //! # }
 //! ```
 //!
+//! ## Async services
+//!
+//! With feature `tokio-postgres`, every call has an `_async` twin taking
+//! `&mut tokio_postgres::Client` (re-exported as [`tokio_postgres`]) — or a
+//! pooled one: a `deadpool_postgres::Object` or a `bb8` connection passes as
+//! `&mut object`. The caller's runtime is never blocked, the futures are
+//! `Send`, and dropping one halfway (a timeout) leaves nothing half-applied
+//! and no lock behind:
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio-postgres")]
+//! # async fn boot() -> Result<(), Box<dyn std::error::Error>> {
+//! use migrate::tokio_postgres::{connect, NoTls};
+//!
+//! static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+//!
+//! let (mut client, connection) = connect("host=localhost user=app", NoTls).await?;
+//! tokio::spawn(connection);
+//! let report = MIGRATIONS.run_pending_async(&mut client).await?;
+//! println!("schema version {}", report.version);
+//! # Ok(()) }
+//! ```
+//!
+//! Async SQLite handles call the sync API inside their closure:
+//! `tokio_rusqlite::Connection::call(|c| MIGRATIONS.run_pending(c))`,
+//! `deadpool_sqlite::Object::interact(|c| MIGRATIONS.run_pending(c))`.
+//!
 //! ## Adopting an existing database
 //!
 //! [`Migrations::baseline`] records versions 1 to N as applied without
