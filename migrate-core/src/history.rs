@@ -375,12 +375,20 @@ impl HistorySql {
             .collect()
     }
 
+    /// The query [`verify`](HistorySql::verify) compares the answer of.
+    pub(crate) fn fingerprint_sql(&self) -> &str {
+        &self.fingerprint
+    }
+
     /// Fails with [`Error::HistoryChanged`] unless the history's rows are
-    /// those `expected` describes.
-    pub(crate) fn verify(&self, driver: &mut dyn Driver, expected: &Fingerprint) -> Result<()> {
-        let rows = driver
-            .query_text(&self.fingerprint)
-            .map_err(|e| self.failed("read", e))?;
+    /// those `expected` describes; `rows` are the answer to
+    /// [`fingerprint_sql`](HistorySql::fingerprint_sql), or the read's error.
+    pub(crate) fn verify(
+        &self,
+        rows: Result<Vec<Vec<Option<String>>>>,
+        expected: &Fingerprint,
+    ) -> Result<()> {
+        let rows = rows.map_err(|e| self.failed("read", e))?;
         let row = rows.first();
         let number = |c: usize| {
             row.and_then(|r| r.get(c))

@@ -56,6 +56,19 @@ pub trait Driver: Tx {
     /// The database's error.
     fn begin(&mut self) -> Result<()>;
 
+    /// [`begin`](Driver::begin), then the query `check` in the new
+    /// transaction (under the lock, where it is taken per transaction),
+    /// returning its rows as [`query_text`](Driver::query_text) does. A
+    /// driver may send both in one round trip; the default sends two.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, or [`Error::LockTimeout`].
+    fn begin_and_query(&mut self, check: &str) -> Result<Vec<Vec<Option<String>>>> {
+        self.begin()?;
+        self.query_text(check)
+    }
+
     /// Commits the open transaction.
     ///
     /// # Errors
@@ -214,6 +227,18 @@ pub trait Driver: Tx {
     /// The database's error.
     fn transaction_intact(&mut self) -> Result<Option<bool>> {
         Ok(None)
+    }
+
+    /// Runs a transactional step's SQL and, where the driver can in the
+    /// same round trip, says whether the transaction [`begin`](Driver::begin)
+    /// opened is still intact after it (`None`: not checked; the runtime
+    /// then asks [`transaction_intact`](Driver::transaction_intact)).
+    ///
+    /// # Errors
+    ///
+    /// The database's error, from the step's SQL.
+    fn batch_in_transaction(&mut self, sql: &str) -> Result<Option<bool>> {
+        self.batch(sql).map(|()| None)
     }
 
     /// Whether any transaction is open on the connection, where the driver

@@ -381,15 +381,66 @@ fn column_value(row: &Row, i: usize) -> Result<Value> {
 /// How often a waiting run asks for the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(25);
 
-/// The first value of the first row among simple-query messages.
-fn first_value(messages: &[SimpleQueryMessage]) -> Option<String> {
-    messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
-        _ => None,
-    })?
-}
-
 impl PostgresDriver<'_> {
+    /// Opens a transaction — taking the lock in it, where it is taken per
+    /// transaction — and runs `check` in it: one round trip when nobody
+    /// else holds the lock (the async client's transaction costs one more).
+    /// The savepoint lets `transaction_intact` see a transaction that a
+    /// step ended and began again.
+    fn begin_then(&mut self, check: Option<&str>) -> Result<Vec<Vec<Option<String>>>> {
+        let Some(lock) = self.lock.as_ref().filter(|_| self.transaction_locks()) else {
+            let then = match check {
+                Some(check) => format!("SAVEPOINT migrate_step; {check}"),
+                None => "SAVEPOINT migrate_step".to_owned(),
+            };
+            let messages = self
+                .session
+                .begin(false, &then)
+                .map_err(|e| pg_error(e, "BEGIN"))?;
+            return Ok(text_rows(&messages));
+        };
+        // Read committed: what is read under the lock must see what the
+        // process that held it before committed.
+        let (key, timeout) = (lock.key, lock.timeout);
+        let try_lock = format!("SELECT pg_try_advisory_xact_lock({key})::int");
+        let then = match check {
+            Some(check) => format!("{try_lock}; SAVEPOINT migrate_step; {check}"),
+            None => format!("{try_lock}; SAVEPOINT migrate_step"),
+        };
+        let messages = self
+            .session
+            .begin(true, &then)
+            .map_err(|e| pg_error(e, "BEGIN"))?;
+        let mut rows = text_rows(&messages);
+        let granted = |rows: &[Vec<Option<String>>]| {
+            rows.first()
+                .and_then(|r| r.first())
+                .cloned()
+                .flatten()
+                .as_deref()
+                == Some("1")
+        };
+        if granted(&rows) {
+            rows.remove(0);
+            return Ok(rows);
+        }
+        // Busy: what `check` read came before the lock, so ask again once it is ours.
+        let start = Instant::now();
+        loop {
+            if start.elapsed() >= timeout {
+                return Err(self.lock_timeout(key, start.elapsed()));
+            }
+            self.session.sleep(LOCK_POLL);
+            if granted(&self.query_text(&try_lock)?) {
+                break;
+            }
+        }
+        match check {
+            Some(check) => self.query_text(check),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn transaction_locks(&self) -> bool {
         self.session.lock_scope() == LockScope::Transaction
     }
@@ -538,37 +589,11 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn begin(&mut self) -> Result<()> {
-        // The savepoint lets `transaction_intact` see a transaction that a
-        // step ended and began again; in the same round trip.
-        let Some(lock) = self.lock.as_ref().filter(|_| self.transaction_locks()) else {
-            return self
-                .session
-                .begin(false, "SAVEPOINT migrate_step")
-                .map(drop)
-                .map_err(|e| pg_error(e, "BEGIN"));
-        };
-        // Read committed: the history read under the lock must see what
-        // the process that held it before committed.
-        let (key, timeout) = (lock.key, lock.timeout);
-        let try_lock = format!("SELECT pg_try_advisory_xact_lock({key})::int");
-        let messages = self
-            .session
-            .begin(true, &format!("{try_lock}; SAVEPOINT migrate_step"))
-            .map_err(|e| pg_error(e, "BEGIN"))?;
-        let start = Instant::now();
-        let mut granted = first_value(&messages).as_deref() == Some("1");
-        while !granted {
-            if start.elapsed() >= timeout {
-                return Err(self.lock_timeout(key, start.elapsed()));
-            }
-            self.session.sleep(LOCK_POLL);
-            let messages = self
-                .session
-                .simple_query(&try_lock)
-                .map_err(|e| pg_error(e, &try_lock))?;
-            granted = first_value(&messages).as_deref() == Some("1");
-        }
-        Ok(())
+        self.begin_then(None).map(drop)
+    }
+
+    fn begin_and_query(&mut self, check: &str) -> Result<Vec<Vec<Option<String>>>> {
+        self.begin_then(Some(check))
     }
 
     fn commit(&mut self) -> Result<()> {
@@ -732,6 +757,28 @@ impl Driver for PostgresDriver<'_> {
                 // Anything else (a lost connection) says nothing either way.
                 _ => Err(pg_error(e.into(), "RELEASE SAVEPOINT migrate_step")),
             },
+        }
+    }
+
+    fn batch_in_transaction(&mut self, sql: &str) -> Result<Option<bool>> {
+        // `transaction_intact`'s check, in the same round trip: after the
+        // step's last statement (on a line of its own, so that a trailing
+        // `--` comment cannot swallow it). A syntax error in the step, or an
+        // unterminated quote or comment, fails before anything runs.
+        let checked = format!("{sql}\n;RELEASE SAVEPOINT migrate_step; SAVEPOINT migrate_step");
+        match self.session.batch(&checked) {
+            Ok(()) => Ok(Some(true)),
+            Err(Fail::Server(e))
+                if e.code().is_some_and(|c| {
+                    *c == SqlState::NO_ACTIVE_SQL_TRANSACTION
+                        || *c == SqlState::S_E_INVALID_SPECIFICATION
+                }) =>
+            {
+                // No transaction, or a new one without the savepoint: the
+                // step ended ours.
+                Ok(Some(false))
+            }
+            Err(e) => Err(pg_error(e, sql)),
         }
     }
 

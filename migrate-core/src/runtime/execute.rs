@@ -25,6 +25,7 @@ pub(crate) fn execute<D: Driver>(
     let mut started = vec![Instant::now(); script.units.len()];
     let mut foreign_keys_were = None;
     let mut held = false;
+    let mut checked = None;
     let mut failure = None;
     for (at, op) in script.ops.iter().enumerate() {
         let result = match *op {
@@ -32,13 +33,29 @@ pub(crate) fn execute<D: Driver>(
             Op::ForeignKeysOff => driver
                 .foreign_keys(false)
                 .map(|was| foreign_keys_were = Some(was)),
-            Op::Begin => driver.begin(),
+            // A check right after it is sent with it (one round trip
+            // where the driver can), and judged at its own operation.
+            Op::Begin => match (script.ops.get(at + 1), expected) {
+                (Some(Op::Verify), Some(_)) => {
+                    match driver.begin_and_query(sql.fingerprint_sql()) {
+                        Ok(rows) => {
+                            checked = Some(rows);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => driver.begin(),
+            },
+            Op::Verify => match (expected, checked.take()) {
+                (Some(expected), Some(rows)) => sql.verify(Ok(rows), expected),
+                (Some(expected), None) => {
+                    sql.verify(driver.query_text(sql.fingerprint_sql()), expected)
+                }
+                (None, _) => Ok(()),
+            },
             Op::HoldLock => driver.hold_lock().map(|()| held = true),
             Op::ReleaseLock => driver.release_lock().map(|()| held = false),
-            Op::Verify => match expected {
-                Some(expected) => sql.verify(driver, expected),
-                None => Ok(()),
-            },
             Op::Run(i) => {
                 started[i] = Instant::now();
                 match script.units[i].step {
@@ -121,6 +138,8 @@ fn write_row<D: Driver>(
 /// the connected database's rules, for statements that would end the
 /// transaction it runs in; and a step that ended it anyway is a failure.
 fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
+    // Whether the driver checked the transaction with the step's own SQL.
+    let mut intact = None;
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
         Step::Sql { sql, mode } => match mode {
             SqlMode::NoTransaction => driver.batch_without_transaction(sql),
@@ -128,7 +147,8 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
                 // The compile-time check cannot know the database; this one
                 // reads the SQL as the connected database will, before it runs.
                 refuse_transaction_control(sql, driver.sql_rules(), "the migration")?;
-                driver.batch(sql)
+                intact = driver.batch_in_transaction(sql)?;
+                Ok(())
             }
         },
         Step::Rust(run) => run(&mut Guarded(driver)),
@@ -138,7 +158,11 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
     if step.transactional() {
         // Checked after errors too: a step that committed part of itself
         // and then failed was not rolled back, whatever its error says.
-        if driver.transaction_intact().unwrap_or(None) == Some(false) {
+        let intact = match intact {
+            Some(intact) => Some(intact),
+            None => driver.transaction_intact().unwrap_or(None),
+        };
+        if intact == Some(false) {
             return Err(Error::TransactionEnded);
         }
     } else if result.is_ok() && driver.in_transaction() == Some(true) {
