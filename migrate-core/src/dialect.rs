@@ -22,6 +22,17 @@ pub trait SqlDialect: Sync {
         }
     }
 
+    /// Whether schema changes (`CREATE`, `ALTER`, `DROP`, ...) take part in
+    /// transactions. Where they do not (MySQL commits each one on the
+    /// spot), a SQL migration holding one cannot be all-or-nothing with its
+    /// history row: the runtime records it in progress first, as a
+    /// `-- migrate:no-transaction` migration, so a failure halfway leaves it
+    /// dirty for an operator rather than half-applied and unrecorded, and a
+    /// grouped run refuses it.
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
     /// An expression for the current time as UTC ISO 8601 text.
     fn now_utc(&self) -> &'static str;
 

@@ -12,12 +12,24 @@ use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
 /// A dialect no real database speaks: backtick quoting, its own clock,
-/// types and index statement.
-pub(crate) struct ThirdSql;
+/// types and index statement; with or without transactional DDL.
+pub(crate) struct ThirdSql {
+    transactional_ddl: bool,
+}
 
-pub(crate) static THIRD: ThirdSql = ThirdSql;
+pub(crate) static THIRD: ThirdSql = ThirdSql {
+    transactional_ddl: true,
+};
+
+/// The third dialect where schema changes commit on the spot, as MySQL's do.
+pub(crate) static THIRD_DDL_COMMITS: ThirdSql = ThirdSql {
+    transactional_ddl: false,
+};
 
 impl SqlDialect for ThirdSql {
+    fn transactional_ddl(&self) -> bool {
+        self.transactional_ddl
+    }
     fn quote(&self, ident: &str) -> String {
         format!("`{ident}`")
     }
@@ -63,6 +75,8 @@ pub(crate) struct Recorder {
     pub intruder: Option<(usize, Vec<Value>)>,
     /// `begin` calls so far.
     pub begins: usize,
+    /// Speak [`THIRD_DDL_COMMITS`]: schema changes commit on the spot.
+    pub ddl_commits: bool,
 }
 
 pub(crate) struct Recording<'r>(&'r mut Recorder);
@@ -169,7 +183,11 @@ impl Driver for Recording<'_> {
         Ok(())
     }
     fn sql_dialect(&self) -> &'static dyn SqlDialect {
-        &THIRD
+        if self.0.ddl_commits {
+            &THIRD_DDL_COMMITS
+        } else {
+            &THIRD
+        }
     }
     fn is_missing_table(&self, error: &Error) -> bool {
         error

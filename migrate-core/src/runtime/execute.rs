@@ -59,7 +59,7 @@ pub(crate) fn execute<D: Driver>(
             Op::Run(i) => {
                 started[i] = Instant::now();
                 match script.units[i].step {
-                    Some(step) => run_step(driver, step),
+                    Some(step) => run_step(driver, step, script.units[i].mode),
                     None => Ok(()),
                 }
             }
@@ -137,11 +137,11 @@ fn write_row<D: Driver>(
 /// transaction is rolled back like any failure's. SQL is checked, with
 /// the connected database's rules, for statements that would end the
 /// transaction it runs in; and a step that ended it anyway is a failure.
-fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
+fn run_step<D: Driver>(driver: &mut D, step: &Step, mode: SqlMode) -> Result<()> {
     // Whether the driver checked the transaction with the step's own SQL.
     let mut intact = None;
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
-        Step::Sql { sql, mode } => match mode {
+        Step::Sql { sql, .. } => match mode {
             SqlMode::NoTransaction => driver.batch_without_transaction(sql),
             _ => {
                 // The compile-time check cannot know the database; this one
@@ -155,7 +155,7 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step) -> Result<()> {
     }));
     let result =
         outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))));
-    if step.transactional() {
+    if mode != SqlMode::NoTransaction {
         // Checked after errors too: a step that committed part of itself
         // and then failed was not rolled back, whatever its error says.
         let intact = match intact {

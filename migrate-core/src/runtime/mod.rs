@@ -655,6 +655,7 @@ impl<'m> Runner<'m> {
             migration,
             step: Some(step),
             change,
+            mode: mode_on(driver, step),
         };
         let took = run.execute(driver, &Script::step(unit, schema_version, run.scope()))?;
         let done = done(migration, took.first().copied().unwrap_or_default());
@@ -680,7 +681,11 @@ impl<'m> Runner<'m> {
         if pending.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(m) = pending.iter().find(|m| !m.transactional()) {
+        // Including SQL whose schema changes the database commits on the spot.
+        if let Some(m) = pending
+            .iter()
+            .find(|m| mode_on(driver, m.up()) == crate::registry::SqlMode::NoTransaction)
+        {
             return Err(Error::NoTransactionInGroup {
                 version: m.version(),
                 file: m.file_name().to_owned(),
@@ -896,6 +901,15 @@ impl<'m> Runner<'m> {
             other => other,
         }
     }
+}
+
+/// How `step` meets transactions on `driver`'s database.
+fn mode_on<D: Driver>(driver: &D, step: &crate::registry::Step) -> crate::registry::SqlMode {
+    script::effective_mode(
+        step,
+        driver.sql_dialect().transactional_ddl(),
+        driver.sql_rules(),
+    )
 }
 
 fn done(migration: &'static Migration, duration: Duration) -> Applied {

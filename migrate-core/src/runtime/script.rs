@@ -33,6 +33,27 @@ pub(crate) struct Unit {
     /// The step to run (`None` when the migration is only recorded).
     pub step: Option<&'static Step>,
     pub change: Change,
+    /// How the step meets transactions on this database ([`effective_mode`]).
+    pub mode: SqlMode,
+}
+
+/// How `step` meets transactions on a database: as its file says, except
+/// that where schema changes commit on the spot (`transactional_ddl` is
+/// false), SQL holding one runs as a no-transaction step.
+pub(crate) fn effective_mode(
+    step: &Step,
+    transactional_ddl: bool,
+    rules: crate::source::sql::LexicalRules,
+) -> SqlMode {
+    match step {
+        Step::Sql {
+            sql,
+            mode: SqlMode::Transaction,
+        } if !transactional_ddl && crate::source::sql::first_ddl(sql, rules).is_some() => {
+            SqlMode::NoTransaction
+        }
+        other => other.mode(),
+    }
 }
 
 impl Unit {
@@ -135,7 +156,7 @@ impl Script {
     /// `schema_version` is the highest applied version once it is done.
     pub fn step(unit: Unit, schema_version: u64, scope: LockScope) -> Script {
         let version = unit.migration.version();
-        let mode = unit.step.map_or(SqlMode::Transaction, Step::mode);
+        let mode = unit.mode;
         let (kind, ops) = match (mode, unit.change) {
             (SqlMode::NoTransaction, change) => {
                 let (mark, done) = match change {
@@ -203,6 +224,7 @@ impl Script {
                 migration: m,
                 step: Some(m.up()),
                 change: Change::Apply,
+                mode: m.up().mode(),
             })
             .collect();
         let mut body = Vec::new();
@@ -233,6 +255,7 @@ impl Script {
                 migration: m,
                 step: None,
                 change: Change::Apply,
+                mode: SqlMode::Transaction,
             })
             .collect();
         let mut body: Vec<Op> = (0..units.len())
@@ -453,6 +476,7 @@ mod tests {
             migration,
             step: Some(step),
             change,
+            mode: step.mode(),
         }
     }
 

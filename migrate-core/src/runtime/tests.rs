@@ -248,6 +248,7 @@ fn with_a_lock_per_transaction_a_no_transaction_step_holds_it_throughout() {
         migration: &STEPS[0],
         step: Some(STEPS[0].up()),
         change: Change::Apply,
+        mode: SqlMode::NoTransaction,
     };
     let ops = Script::step(unit, 1, LockScope::Transaction).ops;
     use script::{Op, Write};
@@ -266,5 +267,46 @@ fn with_a_lock_per_transaction_a_no_transaction_step_holds_it_throughout() {
             Op::Commit,
             Op::ReleaseLock,
         ]
+    );
+}
+
+#[test]
+fn where_schema_changes_commit_on_the_spot_they_are_recorded_in_progress_first() {
+    // HEX's migrations are `CREATE TABLE`s.
+    let mut db = Recorder {
+        ddl_commits: true,
+        ..Recorder::default()
+    };
+    HEX.run_to(&mut db, 1).unwrap();
+    // The marker, the step outside any transaction, then the finish: as a
+    // `-- migrate:no-transaction` file, so a failure halfway is left dirty.
+    let calls: Vec<&str> = db.calls.iter().map(String::as_str).collect();
+    let marker = calls.iter().position(|c| *c == "execute INSERT").unwrap();
+    let step = calls.iter().position(|c| *c == "batch CREATE").unwrap();
+    let finish = calls.iter().position(|c| *c == "execute UPDATE").unwrap();
+    assert!(marker < step && step < finish, "{calls:?}");
+    assert!(!calls[marker..finish].contains(&"begin"), "{calls:?}");
+    // Data-only SQL keeps its transaction.
+    assert_eq!(
+        script::effective_mode(
+            &Migration::__sql("INSERT INTO t VALUES (1);", SqlMode::Transaction),
+            false,
+            crate::source::sql::LexicalRules::Postgres,
+        ),
+        SqlMode::Transaction
+    );
+    // And a grouped run refuses what cannot be all-or-nothing.
+    let mut grouped = Recorder {
+        ddl_commits: true,
+        ..Recorder::default()
+    };
+    let err = HEX
+        .runner()
+        .grouped(true)
+        .run_pending(&mut grouped)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NoTransactionInGroup { version: 1, .. }),
+        "{err}"
     );
 }

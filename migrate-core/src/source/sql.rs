@@ -109,6 +109,15 @@ impl Statement<'_> {
         None
     }
 
+    /// Whether this is a schema change — `CREATE`, `ALTER`, `DROP`,
+    /// `RENAME`, `TRUNCATE` — which a database without transactional DDL
+    /// (MySQL) commits on the spot, whatever transaction is open.
+    pub fn is_ddl(&self) -> bool {
+        ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"]
+            .iter()
+            .any(|w| self.keyword_is(0, w))
+    }
+
     /// Whether this is SQLite's `PRAGMA foreign_keys = ...` (a no-op inside
     /// a transaction, so a table rebuild would cascade its deletes), the
     /// name quoted or not, schema-qualified or not.
@@ -172,6 +181,15 @@ pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
     found.sort_unstable();
     found.dedup_by_key(|(line, _)| *line);
     found
+}
+
+/// The line of the first schema change in `sql` under `rules` (see
+/// [`Statement::is_ddl`]).
+pub fn first_ddl(sql: &str, rules: LexicalRules) -> Option<usize> {
+    statements(sql, rules)
+        .iter()
+        .find(|s| s.is_ddl())
+        .map(|s| s.line)
 }
 
 /// The lines of `PRAGMA foreign_keys = ...` statements under either rules.
