@@ -198,16 +198,21 @@ impl Driver for Recording<'_> {
         self.0.calls.push("query_text".into());
         self.0.sql.push(sql.to_owned());
         if sql.starts_with("SELECT count(*)") {
-            // The history's fingerprint: rows, sum of versions, unfinished.
+            // The history's fingerprint, computed as the SQL asks.
             let rows = &self.0.rows;
-            let unfinished = rows
-                .values()
-                .filter(|r| r[6] != Value::Text("applied".into()))
-                .count();
+            let state = |r: &Vec<Value>| r[6].as_str().unwrap_or_default().to_owned();
+            let sum = |f: &dyn Fn(i128, &str) -> i128| {
+                rows.iter()
+                    .map(|(v, r)| f(i128::from(*v), &state(r)))
+                    .sum::<i128>()
+                    .to_string()
+            };
             return Ok(vec![vec![
                 Some(rows.len().to_string()),
-                Some(rows.keys().sum::<i64>().to_string()),
-                Some(unfinished.to_string()),
+                Some(sum(&|v, _| v)),
+                Some(sum(&|v, _| v * v)),
+                Some(sum(&|v, s| if s == "in_progress" { v } else { 0 })),
+                Some(sum(&|v, s| if s == "reverting" { v } else { 0 })),
             ]]);
         }
         Ok(self.0.head.clone())

@@ -500,3 +500,215 @@ fn others_wait_for_a_no_transaction_migration_instead_of_calling_it_dirty() {
     assert!(second.unwrap().applied.is_empty());
     assert!(third.unwrap().applied.is_empty());
 }
+
+/// Polls a future until its `n`-th `Pending`, then drops it: a cut at
+/// every await point in turn, as a timeout would make at random.
+struct CancelAfter<F> {
+    inner: std::pin::Pin<Box<F>>,
+    left: usize,
+}
+
+impl<F: std::future::Future> std::future::Future for CancelAfter<F> {
+    type Output = Option<F::Output>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.inner.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+            std::task::Poll::Pending if self.left == 0 => std::task::Poll::Ready(None),
+            std::task::Poll::Pending => {
+                self.left -= 1;
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+/// Rows of `sql` as text.
+async fn text_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).unwrap_or_default().to_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+fn seed_rows(tx: &mut dyn migrate::Tx) -> Result<()> {
+    tx.batch("CREATE TABLE seeded (id INTEGER PRIMARY KEY)")?;
+    for i in 0..3i64 {
+        tx.execute("INSERT INTO seeded (id) VALUES ($1)", &[i.into()])?;
+    }
+    Ok(())
+}
+
+/// SQL, Rust, no-transaction, SQL; each with its table, so a history row
+/// and its table can be compared.
+fn mixed_set() -> &'static migrate::Migrations {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let sums = Checksums {
+        exact: SUM,
+        loose: SUM,
+        chained: SUM,
+    };
+    let sql = |text| Migration::__sql(text, migrate::SqlMode::Transaction);
+    let list = vec![
+        Migration::__new(1, "a", "0001_a.sql", sql("CREATE TABLE first_t (x INTEGER);"), sums),
+        Migration::__new(2, "seed", "0002_seed.rs", Migration::__rust(seed_rows), sums),
+        Migration::__new(
+            3,
+            "index",
+            "0003_index.sql",
+            Migration::__sql(
+                "-- migrate:no-transaction\nCREATE TABLE third_t (x INTEGER);\nCREATE INDEX CONCURRENTLY third_x ON third_t (x);",
+                migrate::SqlMode::NoTransaction,
+            ),
+            sums,
+        ),
+        Migration::__new(4, "d", "0004_d.sql", sql("CREATE TABLE fourth_t (x INTEGER);"), sums),
+    ];
+    Box::leak(Box::new(Migrations::__new(
+        Box::leak(list.into_boxed_slice()),
+        DEFAULT_TABLE,
+        None,
+    )))
+}
+
+#[test]
+fn a_run_cut_at_every_await_point_leaves_a_consistent_database_and_no_lock_behind() {
+    let Some(url) = fresh_database() else { return };
+    let set = mixed_set();
+    let runtime = current_thread();
+    runtime.block_on(async {
+        let admin = connect_async(&url).await;
+        let mut finished_at = None;
+        for n in 0.. {
+            admin
+                .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                .await
+                .unwrap();
+            let mut client = connect_async(&url).await;
+            let cut = CancelAfter {
+                inner: Box::pin(set.run_pending_async(&mut client)),
+                left: n,
+            }
+            .await;
+            if cut.is_some() {
+                let finished = *finished_at.get_or_insert(n);
+                if n > finished + 3 {
+                    break;
+                }
+            }
+            let has_history = first_text(
+                &admin,
+                "SELECT to_regclass('migrate_schema_history') IS NOT NULL",
+            )
+            .await
+                == "t";
+            let history = if has_history {
+                text_rows(
+                    &admin,
+                    "SELECT version::text, state FROM migrate_schema_history ORDER BY version",
+                )
+                .await
+            } else {
+                Vec::new()
+            };
+            let dirty = history.iter().any(|r| r[1] != "applied");
+            let at = format!("cut after {n} polls, history {history:?}");
+            assert_eq!(
+                first_text(&client, "SELECT now() = statement_timestamp()").await,
+                "t",
+                "left in a transaction: {at}"
+            );
+            if !dirty {
+                assert_eq!(advisory_locks_held(&client).await, "0", "lock kept: {at}");
+            }
+            // Each applied row has its table; each table its row.
+            for (version, table) in [("1", "first_t"), ("2", "seeded"), ("4", "fourth_t")] {
+                let row = history.iter().any(|r| r[0] == version && r[1] == "applied");
+                let exists = first_text(
+                    &admin,
+                    &format!("SELECT to_regclass('{table}') IS NOT NULL"),
+                )
+                .await
+                    == "t";
+                assert_eq!(row, exists, "version {version}: {at}");
+            }
+            // Another connection finishes the job. Only a cut inside the
+            // no-transaction migration stops it: that migration is dirty,
+            // and the cut connection keeps the lock until its next run.
+            let mut other = connect_async(&url).await;
+            let next = set
+                .runner()
+                .lock_timeout(Duration::from_millis(300))
+                .run_pending_async(&mut other)
+                .await;
+            match next {
+                Ok(_) => {}
+                Err(Error::Dirty { version: 3, .. } | Error::LockTimeout { .. }) if dirty => {}
+                Err(e) => panic!("another connection: {e}; {at}"),
+            }
+            // The cut connection works, and lets go of anything it kept.
+            let again = set.run_pending_async(&mut client).await;
+            assert!(
+                again.is_ok() || matches!(again, Err(Error::Dirty { version: 3, .. })),
+                "the same connection: {again:?}; {at}"
+            );
+            assert_eq!(advisory_locks_held(&client).await, "0", "still kept: {at}");
+            if dirty {
+                // Then the others see the dirty migration at once.
+                let err = set
+                    .runner()
+                    .lock_timeout(Duration::from_millis(300))
+                    .run_pending_async(&mut other)
+                    .await
+                    .unwrap_err();
+                assert!(
+                    matches!(err, Error::Dirty { version: 3, .. }),
+                    "{err}; {at}"
+                );
+            }
+        }
+        assert!(finished_at.is_some());
+    });
+}
+
+#[test]
+fn a_busy_lock_is_waited_for_without_a_timer_and_outside_a_transaction() {
+    let Some(url) = fresh_database() else { return };
+    let set = slow_set();
+    let sync_url = url.clone();
+    let holder =
+        std::thread::spawn(move || set.run_pending(&mut crate::postgres::connect(&sync_url)));
+    wait_until_running(&url, "pg_sleep(1.5)");
+    // No timer in this runtime, and a server that ends sessions idle in a
+    // transaction for 100 ms: the wait must need neither.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        client
+            .batch_execute("SET idle_in_transaction_session_timeout = '100ms'")
+            .await
+            .unwrap();
+        set.runner()
+            .lock_timeout(Duration::from_secs(20))
+            .run_pending_async(&mut client)
+            .await
+    });
+    assert!(report.unwrap().applied.is_empty());
+    assert_eq!(holder.join().unwrap().unwrap().applied.len(), 2);
+}

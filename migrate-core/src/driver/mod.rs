@@ -98,24 +98,36 @@ pub trait Driver: Tx {
         LockScope::Session
     }
 
-    /// Where the lock is held per transaction, takes it outside one too,
-    /// until [`release_lock`](Driver::release_lock): a step that runs
-    /// outside a transaction runs under it. Nothing where the lock is held
-    /// for the whole run (the default).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::LockTimeout`], or the database's error.
-    fn hold_lock(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    /// Releases what [`hold_lock`](Driver::hold_lock) took.
+    /// Commits; where the lock is held per transaction, keeps holding it
+    /// past this commit — taken with the commit, in one message, so that
+    /// either both happen or neither — until
+    /// [`commit_and_release`](Driver::commit_and_release). A step that runs
+    /// outside a transaction runs under it. The default commits.
     ///
     /// # Errors
     ///
     /// The database's error.
-    fn release_lock(&mut self) -> Result<()> {
+    fn commit_and_hold(&mut self) -> Result<()> {
+        self.commit()
+    }
+
+    /// Commits, releasing what [`commit_and_hold`](Driver::commit_and_hold)
+    /// kept, in one message. The default commits.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn commit_and_release(&mut self) -> Result<()> {
+        self.commit()
+    }
+
+    /// Releases what [`commit_and_hold`](Driver::commit_and_hold) kept, when
+    /// the run fails before [`commit_and_release`](Driver::commit_and_release).
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    fn release_held(&mut self) -> Result<()> {
         Ok(())
     }
 

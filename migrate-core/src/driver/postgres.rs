@@ -68,8 +68,9 @@ pub(crate) trait Session {
         read_committed: bool,
         then: &str,
     ) -> std::result::Result<Vec<SimpleQueryMessage>, Fail>;
-    /// Commits, or rolls back, the open transaction.
-    fn end(&mut self, commit: bool) -> std::result::Result<(), Fail>;
+    /// Commits, or rolls back, the open transaction; `before` runs first,
+    /// in the same message, so the two happen together or not at all.
+    fn end(&mut self, commit: bool, before: Option<&str>) -> std::result::Result<(), Fail>;
     fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, Fail>;
     fn execute(
         &mut self,
@@ -82,9 +83,11 @@ pub(crate) trait Session {
         values: &[Value],
     ) -> std::result::Result<Vec<Row>, Fail>;
     fn is_closed(&self) -> bool;
-    /// Waits before polling the lock again (the async client: on the
-    /// caller's runtime timer).
-    fn sleep(&mut self, duration: Duration);
+    /// Waits before polling the lock again (on the calling thread: the
+    /// async client's runtime runs on a blocking thread of its own).
+    fn sleep(&mut self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
     /// Whether the migration lock is held for the session or for each
     /// transaction.
     fn lock_scope(&self) -> LockScope;
@@ -116,8 +119,8 @@ impl Session for postgres::Client {
         )?)
     }
 
-    fn end(&mut self, commit: bool) -> std::result::Result<(), Fail> {
-        Ok(self.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })?)
+    fn end(&mut self, commit: bool, before: Option<&str>) -> std::result::Result<(), Fail> {
+        Ok(self.batch_execute(&end_sql(commit, before))?)
     }
 
     fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, Fail> {
@@ -146,12 +149,17 @@ impl Session for postgres::Client {
         postgres::Client::is_closed(self)
     }
 
-    fn sleep(&mut self, duration: Duration) {
-        std::thread::sleep(duration);
-    }
-
     fn lock_scope(&self) -> LockScope {
         LockScope::Session
+    }
+}
+
+/// `COMMIT` or `ROLLBACK`, after `before` in the same message.
+pub(crate) fn end_sql(commit: bool, before: Option<&str>) -> String {
+    let end = if commit { "COMMIT" } else { "ROLLBACK" };
+    match before {
+        Some(before) => format!("{before}; {end}"),
+        None => end.to_owned(),
     }
 }
 
@@ -238,9 +246,16 @@ fn pg_error_at(e: Fail, sql: &str, first_line: usize) -> Error {
         Fail::Server(e) => e,
         Fail::Cancelled => return cancelled(),
     };
+    if e.is_closed() {
+        let message = "the connection to PostgreSQL is closed (the server ended it: a restart, \
+                       `pg_terminate_backend`, `idle_in_transaction_session_timeout`; see the \
+                       server's log); connect again, or take a fresh connection from the pool"
+            .to_owned();
+        return Error::Driver(Box::new(PostgresError { message, source: e }));
+    }
     let Some(db) = e.as_db_error() else {
-        // Client-side errors (a value that does not fit its parameter, a
-        // closed connection) keep their reason in the source: say it.
+        // Client-side errors (a value that does not fit its parameter)
+        // keep their reason in the source: say it.
         let message = match StdError::source(&e) {
             Some(cause) => format!("{e}: {cause}"),
             None => e.to_string(),
@@ -407,11 +422,6 @@ impl PostgresDriver<'_> {
             Some(check) => format!("{try_lock}; SAVEPOINT migrate_step; {check}"),
             None => format!("{try_lock}; SAVEPOINT migrate_step"),
         };
-        let messages = self
-            .session
-            .begin(true, &then)
-            .map_err(|e| pg_error(e, "BEGIN"))?;
-        let mut rows = text_rows(&messages);
         let granted = |rows: &[Vec<Option<String>>]| {
             rows.first()
                 .and_then(|r| r.first())
@@ -420,25 +430,67 @@ impl PostgresDriver<'_> {
                 .as_deref()
                 == Some("1")
         };
-        if granted(&rows) {
-            rows.remove(0);
-            return Ok(rows);
-        }
-        // Busy: what `check` read came before the lock, so ask again once it is ours.
         let start = Instant::now();
         loop {
-            if start.elapsed() >= timeout {
-                return Err(self.lock_timeout(key, start.elapsed()));
+            let messages = self
+                .session
+                .begin(true, &then)
+                .map_err(|e| pg_error(e, "BEGIN"))?;
+            let mut rows = text_rows(&messages);
+            if granted(&rows) {
+                rows.remove(0);
+                return Ok(rows);
             }
-            self.session.sleep(LOCK_POLL);
-            if granted(&self.query_text(&try_lock)?) {
-                break;
+            // Busy. Wait outside any transaction (a server may end a
+            // session idle in one), probing until it is free, then begin again.
+            self.rollback()?;
+            loop {
+                if start.elapsed() >= timeout {
+                    return Err(self.lock_timeout(key, start.elapsed()));
+                }
+                self.session.sleep(LOCK_POLL);
+                // Outside a transaction, taken and released at once.
+                if granted(&self.query_text(&try_lock)?) {
+                    break;
+                }
             }
         }
-        match check {
-            Some(check) => self.query_text(check),
-            None => Ok(Vec::new()),
+    }
+
+    /// Releases session-level holds of `key` this session kept from a run
+    /// that was abandoned (see [`Driver::commit_and_hold`]).
+    fn release_abandoned(&mut self, key: i64) -> Result<()> {
+        let held = format!(
+            "SELECT pg_advisory_unlock({key}) FROM pg_locks \
+             WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted \
+             AND classid::bigint = {} AND objid::bigint = {} AND objsubid = 1",
+            (key >> 32) & 0xffff_ffff,
+            key & 0xffff_ffff
+        );
+        // Held once per abandoned run: bounded, in case the server disagrees.
+        for _ in 0..1000 {
+            if self.query_text(&held)?.is_empty() {
+                return Ok(());
+            }
+            log::warn!(
+                "released the migration lock this connection had kept since a run was \
+                 dropped inside a no-transaction migration (see `repair`)"
+            );
         }
+        Ok(())
+    }
+
+    /// `SELECT <function>(key)` for a lock held per transaction; `None`
+    /// where the lock is the session's for the whole run.
+    fn held_lock_sql(&self, function: &str) -> Option<String> {
+        let lock = self.lock.as_ref().filter(|_| self.transaction_locks())?;
+        Some(format!("SELECT {function}({})", lock.key))
+    }
+
+    fn commit_with(&mut self, before: Option<String>) -> Result<()> {
+        self.session
+            .end(true, before.as_deref())
+            .map_err(|e| pg_error(e, "COMMIT"))
     }
 
     fn transaction_locks(&self) -> bool {
@@ -597,11 +649,33 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.session.end(true).map_err(|e| pg_error(e, "COMMIT"))
+        self.session
+            .end(true, None)
+            .map_err(|e| pg_error(e, "COMMIT"))
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.session.end(false).map_err(|e| pg_error(e, "ROLLBACK"))
+        self.session
+            .end(false, None)
+            .map_err(|e| pg_error(e, "ROLLBACK"))
+    }
+
+    fn commit_and_hold(&mut self) -> Result<()> {
+        // Granted at once: this session holds the transaction lock already.
+        self.commit_with(self.held_lock_sql("pg_advisory_lock"))
+    }
+
+    fn commit_and_release(&mut self) -> Result<()> {
+        // The transaction lock is held until the commit, so nobody reads
+        // the history between the two.
+        self.commit_with(self.held_lock_sql("pg_advisory_unlock"))
+    }
+
+    fn release_held(&mut self) -> Result<()> {
+        match self.held_lock_sql("pg_advisory_unlock") {
+            Some(sql) => self.batch(&sql),
+            None => Ok(()),
+        }
     }
 
     fn lock_scope(&self) -> LockScope {
@@ -622,7 +696,10 @@ impl Driver for PostgresDriver<'_> {
         let transaction_locks = self.transaction_locks();
         self.lock = Some(lock);
         if transaction_locks {
-            // Taken by each `begin`.
+            // Taken by each `begin`. Outside a transaction this session can
+            // hold it only if a run was abandoned inside a no-transaction
+            // step (`commit_and_hold`): let go of it now.
+            self.release_abandoned(key)?;
             return Ok(());
         }
         let taken = self.session_lock(key, timeout);
@@ -630,27 +707,6 @@ impl Driver for PostgresDriver<'_> {
             self.lock = None;
         }
         taken
-    }
-
-    fn hold_lock(&mut self) -> Result<()> {
-        match &self.lock {
-            Some(lock) if self.transaction_locks() => {
-                let (key, timeout) = (lock.key, lock.timeout);
-                self.session_lock(key, timeout)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn release_lock(&mut self) -> Result<()> {
-        match &self.lock {
-            Some(lock) if self.transaction_locks() => {
-                let key = lock.key;
-                self.query("SELECT pg_advisory_unlock($1)::int", &[Value::Integer(key)])
-                    .map(drop)
-            }
-            _ => Ok(()),
-        }
     }
 
     fn unlock(&mut self) -> Result<()> {

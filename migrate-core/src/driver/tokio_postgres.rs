@@ -5,8 +5,8 @@
 //! one of tokio's blocking threads; each request they make to the database
 //! travels over a channel to the caller's task, which awaits it on the
 //! client ([`serve`]) and sends the answer back. The caller's runtime thread
-//! never blocks: it only awaits the client, the timer (while the lock is
-//! busy) and the channel. Rust migrations (`fn up(tx: &mut dyn Tx)`) run on
+//! never blocks: it only awaits the client and the channel (a busy lock is
+//! waited for on the blocking thread). Rust migrations (`fn up(tx: &mut dyn Tx)`) run on
 //! the blocking thread like everything else, their `Tx` calls carried the
 //! same way.
 //!
@@ -16,12 +16,10 @@
 //! lock, taken inside each transaction ([`LockScope::Transaction`]), goes
 //! with it. The blocking thread finds the channel closed and stops.
 
-use std::time::Duration;
-
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, IsolationLevel, Row, SimpleQueryMessage, Statement};
 
-use super::postgres::{params, refs, Fail, PostgresDriver, Session};
+use super::postgres::{end_sql, params, refs, Fail, PostgresDriver, Session};
 use super::{Database, LockScope};
 use crate::error::{Error, Result};
 use crate::runtime::Applied;
@@ -40,12 +38,12 @@ pub(crate) enum Request {
     },
     End {
         commit: bool,
+        before: Option<String>,
         reply: Reply<()>,
     },
     Prepare(String, Reply<Statement>),
     Execute(Statement, Vec<Value>, Reply<u64>),
     Query(Statement, Vec<Value>, Reply<Vec<Row>>),
-    Sleep(Duration, oneshot::Sender<()>),
     /// A migration was applied or reverted: call the runner's callback.
     Progress(Applied),
 }
@@ -98,8 +96,12 @@ impl Session for Remote {
         })
     }
 
-    fn end(&mut self, commit: bool) -> std::result::Result<(), Fail> {
-        self.ask(|reply| Request::End { commit, reply })
+    fn end(&mut self, commit: bool, before: Option<&str>) -> std::result::Result<(), Fail> {
+        self.ask(|reply| Request::End {
+            commit,
+            before: before.map(str::to_owned),
+            reply,
+        })
     }
 
     fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, Fail> {
@@ -124,13 +126,6 @@ impl Session for Remote {
 
     fn is_closed(&self) -> bool {
         self.requests.is_closed()
-    }
-
-    fn sleep(&mut self, duration: Duration) {
-        let (done, wait) = oneshot::channel();
-        if self.requests.send(Request::Sleep(duration, done)).is_ok() {
-            let _ = wait.blocking_recv();
-        }
     }
 
     fn lock_scope(&self) -> LockScope {
@@ -211,7 +206,29 @@ async fn serve(
                 // back) if this future is.
                 while let Some(request) = requests.recv().await {
                     match request {
-                        Request::End { commit, reply } => {
+                        Request::End {
+                            commit,
+                            before: Some(before),
+                            reply,
+                        } => {
+                            // One message, so both happen or neither: the
+                            // transaction object only sends a plain COMMIT.
+                            let sql = end_sql(commit, Some(&before));
+                            let ended = transaction.client().batch_execute(&sql).await;
+                            if ended.is_ok() {
+                                // Committed by that message: nothing left for
+                                // its drop to roll back. (On an error its
+                                // drop ends what the error left open.)
+                                std::mem::forget(transaction);
+                            }
+                            let _ = reply.send(ended);
+                            break;
+                        }
+                        Request::End {
+                            commit,
+                            before: None,
+                            reply,
+                        } => {
                             let ended = if commit {
                                 transaction.commit().await
                             } else {
@@ -251,9 +268,13 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
             };
             let _ = reply.send(client.simple_query(&format!("{begin}; {then}")).await);
         }
-        Request::End { commit, reply } => {
-            let sql = if commit { "COMMIT" } else { "ROLLBACK" };
-            let _ = reply.send(client.batch_execute(sql).await);
+        Request::End {
+            commit,
+            before,
+            reply,
+        } => {
+            let sql = end_sql(commit, before.as_deref());
+            let _ = reply.send(client.batch_execute(&sql).await);
         }
         Request::Prepare(sql, reply) => {
             let _ = reply.send(client.prepare(&sql).await);
@@ -265,10 +286,6 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
         Request::Query(statement, values, reply) => {
             let params = params(&values);
             let _ = reply.send(client.query(&statement, &refs(&params)).await);
-        }
-        Request::Sleep(duration, done) => {
-            tokio::time::sleep(duration).await;
-            let _ = done.send(());
         }
         Request::Progress(applied) => {
             if let Some(progress) = progress {

@@ -123,7 +123,8 @@ impl Runner<'_> {
     /// Boot with nothing pending is one statement, awaited here. Otherwise
     /// the run happens on one of tokio's blocking threads while this future
     /// answers its requests on `client`; the caller's runtime thread never
-    /// blocks (waiting for the lock uses the runtime's timer). Rust
+    /// blocks (a busy lock is waited for on that thread, outside any
+    /// transaction, so the runtime needs no timer for it). Rust
     /// migrations run on that blocking thread, unchanged.
     ///
     /// The migration lock is taken inside each migration's transaction, so
@@ -131,7 +132,8 @@ impl Runner<'_> {
     /// aborted task) rolls back the migration under way and releases the
     /// lock with it; a later call — on this client or another — finishes
     /// the job. A `-- migrate:no-transaction` migration dropped halfway is
-    /// left unfinished, as after a crash (see [`Runner::repair`]).
+    /// left unfinished, as after a crash (see [`Runner::repair`]), and the
+    /// lock with that connection until the next run on it.
     ///
     /// # Errors
     ///

@@ -54,8 +54,8 @@ pub(crate) fn execute<D: Driver>(
                 }
                 (None, _) => Ok(()),
             },
-            Op::HoldLock => driver.hold_lock().map(|()| held = true),
-            Op::ReleaseLock => driver.release_lock().map(|()| held = false),
+            Op::CommitHolding => driver.commit_and_hold().map(|()| held = true),
+            Op::CommitReleasing => driver.commit_and_release().map(|()| held = false),
             Op::Run(i) => {
                 started[i] = Instant::now();
                 match script.units[i].step {
@@ -95,7 +95,7 @@ pub(crate) fn execute<D: Driver>(
         }
     }
     if held {
-        if let Err(e) = driver.release_lock() {
+        if let Err(e) = driver.release_held() {
             log::error!("could not release the migration lock after a failure: {e}");
         }
     }

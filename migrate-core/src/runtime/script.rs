@@ -95,13 +95,15 @@ pub(crate) enum Op {
     /// Open a write transaction (taking the migration lock, where the
     /// driver holds it per transaction).
     Begin,
-    /// Where the lock is held per transaction, hold it outside one too,
-    /// until [`Op::ReleaseLock`]: around a step that runs between two
-    /// transactions, so that others wait for it instead of finding it
-    /// unfinished. The executor releases it on every path.
-    HoldLock,
-    /// Release what [`Op::HoldLock`] took.
-    ReleaseLock,
+    /// Commit, and — where the lock is held per transaction — keep holding
+    /// it past the commit, in the same message, until [`Op::CommitReleasing`]:
+    /// a step that runs between two transactions runs under it, so others
+    /// wait for it instead of finding it unfinished. Taken and committed
+    /// together, so an abandoned run cannot keep the lock with a clean
+    /// history. The executor releases it on every failure path.
+    CommitHolding,
+    /// Commit, releasing what [`Op::CommitHolding`] kept, in the same message.
+    CommitReleasing,
     /// Fail with [`Error::HistoryChanged`] unless the history is as the
     /// run last saw it (where the lock is held per transaction, another
     /// process may have changed it between two of ours).
@@ -165,19 +167,20 @@ impl Script {
                 };
                 let ops = match scope {
                     LockScope::Transaction => {
-                        // The lock is held throughout; the marker is
-                        // written after the history is checked unchanged;
-                        // the step runs between the two transactions.
-                        let mut ops = vec![Op::HoldLock];
-                        ops.extend(transaction(&[Op::Write(mark)], false, scope));
-                        ops.push(Op::Run(0));
-                        ops.extend(transaction(
-                            &[Op::Write(done), Op::SchemaVersion(schema_version)],
-                            false,
-                            LockScope::Session,
-                        ));
-                        ops.push(Op::ReleaseLock);
-                        ops
+                        // The marker is written once the history is checked
+                        // unchanged; the lock is kept from its commit to
+                        // the finishing one; the step runs in between.
+                        vec![
+                            Op::Begin,
+                            Op::Verify,
+                            Op::Write(mark),
+                            Op::CommitHolding,
+                            Op::Run(0),
+                            Op::Begin,
+                            Op::Write(done),
+                            Op::SchemaVersion(schema_version),
+                            Op::CommitReleasing,
+                        ]
                     }
                     _ => vec![
                         Op::Write(mark),
@@ -291,8 +294,9 @@ impl Script {
     /// written at or before `at` (the last unit for a group's closing
     /// operations).
     fn culprit(&self, at: usize) -> Option<usize> {
-        if let Some(Op::SchemaVersion(_) | Op::CheckForeignKeysAfter | Op::Commit) =
-            self.ops.get(at)
+        if let Some(
+            Op::SchemaVersion(_) | Op::CheckForeignKeysAfter | Op::Commit | Op::CommitReleasing,
+        ) = self.ops.get(at)
         {
             return self.units.len().checked_sub(1);
         }
@@ -318,7 +322,7 @@ impl Script {
         if !ran
             && matches!(
                 (op, &error),
-                (Some(Op::Verify), _) | (Some(Op::Begin | Op::HoldLock), Error::LockTimeout { .. })
+                (Some(Op::Verify), _) | (Some(Op::Begin), Error::LockTimeout { .. })
             )
         {
             return Failure {
@@ -343,7 +347,9 @@ impl Script {
             // dropped prepared statements): the step's fault.
             (Some(Op::Write(_) | Op::SchemaVersion(_)), Some(fault), _) => Error::other(fault),
             // A commit that reports failure may still have happened.
-            (Some(Op::Commit), _, error) => Error::Unconfirmed(Box::new(error)),
+            (Some(Op::Commit | Op::CommitHolding | Op::CommitReleasing), _, error) => {
+                Error::Unconfirmed(Box::new(error))
+            }
             (_, _, error) => error,
         };
         let Some(index) = self.culprit(at) else {

@@ -255,17 +255,15 @@ fn with_a_lock_per_transaction_a_no_transaction_step_holds_it_throughout() {
     assert_eq!(
         ops,
         [
-            Op::HoldLock,
             Op::Begin,
             Op::Verify,
             Op::Write(Write::InProgress(0)),
-            Op::Commit,
+            Op::CommitHolding,
             Op::Run(0),
             Op::Begin,
             Op::Write(Write::Finish(1, Some(0))),
             Op::SchemaVersion(1),
-            Op::Commit,
-            Op::ReleaseLock,
+            Op::CommitReleasing,
         ]
     );
 }
