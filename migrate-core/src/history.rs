@@ -148,11 +148,16 @@ impl Head {
     }
 }
 
+/// The versions' squares are summed modulo this prime, so that the sum
+/// stays in integer arithmetic (cheap) whatever the versions.
+const SQUARE_MODULUS: u64 = 1_000_003;
+
 /// What [`HistorySql::verify`] compares: enough to see that another
 /// process applied, reverted or repaired something — how many rows, the
-/// sum and the sum of squares of their versions (so {1, 2, 5} and
-/// {1, 3, 4} differ), and the sums of the versions left in progress and
-/// reverting. `None` where a sum would not fit (versions near 2^63).
+/// sum and the sum of squares (of versions modulo a prime) of their
+/// versions (so {1, 2, 5} and {1, 3, 4} differ), and the sums of the
+/// versions left in progress and reverting. `None` where a sum would not
+/// fit (versions near 2^63).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
     numbers: [Option<u128>; 5],
@@ -172,7 +177,7 @@ impl Fingerprint {
             numbers: [
                 Some(model.len() as u128),
                 sum(&|v, _| u128::from(v)),
-                sum(&|v, _| u128::from(v) * u128::from(v)),
+                sum(&|v, _| u128::from(v % SQUARE_MODULUS).pow(2)),
                 sum(&when(RowState::InProgress)),
                 sum(&when(RowState::Reverting)),
             ],
@@ -285,7 +290,7 @@ impl HistorySql {
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
             fingerprint: format!(
                 "SELECT count(*), coalesce(sum(version), 0), \
-                 coalesce(sum(CAST(version AS DECIMAL(40, 0)) * version), 0), \
+                 coalesce(sum((version % {SQUARE_MODULUS}) * (version % {SQUARE_MODULUS})), 0), \
                  coalesce(sum(CASE WHEN state = 'in_progress' THEN version ELSE 0 END), 0), \
                  coalesce(sum(CASE WHEN state = 'reverting' THEN version ELSE 0 END), 0) \
                  FROM {quoted}"
@@ -426,17 +431,16 @@ impl HistorySql {
         }
     }
 
-    /// Records a migration as applied or in progress.
+    /// The statement recording a migration as applied or in progress.
     pub(crate) fn insert(
         &self,
-        tx: &mut dyn Tx,
         migration: &Migration,
         state: RowState,
         execution_ms: i64,
-    ) -> Result<()> {
-        tx.execute(
+    ) -> (&str, Vec<Value>) {
+        (
             &self.insert,
-            &[
+            vec![
                 version_value(migration.version()),
                 migration.name().into(),
                 migration.kind().as_str().into(),
@@ -447,39 +451,44 @@ impl HistorySql {
                 Value::Integer(execution_ms),
             ],
         )
-        .map_err(|e| self.failed("write", e))?;
-        Ok(())
     }
 
-    /// Marks an in-progress row applied.
-    pub(crate) fn finish(&self, tx: &mut dyn Tx, version: u64, execution_ms: i64) -> Result<()> {
-        tx.execute(
+    /// The statement marking an in-progress row applied.
+    pub(crate) fn finish(&self, version: u64, execution_ms: i64) -> (&str, Vec<Value>) {
+        (
             &self.finish,
-            &[
+            vec![
                 RowState::Applied.as_str().into(),
                 Value::Integer(execution_ms),
                 version_value(version),
             ],
         )
-        .map_err(|e| self.failed("write", e))?;
-        Ok(())
     }
 
-    /// Marks an applied row as reverting, while a no-transaction down step runs.
-    pub(crate) fn unfinish(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
-        tx.execute(
+    /// The statement marking an applied row as reverting, while a
+    /// no-transaction down step runs.
+    pub(crate) fn unfinish(&self, version: u64) -> (&str, Vec<Value>) {
+        (
             &self.unfinish,
-            &[RowState::Reverting.as_str().into(), version_value(version)],
+            vec![RowState::Reverting.as_str().into(), version_value(version)],
         )
-        .map_err(|e| self.failed("write", e))?;
-        Ok(())
     }
 
-    /// Deletes a row (a reverted or undone migration).
-    pub(crate) fn delete(&self, tx: &mut dyn Tx, version: u64) -> Result<()> {
-        tx.execute(&self.delete, &[version_value(version)])
-            .map_err(|e| self.failed("write", e))?;
-        Ok(())
+    /// The statement deleting a row (a reverted or undone migration).
+    pub(crate) fn delete(&self, version: u64) -> (&str, Vec<Value>) {
+        (&self.delete, vec![version_value(version)])
+    }
+
+    /// Runs one of the statements above.
+    pub(crate) fn write(&self, tx: &mut dyn Tx, (sql, params): (&str, Vec<Value>)) -> Result<()> {
+        tx.execute(sql, &params)
+            .map(drop)
+            .map_err(|e| self.write_failed(e))
+    }
+
+    /// A failure of one of the statements above, named as the history's.
+    pub(crate) fn write_failed(&self, error: Error) -> Error {
+        self.failed("write", error)
     }
 
     /// The database's schema version (SQLite's `PRAGMA user_version`)

@@ -210,7 +210,7 @@ impl Driver for Recording<'_> {
             return Ok(vec![vec![
                 Some(rows.len().to_string()),
                 Some(sum(&|v, _| v)),
-                Some(sum(&|v, _| v * v)),
+                Some(sum(&|v, _| (v % 1_000_003) * (v % 1_000_003))),
                 Some(sum(&|v, s| if s == "in_progress" { v } else { 0 })),
                 Some(sum(&|v, s| if s == "reverting" { v } else { 0 })),
             ]]);

@@ -711,3 +711,32 @@ fn a_busy_lock_is_waited_for_without_a_timer_and_outside_a_transaction() {
     assert!(report.unwrap().applied.is_empty());
     assert_eq!(holder.join().unwrap().unwrap().applied.len(), 2);
 }
+
+#[test]
+fn a_history_write_refused_with_its_commit_already_sent_commits_nothing() {
+    // Migration 1 makes the history refuse version 2's row: the async
+    // client has sent COMMIT right behind that insert.
+    let set = unchecked(&[
+        (
+            "0001_trap.sql",
+            "CREATE FUNCTION trap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.version = 2 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;\n\
+             CREATE TRIGGER trap BEFORE INSERT ON migrate_schema_history \
+             FOR EACH ROW EXECUTE FUNCTION trap();",
+        ),
+        ("0002_victim.sql", "CREATE TABLE victim (x INTEGER);"),
+    ]);
+    let Some(mut db) = AsyncPostgres::fresh() else {
+        return;
+    };
+    let err = db.conn().run_pending(set.runner()).unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    assert_eq!(db.versions(DEFAULT_TABLE), [1]);
+    assert!(
+        !db.table_exists("victim"),
+        "the migration committed without its row"
+    );
+    assert!(!in_transaction(db.conn()));
+    let locks = db.conn().block_on(async |c| advisory_locks_held(c).await);
+    assert_eq!(locks, "0");
+}

@@ -98,6 +98,21 @@ pub trait Driver: Tx {
         LockScope::Session
     }
 
+    /// Runs `sql` with `params` — the last statement of a transaction —
+    /// then commits, sending the two together where the driver can
+    /// (pipelined: a statement that fails leaves the `COMMIT` to roll the
+    /// transaction back). `Err`: the statement failed, and nothing is
+    /// committed; `Ok(Err)`: the commit failed (it may have happened).
+    /// The default sends them one after the other.
+    ///
+    /// # Errors
+    ///
+    /// The statement's error; the commit's, inside `Ok`.
+    fn execute_and_commit(&mut self, sql: &str, params: &[Value]) -> Result<Result<()>> {
+        self.execute(sql, params)?;
+        Ok(self.commit())
+    }
+
     /// Commits; where the lock is held per transaction, keeps holding it
     /// past this commit — taken with the commit, in one message, so that
     /// either both happen or neither — until

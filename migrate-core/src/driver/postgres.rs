@@ -83,6 +83,20 @@ pub(crate) trait Session {
         values: &[Value],
     ) -> std::result::Result<Vec<Row>, Fail>;
     fn is_closed(&self) -> bool;
+    /// Runs `statement`, then commits, pipelined in one round trip, with
+    /// each one's outcome; `None` where the session cannot pipeline (the
+    /// sync client).
+    #[allow(clippy::type_complexity)]
+    fn execute_and_commit(
+        &mut self,
+        _statement: &Statement,
+        _values: &[Value],
+    ) -> Option<(
+        std::result::Result<u64, Fail>,
+        std::result::Result<(), Fail>,
+    )> {
+        None
+    }
     /// Waits before polling the lock again (on the calling thread: the
     /// async client's runtime runs on a blocking thread of its own).
     fn sleep(&mut self, duration: Duration) {
@@ -658,6 +672,20 @@ impl Driver for PostgresDriver<'_> {
         self.session
             .end(false, None)
             .map_err(|e| pg_error(e, "ROLLBACK"))
+    }
+
+    fn execute_and_commit(&mut self, sql: &str, values: &[Value]) -> Result<Result<()>> {
+        let statement = self.statement(sql)?;
+        match self.session.execute_and_commit(&statement, values) {
+            Some((executed, committed)) => {
+                executed.map_err(|e| pg_error(e, sql))?;
+                Ok(committed.map_err(|e| pg_error(e, "COMMIT")))
+            }
+            None => {
+                self.execute(sql, values)?;
+                Ok(self.commit())
+            }
+        }
     }
 
     fn commit_and_hold(&mut self) -> Result<()> {

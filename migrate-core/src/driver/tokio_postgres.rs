@@ -16,6 +16,8 @@
 //! lock, taken inside each transaction ([`LockScope::Transaction`]), goes
 //! with it. The blocking thread finds the channel closed and stops.
 
+use std::future::Future;
+
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, IsolationLevel, Row, SimpleQueryMessage, Statement};
 
@@ -25,7 +27,8 @@ use crate::error::{Error, Result};
 use crate::runtime::Applied;
 use crate::tx::Value;
 
-type Reply<T> = oneshot::Sender<std::result::Result<T, tokio_postgres::Error>>;
+type Outcome<T> = std::result::Result<T, tokio_postgres::Error>;
+type Reply<T> = oneshot::Sender<Outcome<T>>;
 
 /// One request from the blocking thread to the task that owns the client.
 pub(crate) enum Request {
@@ -44,6 +47,12 @@ pub(crate) enum Request {
     Prepare(String, Reply<Statement>),
     Execute(Statement, Vec<Value>, Reply<u64>),
     Query(Statement, Vec<Value>, Reply<Vec<Row>>),
+    /// The statement, then COMMIT, pipelined; each one's outcome.
+    ExecuteCommit(
+        Statement,
+        Vec<Value>,
+        oneshot::Sender<(Outcome<u64>, Option<Outcome<()>>)>,
+    ),
     /// A migration was applied or reverted: call the runner's callback.
     Progress(Applied),
 }
@@ -126,6 +135,29 @@ impl Session for Remote {
 
     fn is_closed(&self) -> bool {
         self.requests.is_closed()
+    }
+
+    fn execute_and_commit(
+        &mut self,
+        statement: &Statement,
+        values: &[Value],
+    ) -> Option<(
+        std::result::Result<u64, Fail>,
+        std::result::Result<(), Fail>,
+    )> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::ExecuteCommit(statement.clone(), values.to_vec(), reply);
+        if self.requests.send(request).is_err() {
+            return Some((Err(Fail::Cancelled), Err(Fail::Cancelled)));
+        }
+        Some(match answer.blocking_recv() {
+            // No COMMIT was sent when the statement failed before it was.
+            Ok((executed, committed)) => (
+                executed.map_err(Fail::Server),
+                committed.map_or(Err(Fail::Cancelled), |c| c.map_err(Fail::Server)),
+            ),
+            Err(_) => (Err(Fail::Cancelled), Err(Fail::Cancelled)),
+        })
     }
 
     fn lock_scope(&self) -> LockScope {
@@ -224,6 +256,31 @@ async fn serve(
                             let _ = reply.send(ended);
                             break;
                         }
+                        Request::ExecuteCommit(statement, values, reply) => {
+                            let params = params(&values);
+                            let refs = refs(&params);
+                            let (executed, committed) =
+                                execute_then_commit(transaction.client(), &statement, &refs).await;
+                            match committed {
+                                Some(Ok(())) => {
+                                    // Ended by that COMMIT: nothing for its
+                                    // drop to roll back.
+                                    std::mem::forget(transaction);
+                                    let _ = reply.send((executed, Some(Ok(()))));
+                                    break;
+                                }
+                                // The COMMIT failed: the server ended the
+                                // transaction, or the connection is gone.
+                                Some(Err(e)) => {
+                                    let _ = reply.send((executed, Some(Err(e))));
+                                    break;
+                                }
+                                // Nothing sent: the driver rolls back next.
+                                None => {
+                                    let _ = reply.send((executed, None));
+                                }
+                            }
+                        }
                         Request::End {
                             commit,
                             before: None,
@@ -279,6 +336,16 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
         Request::Prepare(sql, reply) => {
             let _ = reply.send(client.prepare(&sql).await);
         }
+        Request::ExecuteCommit(statement, values, reply) => {
+            // No transaction of ours is open: one after the other.
+            let params = params(&values);
+            let executed = client.execute(&statement, &refs(&params)).await;
+            let committed = match executed {
+                Ok(_) => Some(client.batch_execute("COMMIT").await),
+                Err(_) => None,
+            };
+            let _ = reply.send((executed, committed));
+        }
         Request::Execute(statement, values, reply) => {
             let params = params(&values);
             let _ = reply.send(client.execute(&statement, &refs(&params)).await);
@@ -293,4 +360,60 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
             }
         }
     }
+}
+
+/// Sends `statement` and, right behind it, `COMMIT`: one round trip. The
+/// server runs them in order, so a failing statement leaves the COMMIT to
+/// roll back. A statement that has failed by its first poll — before it
+/// was sent (a value its parameter cannot take), or answered that fast —
+/// sends no COMMIT (`None`): the driver rolls back.
+async fn execute_then_commit(
+    client: &Client,
+    statement: &Statement,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> (Outcome<u64>, Option<Outcome<()>>) {
+    let mut execute = std::pin::pin!(client.execute(statement, params));
+    // The first poll sends the statement, or fails before sending anything.
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(execute.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(Err(e)) => return (Err(e), None),
+        // Already answered (the connection task runs on another thread).
+        std::task::Poll::Ready(Ok(n)) => {
+            return (Ok(n), Some(client.batch_execute("COMMIT").await));
+        }
+        std::task::Poll::Pending => {}
+    }
+    let (executed, committed) = both(execute, client.batch_execute("COMMIT")).await;
+    (executed, Some(committed))
+}
+
+/// Awaits two futures at once, polling `first` first, so that what it
+/// sends goes before what `second` sends.
+async fn both<A: std::future::Future, B: std::future::Future>(
+    first: A,
+    second: B,
+) -> (A::Output, B::Output) {
+    let (mut first, mut second) = (std::pin::pin!(first), std::pin::pin!(second));
+    let (mut a, mut b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if a.is_none() {
+            if let std::task::Poll::Ready(out) = first.as_mut().poll(cx) {
+                a = Some(out);
+            }
+        }
+        if b.is_none() {
+            if let std::task::Poll::Ready(out) = second.as_mut().poll(cx) {
+                b = Some(out);
+            }
+        }
+        match (a.take(), b.take()) {
+            (Some(x), Some(y)) => std::task::Poll::Ready((x, y)),
+            (x, y) => {
+                a = x;
+                b = y;
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
 }

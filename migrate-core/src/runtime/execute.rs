@@ -27,7 +27,8 @@ pub(crate) fn execute<D: Driver>(
     let mut held = false;
     let mut checked = None;
     let mut failure = None;
-    for (at, op) in script.ops.iter().enumerate() {
+    let mut at = 0;
+    while let Some(op) = script.ops.get(at) {
         let result = match *op {
             Op::CheckForeignKeysBefore | Op::CheckForeignKeysAfter => driver.check_foreign_keys(),
             Op::ForeignKeysOff => driver
@@ -63,7 +64,24 @@ pub(crate) fn execute<D: Driver>(
                     None => Ok(()),
                 }
             }
-            Op::Write(write) => write_row(driver, sql, script, write, &started),
+            // The last write of a transaction goes with its COMMIT (one
+            // round trip where the driver can); a failing commit is the
+            // commit's own failure.
+            Op::Write(write) if script.ops.get(at + 1) == Some(&Op::Commit) => {
+                let statement = row_statement(sql, script, write, &started);
+                match driver.execute_and_commit(statement.0, &statement.1) {
+                    Err(e) => Err(sql.write_failed(e)),
+                    Ok(Err(e)) => {
+                        at += 1;
+                        Err(e)
+                    }
+                    Ok(Ok(())) => {
+                        at += 1;
+                        Ok(())
+                    }
+                }
+            }
+            Op::Write(write) => sql.write(driver, row_statement(sql, script, write, &started)),
             Op::SchemaVersion(version) => sql.set_schema_version(driver, version),
             Op::Commit => driver.commit(),
         };
@@ -71,6 +89,7 @@ pub(crate) fn execute<D: Driver>(
             failure = Some((at, error));
             break;
         }
+        at += 1;
     }
     let Some((at, error)) = failure else {
         if let Some(was_on) = foreign_keys_were {
@@ -90,7 +109,7 @@ pub(crate) fn execute<D: Driver>(
         }
     }
     if let Some(write) = failure.mark_dirty {
-        if let Err(e) = write_row(driver, sql, script, write, &started) {
+        if let Err(e) = sql.write(driver, row_statement(sql, script, write, &started)) {
             log::error!("could not mark the failed migration dirty: {e}");
         }
     }
@@ -106,14 +125,13 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Performs one history write.
-fn write_row<D: Driver>(
-    driver: &mut D,
-    sql: &HistorySql,
+/// The statement of one history write.
+fn row_statement<'s>(
+    sql: &'s HistorySql,
     script: &Script,
     write: Write,
     started: &[Instant],
-) -> Result<()> {
+) -> (&'s str, Vec<Value>) {
     let elapsed = |i: usize| millis(started[i].elapsed());
     match write {
         Write::Applied(i) => {
@@ -122,14 +140,12 @@ fn write_row<D: Driver>(
             } else {
                 0
             };
-            sql.insert(driver, script.units[i].migration, RowState::Applied, ms)
+            sql.insert(script.units[i].migration, RowState::Applied, ms)
         }
-        Write::InProgress(i) => {
-            sql.insert(driver, script.units[i].migration, RowState::InProgress, 0)
-        }
-        Write::Finish(version, unit) => sql.finish(driver, version, unit.map_or(0, elapsed)),
-        Write::Reverting(version) => sql.unfinish(driver, version),
-        Write::Delete(version) => sql.delete(driver, version),
+        Write::InProgress(i) => sql.insert(script.units[i].migration, RowState::InProgress, 0),
+        Write::Finish(version, unit) => sql.finish(version, unit.map_or(0, elapsed)),
+        Write::Reverting(version) => sql.unfinish(version),
+        Write::Delete(version) => sql.delete(version),
     }
 }
 

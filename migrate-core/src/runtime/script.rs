@@ -425,7 +425,16 @@ impl Script {
 /// `body` in a transaction; with `foreign_keys_off`, SQLite's rebuild
 /// procedure around it; with a lock held per transaction, the history
 /// checked unchanged first.
+///
+/// The schema-version update goes before the last history write, so that
+/// the write is the last statement before `COMMIT` and a driver can send
+/// the two together ([`Driver::execute_and_commit`](crate::Driver::execute_and_commit)).
 fn transaction(body: &[Op], foreign_keys_off: bool, scope: LockScope) -> Vec<Op> {
+    let mut body = body.to_vec();
+    if let [.., Op::Write(_), Op::SchemaVersion(_)] = body[..] {
+        let n = body.len();
+        body.swap(n - 2, n - 1);
+    }
     let mut ops = Vec::with_capacity(body.len() + 6);
     if foreign_keys_off {
         ops.push(Op::CheckForeignKeysBefore);
@@ -435,7 +444,7 @@ fn transaction(body: &[Op], foreign_keys_off: bool, scope: LockScope) -> Vec<Op>
     if scope == LockScope::Transaction {
         ops.push(Op::Verify);
     }
-    ops.extend_from_slice(body);
+    ops.extend_from_slice(&body);
     if foreign_keys_off {
         ops.push(Op::CheckForeignKeysAfter);
     }
@@ -499,20 +508,20 @@ mod tests {
     }
 
     #[test]
-    fn a_transactional_step_is_begin_run_record_version_commit() {
+    fn a_transactional_step_is_begin_run_version_record_commit() {
         let script = Script::step(unit(1, Change::Apply), 1, LockScope::Session);
         assert_eq!(
             script.ops,
             [
                 Op::Begin,
                 Op::Run(0),
-                Op::Write(Write::Applied(0)),
                 Op::SchemaVersion(1),
+                Op::Write(Write::Applied(0)),
                 Op::Commit
             ]
         );
         let revert = Script::step(unit(3, Change::Revert), 2, LockScope::Session);
-        assert_eq!(revert.ops[2], Op::Write(Write::Delete(3)));
+        assert_eq!(revert.ops[3], Op::Write(Write::Delete(3)));
     }
 
     #[test]
@@ -538,7 +547,7 @@ mod tests {
             Some(Cleanup::LeftDirty)
         );
         // A history write refused in an aborted transaction blames the step.
-        let failure = script.failure(2, Error::Driver("aborted".into()), Some("it ignored"));
+        let failure = script.failure(3, Error::Driver("aborted".into()), Some("it ignored"));
         assert!(failure.error.to_string().contains("it ignored"));
         // A revert names the down file.
         let revert = Script::step(unit(3, Change::Revert), 2, LockScope::Session);
