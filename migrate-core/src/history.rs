@@ -152,30 +152,51 @@ impl Head {
 /// stays in integer arithmetic (cheap) whatever the versions.
 const SQUARE_MODULUS: u64 = 1_000_003;
 
-/// What [`HistorySql::verify`] compares: enough to see that another
-/// process applied, reverted or repaired something — how many rows, the
-/// sum and the sum of squares (of versions modulo a prime) of their
-/// versions (so {1, 2, 5} and {1, 3, 4} differ), and the sums of the
-/// versions left in progress and reverting. `None` where a sum would not
-/// fit (versions near 2^63).
+/// What [`HistorySql::verify`] compares, over the rows from version
+/// `from` up and the unfinished ones: how many, the sum and the sum of
+/// squares (modulo a prime) of their versions (so {5, 6, 9} and {5, 7, 8}
+/// differ), and the sums of the versions in progress and reverting.
+/// `None` where a sum would not fit (versions near 2^63).
+///
+/// Why rows from `from` suffice, with `from` the lower of the highest
+/// version the run knows and the version its next transaction writes:
+/// another process applying anything this run would apply, or anything
+/// newer, adds a row there; a revert removes the highest rows, the known
+/// highest among them; a repair or a crash changes an unfinished row. So
+/// the check reads a primary-key range and the partial index of unfinished
+/// rows, not the whole history. (A row deleted by hand below `from` is
+/// found by the next run's full read.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
+    from: u64,
     numbers: [Option<u128>; 5],
 }
 
 impl Fingerprint {
-    /// The fingerprint of a history whose rows are `model` (version → state).
-    pub(crate) fn of(model: &std::collections::BTreeMap<u64, RowState>) -> Self {
-        let sum = |f: &dyn Fn(u64, RowState) -> u128| {
+    /// The fingerprint of a history whose rows are `model` (version →
+    /// state), for a transaction writing `writes` first.
+    pub(crate) fn of(model: &std::collections::BTreeMap<u64, RowState>, writes: u64) -> Self {
+        let highest = model.keys().next_back().copied().unwrap_or(0);
+        Fingerprint::over(model, highest.min(writes))
+    }
+
+    /// The fingerprint of `model`'s rows from version `from` up and its
+    /// unfinished ones: what [`HistorySql::verify`] reads.
+    fn over(model: &std::collections::BTreeMap<u64, RowState>, from: u64) -> Self {
+        let counted = || {
             model
                 .iter()
-                .try_fold(0u128, |total, (v, s)| total.checked_add(f(*v, *s)))
+                .filter(move |(v, s)| **v >= from || s.is_unfinished())
+        };
+        let sum = |f: &dyn Fn(u64, RowState) -> u128| {
+            counted().try_fold(0u128, |total, (v, s)| total.checked_add(f(*v, *s)))
         };
         let when =
             |state: RowState| move |v: u64, s: RowState| if s == state { u128::from(v) } else { 0 };
         Fingerprint {
+            from,
             numbers: [
-                Some(model.len() as u128),
+                Some(counted().count() as u128),
                 sum(&|v, _| u128::from(v)),
                 sum(&|v, _| u128::from(v % SQUARE_MODULUS).pow(2)),
                 sum(&when(RowState::InProgress)),
@@ -205,6 +226,11 @@ pub(crate) struct HistorySql {
     unfinish: String,
     delete: String,
     fingerprint: String,
+}
+
+/// A version as an SQL literal (versions are at most `i64::MAX`).
+fn version_bound(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
 }
 
 fn version_value(version: u64) -> Value {
@@ -293,7 +319,7 @@ impl HistorySql {
                  coalesce(sum((version % {SQUARE_MODULUS}) * (version % {SQUARE_MODULUS})), 0), \
                  coalesce(sum(CASE WHEN state = 'in_progress' THEN version ELSE 0 END), 0), \
                  coalesce(sum(CASE WHEN state = 'reverting' THEN version ELSE 0 END), 0) \
-                 FROM {quoted}"
+                 FROM {quoted} WHERE version >= "
             ),
             table: quoted,
         }
@@ -396,8 +422,12 @@ impl HistorySql {
     }
 
     /// The query [`verify`](HistorySql::verify) compares the answer of.
-    pub(crate) fn fingerprint_sql(&self) -> &str {
-        &self.fingerprint
+    pub(crate) fn fingerprint_sql(&self, expected: &Fingerprint) -> String {
+        format!(
+            "{}{} OR state <> 'applied'",
+            self.fingerprint,
+            version_bound(expected.from)
+        )
     }
 
     /// Fails with [`Error::HistoryChanged`] unless the history's rows are
@@ -501,5 +531,51 @@ impl HistorySql {
                 .map_err(|e| self.failed("write the schema version beside", e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Fingerprint, RowState};
+
+    fn model(rows: &[(u64, RowState)]) -> BTreeMap<u64, RowState> {
+        rows.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_fingerprint_tells_apart_what_other_processes_do() {
+        use RowState::{Applied as A, InProgress as P};
+        // What this run expects, against what the database's rows read
+        // over the same range.
+        let differs = |run: &[(u64, RowState)], writes, db: &[(u64, RowState)]| {
+            let expected = Fingerprint::of(&model(run), writes);
+            expected != Fingerprint::over(&model(db), expected.from)
+        };
+        // Same count and sum, other versions.
+        assert!(
+            Fingerprint::over(&model(&[(5, A), (6, A), (9, A)]), 0)
+                != Fingerprint::over(&model(&[(5, A), (7, A), (8, A)]), 0)
+        );
+        // Another process applied the version this run writes next, or a newer one.
+        assert!(differs(&[(1, A), (2, A)], 3, &[(1, A), (2, A), (3, A)]));
+        assert!(differs(&[(1, A), (2, A)], 3, &[(1, A), (2, A), (7, A)]));
+        // Another process reverted the highest.
+        assert!(differs(&[(1, A), (2, A)], 3, &[(1, A)]));
+        // Which version is unfinished matters, wherever it is.
+        assert!(differs(
+            &[(1, P), (2, A), (3, A)],
+            4,
+            &[(1, A), (2, P), (3, A)]
+        ));
+        // An out-of-order version this run applies next appearing below the highest.
+        assert!(differs(&[(1, A), (5, A)], 3, &[(1, A), (3, A), (5, A)]));
+        // Nothing changed: equal, though rows below the range are not read.
+        assert!(!differs(
+            &[(1, A), (2, A), (3, A)],
+            4,
+            &[(1, A), (2, A), (3, A)]
+        ));
     }
 }

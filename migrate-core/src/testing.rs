@@ -199,8 +199,20 @@ impl Driver for Recording<'_> {
         self.0.sql.push(sql.to_owned());
         if sql.starts_with("SELECT count(*)") {
             // The history's fingerprint, computed as the SQL asks.
-            let rows = &self.0.rows;
+            let from: i64 = sql
+                .split("version >= ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             let state = |r: &Vec<Value>| r[6].as_str().unwrap_or_default().to_owned();
+            let rows: BTreeMap<i64, Vec<Value>> = self
+                .0
+                .rows
+                .iter()
+                .filter(|(v, r)| **v >= from || state(r) != "applied")
+                .map(|(v, r)| (*v, r.clone()))
+                .collect();
             let sum = |f: &dyn Fn(i128, &str) -> i128| {
                 rows.iter()
                     .map(|(v, r)| f(i128::from(*v), &state(r)))

@@ -37,8 +37,8 @@ pub(crate) fn execute<D: Driver>(
             // A check right after it is sent with it (one round trip
             // where the driver can), and judged at its own operation.
             Op::Begin => match (script.ops.get(at + 1), expected) {
-                (Some(Op::Verify), Some(_)) => {
-                    match driver.begin_and_query(sql.fingerprint_sql()) {
+                (Some(Op::Verify), Some(expected)) => {
+                    match driver.begin_and_query(&sql.fingerprint_sql(expected)) {
                         Ok(rows) => {
                             checked = Some(rows);
                             Ok(())
@@ -51,7 +51,7 @@ pub(crate) fn execute<D: Driver>(
             Op::Verify => match (expected, checked.take()) {
                 (Some(expected), Some(rows)) => sql.verify(Ok(rows), expected),
                 (Some(expected), None) => {
-                    sql.verify(driver.query_text(sql.fingerprint_sql()), expected)
+                    sql.verify(driver.query_text(&sql.fingerprint_sql(expected)), expected)
                 }
                 (None, _) => Ok(()),
             },

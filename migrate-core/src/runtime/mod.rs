@@ -414,7 +414,8 @@ impl Run<'_> {
     }
 
     fn execute<D: Driver>(&mut self, driver: &mut D, script: &Script) -> Result<Vec<Duration>> {
-        let expected = self.model.as_ref().map(Fingerprint::of);
+        let writes = script.first_written_version().unwrap_or(u64::MAX);
+        let expected = self.model.as_ref().map(|m| Fingerprint::of(m, writes));
         let took = execute(driver, self.sql, script, expected.as_ref())?;
         if let Some(model) = &mut self.model {
             script.record(model);

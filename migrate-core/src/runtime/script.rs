@@ -395,6 +395,17 @@ impl Script {
 }
 
 impl Script {
+    /// The version of the first history row this script writes.
+    pub fn first_written_version(&self) -> Option<u64> {
+        self.ops.iter().find_map(|op| match op {
+            Op::Write(Write::Applied(i) | Write::InProgress(i)) => {
+                Some(self.units[*i].migration.version())
+            }
+            Op::Write(Write::Finish(v, _) | Write::Reverting(v) | Write::Delete(v)) => Some(*v),
+            _ => None,
+        })
+    }
+
     /// Brings `model` (version → state) up to date with what this script
     /// wrote, once it succeeded.
     pub fn record(&self, model: &mut BTreeMap<u64, RowState>) {
