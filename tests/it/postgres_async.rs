@@ -187,19 +187,26 @@ fn slow_set() -> &'static migrate::Migrations {
     ])
 }
 
+/// A client whose run of [`slow_set`] was dropped (a timeout) while
+/// migration 2 slept.
+async fn dropped_inside_the_slow_migration(url: &str) -> tokio_postgres::Client {
+    let mut client = connect_async(url).await;
+    let cut = tokio::time::timeout(
+        Duration::from_millis(500),
+        slow_set().run_pending_async(&mut client),
+    )
+    .await;
+    assert!(cut.is_err(), "the run should still be sleeping: {cut:?}");
+    client
+}
+
 #[test]
 fn a_run_dropped_inside_a_slow_migration_leaves_nothing_half_applied_and_no_lock() {
     let Some(url) = fresh_database() else { return };
     let set = slow_set();
     let runtime = current_thread();
     runtime.block_on(async {
-        let mut client = connect_async(&url).await;
-        let cut = tokio::time::timeout(
-            Duration::from_millis(500),
-            set.run_pending_async(&mut client),
-        )
-        .await;
-        assert!(cut.is_err(), "the run should still be sleeping: {cut:?}");
+        let mut client = dropped_inside_the_slow_migration(&url).await;
 
         // Another process gets the lock as soon as the dropped statement
         // ends and is rolled back, and applies what is left.
@@ -243,13 +250,7 @@ fn the_same_client_finishes_the_job_after_its_run_was_dropped() {
     let set = slow_set();
     let runtime = current_thread();
     runtime.block_on(async {
-        let mut client = connect_async(&url).await;
-        let cut = tokio::time::timeout(
-            Duration::from_millis(300),
-            set.run_pending_async(&mut client),
-        )
-        .await;
-        assert!(cut.is_err());
+        let mut client = dropped_inside_the_slow_migration(&url).await;
         let report = set.run_pending_async(&mut client).await.unwrap();
         assert_eq!(report.applied.len(), 1, "{report:?}");
         assert_eq!(report.applied[0].version, 2);
@@ -405,24 +406,7 @@ fn a_lock_held_by_a_sync_migrator_makes_the_async_one_wait_then_time_out_naming_
     let sync_run =
         std::thread::spawn(move || set.run_pending(&mut crate::postgres::connect(&sync_url)));
     // Wait until the sync run sleeps inside migration 2, holding the lock.
-    let mut watcher = crate::postgres::connect(&url);
-    let start = Instant::now();
-    while watcher
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1.5)%' \
-             AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .unwrap()
-        .get::<_, i64>(0)
-        == 0
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the sync run never got inside"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until_running(&url, "pg_sleep(1.5)");
     let runtime = current_thread();
     let err = runtime.block_on(async {
         let mut client = connect_async(&url).await;
