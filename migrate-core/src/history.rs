@@ -148,60 +148,47 @@ impl Head {
     }
 }
 
-/// The versions' squares are summed modulo this prime, so that the sum
-/// stays in integer arithmetic (cheap) whatever the versions.
-const SQUARE_MODULUS: u64 = 1_000_003;
+/// What one history row looks like to [`HistorySql::verify`]: its state
+/// and chained checksum (which covers every version up to it).
+pub(crate) type Seen = (RowState, String);
 
-/// What [`HistorySql::verify`] compares, over the rows from version
-/// `from` up and the unfinished ones: how many, the sum and the sum of
-/// squares (modulo a prime) of their versions (so {5, 6, 9} and {5, 7, 8}
-/// differ), and the sums of the versions in progress and reverting.
-/// `None` where a sum would not fit (versions near 2^63).
+/// What [`HistorySql::verify`] expects to read: the rows from version
+/// `from` up and the unfinished ones, each with its state and chained
+/// checksum, compared exactly.
 ///
 /// Why rows from `from` suffice, with `from` the lower of the highest
 /// version the run knows and the version its next transaction writes:
 /// another process applying anything this run would apply, or anything
 /// newer, adds a row there; a revert removes the highest rows, the known
-/// highest among them; a repair or a crash changes an unfinished row. So
-/// the check reads a primary-key range and the partial index of unfinished
-/// rows, not the whole history. (A row deleted by hand below `from` is
-/// found by the next run's full read.)
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// highest among them, and a re-apply by another binary puts back a row
+/// with another chained checksum; a repair or a crash changes an
+/// unfinished row. So the check reads a primary-key range (normally one
+/// row) and the partial index of unfinished rows, not the whole history.
+/// (A row deleted by hand below `from` is found by the next run's full read.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
     from: u64,
-    numbers: [Option<u128>; 5],
+    rows: Vec<(u64, RowState, String)>,
 }
 
 impl Fingerprint {
-    /// The fingerprint of a history whose rows are `model` (version →
-    /// state), for a transaction writing `writes` first.
-    pub(crate) fn of(model: &std::collections::BTreeMap<u64, RowState>, writes: u64) -> Self {
+    /// What a history whose rows are `model` shows to a transaction
+    /// writing `writes` first.
+    pub(crate) fn of(model: &std::collections::BTreeMap<u64, Seen>, writes: u64) -> Self {
         let highest = model.keys().next_back().copied().unwrap_or(0);
         Fingerprint::over(model, highest.min(writes))
     }
 
-    /// The fingerprint of `model`'s rows from version `from` up and its
-    /// unfinished ones: what [`HistorySql::verify`] reads.
-    fn over(model: &std::collections::BTreeMap<u64, RowState>, from: u64) -> Self {
-        let counted = || {
-            model
-                .iter()
-                .filter(move |(v, s)| **v >= from || s.is_unfinished())
-        };
-        let sum = |f: &dyn Fn(u64, RowState) -> u128| {
-            counted().try_fold(0u128, |total, (v, s)| total.checked_add(f(*v, *s)))
-        };
-        let when =
-            |state: RowState| move |v: u64, s: RowState| if s == state { u128::from(v) } else { 0 };
+    /// `model`'s rows from version `from` up and its unfinished ones:
+    /// what [`HistorySql::verify`] reads.
+    fn over(model: &std::collections::BTreeMap<u64, Seen>, from: u64) -> Self {
         Fingerprint {
             from,
-            numbers: [
-                Some(counted().count() as u128),
-                sum(&|v, _| u128::from(v)),
-                sum(&|v, _| u128::from(v % SQUARE_MODULUS).pow(2)),
-                sum(&when(RowState::InProgress)),
-                sum(&when(RowState::Reverting)),
-            ],
+            rows: model
+                .iter()
+                .filter(|(v, (state, _))| **v >= from || state.is_unfinished())
+                .map(|(v, (state, chain))| (*v, *state, chain.clone()))
+                .collect(),
         }
     }
 }
@@ -315,11 +302,7 @@ impl HistorySql {
             unfinish: format!("UPDATE {quoted} SET state = $1 WHERE version = $2"),
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
             fingerprint: format!(
-                "SELECT count(*), coalesce(sum(version), 0), \
-                 coalesce(sum((version % {SQUARE_MODULUS}) * (version % {SQUARE_MODULUS})), 0), \
-                 coalesce(sum(CASE WHEN state = 'in_progress' THEN version ELSE 0 END), 0), \
-                 coalesce(sum(CASE WHEN state = 'reverting' THEN version ELSE 0 END), 0) \
-                 FROM {quoted} WHERE version >= "
+                "SELECT version, state, chained_checksum FROM {quoted} WHERE version >= "
             ),
             table: quoted,
         }
@@ -424,7 +407,7 @@ impl HistorySql {
     /// The query [`verify`](HistorySql::verify) compares the answer of.
     pub(crate) fn fingerprint_sql(&self, expected: &Fingerprint) -> String {
         format!(
-            "{}{} OR state <> 'applied'",
+            "{}{} OR state <> 'applied' ORDER BY version",
             self.fingerprint,
             version_bound(expected.from)
         )
@@ -439,19 +422,18 @@ impl HistorySql {
         expected: &Fingerprint,
     ) -> Result<()> {
         let rows = rows.map_err(|e| self.failed("read", e))?;
-        let row = rows.first();
-        let number = |c: usize| {
-            row.and_then(|r| r.get(c))
-                .cloned()
-                .flatten()
-                .and_then(|t| t.parse::<u128>().ok())
-        };
-        // A sum too large to hold here is not compared.
-        let same = expected
-            .numbers
+        let found: Vec<(u64, RowState, String)> = rows
             .iter()
-            .enumerate()
-            .all(|(c, n)| n.is_none() || number(c) == *n);
+            .map(|row| {
+                let column = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
+                (
+                    column(0).parse().unwrap_or(0),
+                    RowState::parse(&column(1)),
+                    column(2),
+                )
+            })
+            .collect();
+        let same = found == expected.rows;
         if same {
             Ok(())
         } else {
@@ -538,44 +520,52 @@ impl HistorySql {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{Fingerprint, RowState};
+    use super::{Fingerprint, RowState, Seen};
 
-    fn model(rows: &[(u64, RowState)]) -> BTreeMap<u64, RowState> {
-        rows.iter().copied().collect()
+    fn model(rows: &[(u64, RowState, &str)]) -> BTreeMap<u64, Seen> {
+        rows.iter()
+            .map(|(v, s, c)| (*v, (*s, (*c).to_owned())))
+            .collect()
     }
 
     #[test]
-    fn the_fingerprint_tells_apart_what_other_processes_do() {
+    fn the_check_sees_what_other_processes_do() {
         use RowState::{Applied as A, InProgress as P};
         // What this run expects, against what the database's rows read
         // over the same range.
-        let differs = |run: &[(u64, RowState)], writes, db: &[(u64, RowState)]| {
+        let differs = |run: &[(u64, RowState, &str)], writes, db: &[(u64, RowState, &str)]| {
             let expected = Fingerprint::of(&model(run), writes);
             expected != Fingerprint::over(&model(db), expected.from)
         };
-        // Same count and sum, other versions.
-        assert!(
-            Fingerprint::over(&model(&[(5, A), (6, A), (9, A)]), 0)
-                != Fingerprint::over(&model(&[(5, A), (7, A), (8, A)]), 0)
-        );
+        let run = [(1, A, "c1"), (2, A, "c2")];
         // Another process applied the version this run writes next, or a newer one.
-        assert!(differs(&[(1, A), (2, A)], 3, &[(1, A), (2, A), (3, A)]));
-        assert!(differs(&[(1, A), (2, A)], 3, &[(1, A), (2, A), (7, A)]));
-        // Another process reverted the highest.
-        assert!(differs(&[(1, A), (2, A)], 3, &[(1, A)]));
+        assert!(differs(
+            &run,
+            3,
+            &[(1, A, "c1"), (2, A, "c2"), (3, A, "c3")]
+        ));
+        assert!(differs(
+            &run,
+            3,
+            &[(1, A, "c1"), (2, A, "c2"), (7, A, "c7")]
+        ));
+        // Reverted the highest; or reverted it and applied another binary's.
+        assert!(differs(&run, 3, &[(1, A, "c1")]));
+        assert!(differs(&run, 3, &[(1, A, "c1"), (2, A, "other")]));
         // Which version is unfinished matters, wherever it is.
         assert!(differs(
-            &[(1, P), (2, A), (3, A)],
+            &[(1, P, "c1"), (2, A, "c2"), (3, A, "c3")],
             4,
-            &[(1, A), (2, P), (3, A)]
+            &[(1, A, "c1"), (2, P, "c2"), (3, A, "c3")]
         ));
-        // An out-of-order version this run applies next appearing below the highest.
-        assert!(differs(&[(1, A), (5, A)], 3, &[(1, A), (3, A), (5, A)]));
+        // An out-of-order version this run applies next, below the highest.
+        assert!(differs(
+            &[(1, A, "c1"), (5, A, "c5")],
+            3,
+            &[(1, A, "c1"), (3, A, "c3"), (5, A, "c5")]
+        ));
         // Nothing changed: equal, though rows below the range are not read.
-        assert!(!differs(
-            &[(1, A), (2, A), (3, A)],
-            4,
-            &[(1, A), (2, A), (3, A)]
-        ));
+        assert!(!differs(&run, 3, &run));
+        assert_eq!(Fingerprint::of(&model(&run), 3).rows.len(), 1);
     }
 }

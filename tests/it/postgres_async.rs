@@ -724,3 +724,144 @@ fn a_history_write_refused_with_its_commit_already_sent_commits_nothing() {
     let locks = db.conn().block_on(async |c| advisory_locks_held(c).await);
     assert_eq!(locks, "0");
 }
+
+/// A set writing `marks` into `ledger`, one migration each (with a down
+/// step), with checksums derived from the marks: two sets agree on a
+/// version exactly when they agree on its mark.
+fn ledger_set(marks: &[&'static str]) -> &'static migrate::Migrations {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let list: Vec<Migration> = marks
+        .iter()
+        .zip(1u64..)
+        .map(|(mark, version)| {
+            let hex = |salt: &str| {
+                let digits: String = format!("{salt}{mark}")
+                    .bytes()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                leak(format!("{digits:0<64}")[..64].to_owned())
+            };
+            let up = if version == 1 {
+                "CREATE TABLE ledger (mark TEXT NOT NULL);".to_owned()
+            } else {
+                format!("INSERT INTO ledger (mark) VALUES ('{mark}');")
+            };
+            let down = if version == 1 {
+                "DROP TABLE ledger;".to_owned()
+            } else {
+                format!("DELETE FROM ledger WHERE mark = '{mark}';")
+            };
+            // The chain of version n covers versions 1 to n.
+            let chain: String = marks[..version as usize].concat();
+            Migration::__new(
+                version,
+                leak(format!("m{version}")),
+                leak(format!("{version:04}_m{version}.sql")),
+                Migration::__sql(leak(up), migrate::SqlMode::Transaction),
+                Checksums {
+                    exact: hex("e"),
+                    loose: hex("l"),
+                    chained: leak({
+                        let digits: String = chain.bytes().map(|b| format!("{b:02x}")).collect();
+                        format!("{digits:0<64}")[..64].to_owned()
+                    }),
+                },
+            )
+            .__with_down(
+                Some(leak(format!("{version:04}_m{version}.down.sql"))),
+                Migration::__sql(leak(down), migrate::SqlMode::Transaction),
+            )
+        })
+        .collect();
+    Box::leak(Box::new(Migrations::__new(
+        Box::leak(list.into_boxed_slice()),
+        DEFAULT_TABLE,
+        None,
+    )))
+}
+
+#[test]
+fn another_binary_reverting_and_reapplying_between_two_transactions_is_seen() {
+    let Some(url) = fresh_database() else { return };
+    let ours = ledger_set(&["a", "b", "c", "d", "e"]);
+    let theirs = ledger_set(&["a", "b", "W"]);
+    let runtime = current_thread();
+    let other_url = url.clone();
+    // Right after our version 3 commits, another binary reverts it and
+    // applies its own version 3, before our next transaction begins.
+    let interfere = move |applied: &migrate::Applied| {
+        if applied.version == 3 {
+            let url = other_url.clone();
+            std::thread::spawn(move || {
+                let mut client = crate::postgres::connect(&url);
+                ours.rollback_to(&mut client, 2).unwrap();
+                theirs.run_pending(&mut client).unwrap();
+            })
+            .join()
+            .unwrap();
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let mut client = connect_async(&url).await;
+        ours.runner()
+            .on_progress(&interfere)
+            .run_pending_async(&mut client)
+            .await
+    });
+    assert!(
+        matches!(outcome, Err(Error::ChecksumMismatch { version: 3, .. })),
+        "{outcome:?}"
+    );
+    let mut client = crate::postgres::connect(&url);
+    assert_eq!(
+        crate::postgres::versions(&mut client, DEFAULT_TABLE),
+        [1, 2, 3]
+    );
+    let marks: Vec<String> = client
+        .query("SELECT mark FROM ledger ORDER BY mark", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(marks, ["W", "b"], "nothing of ours went on top of theirs");
+}
+
+#[test]
+fn a_commit_the_server_refuses_is_a_rollback_on_both_clients() {
+    // A deferred foreign key fails only at COMMIT.
+    let set = unchecked(&[
+        (
+            "0001_parent.sql",
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) \
+             DEFERRABLE INITIALLY DEFERRED);",
+        ),
+        (
+            "0002_orphan.sql",
+            "INSERT INTO child (parent_id) VALUES (42);",
+        ),
+    ]);
+    let Some(mut db) = AsyncPostgres::fresh() else {
+        return;
+    };
+    let mut sync = crate::postgres::connect(&db.location());
+    for err in [
+        set.run_pending(&mut sync).unwrap_err(),
+        db.conn().run_pending(set.runner()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                Error::Failed {
+                    version: 2,
+                    cleanup: migrate::Cleanup::RolledBack,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    assert_eq!(db.versions(DEFAULT_TABLE), [1]);
+    assert!(!in_transaction(db.conn()));
+}

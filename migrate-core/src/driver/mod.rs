@@ -113,6 +113,15 @@ pub trait Driver: Tx {
         Ok(self.commit())
     }
 
+    /// Whether `error`, from a commit, is the database refusing it (a
+    /// deferred constraint, a serialization failure), which rolled the
+    /// transaction back, rather than a lost answer, after which it may
+    /// have committed. The default cannot tell: every failed commit is
+    /// reported unconfirmed.
+    fn commit_refused(&self, _error: &Error) -> bool {
+        false
+    }
+
     /// Commits; where the lock is held per transaction, keeps holding it
     /// past this commit — taken with the commit, in one message, so that
     /// either both happen or neither — until

@@ -84,8 +84,8 @@ pub(crate) trait Session {
     ) -> std::result::Result<Vec<Row>, Fail>;
     fn is_closed(&self) -> bool;
     /// Runs `statement`, then commits, pipelined in one round trip, with
-    /// each one's outcome; `None` where the session cannot pipeline (the
-    /// sync client).
+    /// each one's outcome (`None` for the commit: it was not sent); `None`
+    /// where the session cannot pipeline (the sync client).
     #[allow(clippy::type_complexity)]
     fn execute_and_commit(
         &mut self,
@@ -93,7 +93,7 @@ pub(crate) trait Session {
         _values: &[Value],
     ) -> Option<(
         std::result::Result<u64, Fail>,
-        std::result::Result<(), Fail>,
+        Option<std::result::Result<(), Fail>>,
     )> {
         None
     }
@@ -677,10 +677,17 @@ impl Driver for PostgresDriver<'_> {
     fn execute_and_commit(&mut self, sql: &str, values: &[Value]) -> Result<Result<()>> {
         let statement = self.statement(sql)?;
         match self.session.execute_and_commit(&statement, values) {
-            Some((executed, committed)) => {
-                executed.map_err(|e| pg_error(e, sql))?;
-                Ok(committed.map_err(|e| pg_error(e, "COMMIT")))
+            Some((Ok(_), Some(committed))) => Ok(committed.map_err(|e| pg_error(e, "COMMIT"))),
+            Some((Ok(_), None)) => Ok(self.commit()),
+            // Nothing was committed: not sent, or refused by the server
+            // (the COMMIT behind it then rolled back).
+            Some((Err(e), None)) => Err(pg_error(e, sql)),
+            Some((Err(Fail::Server(e)), Some(_))) if e.as_db_error().is_some() => {
+                Err(pg_error(Fail::Server(e), sql))
             }
+            // The answer was lost with the COMMIT already sent: it may
+            // have committed. The commit's failure, so: unconfirmed.
+            Some((Err(e), Some(_))) => Ok(Err(pg_error(e, sql))),
             None => {
                 self.execute(sql, values)?;
                 Ok(self.commit())
@@ -750,6 +757,13 @@ impl Driver for PostgresDriver<'_> {
             )?;
         }
         Ok(())
+    }
+
+    fn commit_refused(&self, error: &Error) -> bool {
+        // The server answered the COMMIT with an error (a deferred
+        // constraint, a serialization failure): it rolled back. A lost
+        // answer (a closed connection) says nothing.
+        code_of(error).is_some()
     }
 
     fn step_fault(&self, error: &Error) -> Option<&'static str> {

@@ -143,20 +143,21 @@ impl Session for Remote {
         values: &[Value],
     ) -> Option<(
         std::result::Result<u64, Fail>,
-        std::result::Result<(), Fail>,
+        Option<std::result::Result<(), Fail>>,
     )> {
         let (reply, answer) = oneshot::channel();
         let request = Request::ExecuteCommit(statement.clone(), values.to_vec(), reply);
         if self.requests.send(request).is_err() {
-            return Some((Err(Fail::Cancelled), Err(Fail::Cancelled)));
+            return Some((Err(Fail::Cancelled), None));
         }
         Some(match answer.blocking_recv() {
-            // No COMMIT was sent when the statement failed before it was.
             Ok((executed, committed)) => (
                 executed.map_err(Fail::Server),
-                committed.map_or(Err(Fail::Cancelled), |c| c.map_err(Fail::Server)),
+                committed.map(|c| c.map_err(Fail::Server)),
             ),
-            Err(_) => (Err(Fail::Cancelled), Err(Fail::Cancelled)),
+            // The run was dropped with the request under way: it may
+            // have been sent.
+            Err(_) => (Err(Fail::Cancelled), Some(Err(Fail::Cancelled))),
         })
     }
 

@@ -101,7 +101,8 @@ pub(crate) fn execute<D: Driver>(
         return Ok(started.iter().zip(ends).map(|(s, e)| e - *s).collect());
     };
     let step_fault = driver.step_fault(&error);
-    let failure = script.failure(at, error, step_fault);
+    let refused = driver.commit_refused(&error);
+    let failure = script.failure(at, error, step_fault, refused);
     let _ = driver.rollback();
     if let Some(was_on) = foreign_keys_were {
         if let Err(e) = driver.foreign_keys(was_on) {

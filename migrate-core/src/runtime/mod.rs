@@ -401,7 +401,7 @@ fn read_or_create<D: Driver>(driver: &mut D, sql: &HistorySql) -> Result<Vec<His
 struct Run<'r> {
     sql: &'r HistorySql,
     table: &'r TableName<'r>,
-    model: Option<BTreeMap<u64, RowState>>,
+    model: Option<BTreeMap<u64, crate::history::Seen>>,
 }
 
 impl Run<'_> {
@@ -475,8 +475,11 @@ impl<'m> Runner<'m> {
                     }
                     _ => read_or_create(driver, &sql)?,
                 };
-                let model = (scope == LockScope::Transaction)
-                    .then(|| rows.iter().map(|r| (r.version, r.state)).collect());
+                let model = (scope == LockScope::Transaction).then(|| {
+                    rows.iter()
+                        .map(|r| (r.version, (r.state, r.chained_checksum.clone())))
+                        .collect()
+                });
                 let mut run = Run {
                     sql: &sql,
                     table: &table,

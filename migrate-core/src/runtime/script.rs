@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::driver::LockScope;
 use crate::error::{Cleanup, Error};
-use crate::history::RowState;
+use crate::history::{RowState, Seen};
 use crate::registry::{Migration, SqlMode, Step};
 
 /// What a step does to its migration's history row.
@@ -311,8 +311,16 @@ impl Script {
     }
 
     /// What operation `at` failing with `error` means. `step_fault` is the
-    /// driver's word that the error was caused by the step that ran before.
-    pub fn failure(&self, at: usize, error: Error, step_fault: Option<&'static str>) -> Failure {
+    /// driver's word that the error was caused by the step that ran before;
+    /// `commit_refused`, that a failed commit was refused (rolled back)
+    /// rather than unanswered.
+    pub fn failure(
+        &self,
+        at: usize,
+        error: Error,
+        step_fault: Option<&'static str>,
+        commit_refused: bool,
+    ) -> Failure {
         let op = self.ops.get(at).copied();
         // Nothing of this script ran: the lock was not granted, or the
         // history changed since the run read it (the run reads it again).
@@ -347,7 +355,9 @@ impl Script {
             // dropped prepared statements): the step's fault.
             (Some(Op::Write(_) | Op::SchemaVersion(_)), Some(fault), _) => Error::other(fault),
             // A commit that reports failure may still have happened.
-            (Some(Op::Commit | Op::CommitHolding | Op::CommitReleasing), _, error) => {
+            (Some(Op::Commit | Op::CommitHolding | Op::CommitReleasing), _, error)
+                if !commit_refused =>
+            {
                 Error::Unconfirmed(Box::new(error))
             }
             (_, _, error) => error,
@@ -408,22 +418,28 @@ impl Script {
 
     /// Brings `model` (version → state) up to date with what this script
     /// wrote, once it succeeded.
-    pub fn record(&self, model: &mut BTreeMap<u64, RowState>) {
+    pub fn record(&self, model: &mut BTreeMap<u64, Seen>) {
         for op in &self.ops {
             let Op::Write(write) = op else { continue };
-            let version = |i: usize| self.units[i].migration.version();
+            let chain = |i: usize| self.units[i].migration.chained_checksum().to_owned();
             match *write {
                 Write::Applied(i) => {
-                    model.insert(version(i), RowState::Applied);
+                    let version = self.units[i].migration.version();
+                    model.insert(version, (RowState::Applied, chain(i)));
                 }
                 Write::InProgress(i) => {
-                    model.insert(version(i), RowState::InProgress);
+                    let version = self.units[i].migration.version();
+                    model.insert(version, (RowState::InProgress, chain(i)));
                 }
                 Write::Finish(v, _) => {
-                    model.insert(v, RowState::Applied);
+                    if let Some(row) = model.get_mut(&v) {
+                        row.0 = RowState::Applied;
+                    }
                 }
                 Write::Reverting(v) => {
-                    model.insert(v, RowState::Reverting);
+                    if let Some(row) = model.get_mut(&v) {
+                        row.0 = RowState::Reverting;
+                    }
                 }
                 Write::Delete(v) => {
                     model.remove(&v);
@@ -538,31 +554,42 @@ mod tests {
     #[test]
     fn failures_roll_back_name_the_file_and_say_what_became_of_it() {
         let script = Script::step(unit(1, Change::Apply), 1, LockScope::Session);
-        let failure = script.failure(1, Error::other("boom"), None);
+        let failure = script.failure(1, Error::other("boom"), None, false);
         assert!(failure.mark_dirty.is_none());
         assert_eq!(
             cleanup_of(&failure.error),
             Some((1, Cleanup::RolledBack, "0001_a.sql"))
         );
         // A lost reply to COMMIT is not a rollback.
-        let failure = script.failure(4, Error::other("connection reset"), None);
+        let failure = script.failure(4, Error::other("connection reset"), None, false);
         assert_eq!(
             cleanup_of(&failure.error),
             Some((1, Cleanup::Unconfirmed, "0001_a.sql"))
         );
+        // A commit the database refused is a rollback, not a doubt.
+        let failure = script.failure(4, Error::other("deferred constraint"), None, true);
+        assert_eq!(
+            cleanup_of(&failure.error),
+            Some((1, Cleanup::RolledBack, "0001_a.sql"))
+        );
         // A step that ended its own transaction is marked dirty.
-        let failure = script.failure(1, Error::TransactionEnded, None);
+        let failure = script.failure(1, Error::TransactionEnded, None, false);
         assert_eq!(failure.mark_dirty, Some(Write::InProgress(0)));
         assert_eq!(
             cleanup_of(&failure.error).map(|c| c.1),
             Some(Cleanup::LeftDirty)
         );
         // A history write refused in an aborted transaction blames the step.
-        let failure = script.failure(3, Error::Driver("aborted".into()), Some("it ignored"));
+        let failure = script.failure(
+            3,
+            Error::Driver("aborted".into()),
+            Some("it ignored"),
+            false,
+        );
         assert!(failure.error.to_string().contains("it ignored"));
         // A revert names the down file.
         let revert = Script::step(unit(3, Change::Revert), 2, LockScope::Session);
-        let failure = revert.failure(1, Error::other("boom"), None);
+        let failure = revert.failure(1, Error::other("boom"), None, false);
         assert_eq!(
             cleanup_of(&failure.error),
             Some((3, Cleanup::RolledBack, "0003_c.down.sql"))
@@ -577,7 +604,7 @@ mod tests {
         assert_eq!(script.ops.last(), Some(&Op::Commit));
         assert_eq!(script.ops.iter().filter(|op| **op == Op::Begin).count(), 1);
         let second_run = script.ops.iter().position(|op| *op == Op::Run(1)).unwrap();
-        let failure = script.failure(second_run, Error::other("boom"), None);
+        let failure = script.failure(second_run, Error::other("boom"), None, false);
         assert_eq!(
             cleanup_of(&failure.error),
             Some((2, Cleanup::GroupRolledBack, "0002_b.sql"))
