@@ -235,6 +235,8 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// On docs.rs: mark each item with the feature that enables it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 // The build.rs example must show `fn main`: that is the point of it.
 #![allow(clippy::needless_doctest_main)]

@@ -8,6 +8,8 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// On docs.rs: mark each item with the feature that enables it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod checksum;
 pub mod dialect;
