@@ -1,8 +1,45 @@
 //! The command line, as clap parses it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The runner's options, as flags of every database command.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RunOptions {
+    /// How long to wait for another process's migration lock, in seconds
+    /// (default 60).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds)]
+    pub lock_timeout: Option<Duration>,
+    /// Treat versions in the database that these migrations do not
+    /// include as an error.
+    #[arg(long, global = true)]
+    pub strict: bool,
+    /// Allow applying a pending migration older than the newest applied one.
+    #[arg(long, global = true)]
+    pub allow_out_of_order: bool,
+}
+
+impl RunOptions {
+    /// `runner` with these options.
+    pub fn apply<'m>(&self, mut runner: migrate_core::Runner<'m>) -> migrate_core::Runner<'m> {
+        if let Some(timeout) = self.lock_timeout {
+            runner = runner.lock_timeout(timeout);
+        }
+        runner
+            .strict(self.strict)
+            .allow_out_of_order(self.allow_out_of_order)
+    }
+}
+
+/// A number of seconds (fractions allowed): `--lock-timeout 2.5`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds (e.g. 30 or 2.5)"))
+}
 
 /// `migrate`: create, check and apply database migrations.
 #[derive(Debug, Parser)]
@@ -23,6 +60,8 @@ pub struct Standalone {
     /// Show the causes of an error.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub options: RunOptions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +99,8 @@ pub struct Embedded {
     /// Show the causes of an error.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub options: RunOptions,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use migrate_core::TableName;
 use migrate_core::{Applied, Database, MigrationKind, Migrations, Repair, State};
 
-use crate::args::{DatabaseCommand, Embedded, Resolution, Standalone, StandaloneCommand};
+use crate::args::{
+    DatabaseCommand, Embedded, Resolution, RunOptions, Standalone, StandaloneCommand,
+};
 use crate::database::{self, with_db};
 use crate::{check, new, output, Failure};
 
@@ -27,14 +29,24 @@ pub fn standalone(cli: Standalone) -> Result<(), Failure> {
                 .leak_registry(&cli.table)
                 .ok_or_else(|| Failure::problem("the migration directory did not validate"))?;
             let mut conn = database::open(cli.database.as_deref(), writes(&command))?;
-            with_db!(&mut conn, |db| execute(&command, migrations, db, true))
+            let options = cli.options;
+            with_db!(&mut conn, |db| execute(
+                &command, migrations, db, true, options
+            ))
         }
     }
 }
 
 pub fn embedded(migrations: &'static Migrations, cli: Embedded) -> Result<(), Failure> {
     let mut conn = database::open(cli.database.as_deref(), writes(&cli.command))?;
-    with_db!(&mut conn, |db| execute(&cli.command, migrations, db, false))
+    let options = cli.options;
+    with_db!(&mut conn, |db| execute(
+        &cli.command,
+        migrations,
+        db,
+        false,
+        options
+    ))
 }
 
 fn writes(command: &DatabaseCommand) -> bool {
@@ -88,15 +100,17 @@ fn execute<D: Database>(
     migrations: &'static Migrations,
     db: &mut D,
     standalone: bool,
+    options: RunOptions,
 ) -> Result<(), Failure> {
     let total = migrations.len();
+    let runner = options.apply(migrations.runner());
     match command {
-        DatabaseCommand::Status => output::status(&migrations.status(db)?),
-        DatabaseCommand::Plan => output::plan(&migrations.plan(db)?),
+        DatabaseCommand::Status => output::status(&runner.status(db)?),
+        DatabaseCommand::Plan => output::plan(&runner.plan(db)?),
         DatabaseCommand::Up { to, grouped } => {
             let pending = match to {
-                Some(to) => migrations.runner().plan_to(db, *to)?,
-                None => migrations.plan(db)?,
+                Some(to) => runner.plan_to(db, *to)?,
+                None => runner.plan(db)?,
             };
             if standalone {
                 // Applied in version order: the lowest Rust one is reached first.
@@ -109,7 +123,7 @@ fn execute<D: Database>(
             }
             let bar = progress_bar(pending.len());
             let tick = |_: &Applied| bar.inc(1);
-            let runner = migrations.runner().grouped(*grouped).on_progress(&tick);
+            let runner = runner.grouped(*grouped).on_progress(&tick);
             let start = Instant::now();
             let report = match to {
                 Some(to) => runner.run_to(db, *to),
@@ -121,7 +135,7 @@ fn execute<D: Database>(
         DatabaseCommand::Down { to } => {
             if standalone {
                 // Reverted newest first: the highest Rust one is reached first.
-                let first = migrations
+                let first = runner
                     .plan_rollback(db, *to)
                     .map_err(|e| down_failure(e, standalone))?
                     .into_iter()
@@ -130,13 +144,13 @@ fn execute<D: Database>(
                 refuse_rust(first, &format!("down --to {stop}"))?;
             }
             let start = Instant::now();
-            let report = migrations
+            let report = runner
                 .rollback_to(db, *to)
                 .map_err(|e| down_failure(e, standalone))?;
             output::summary(&report, total, start.elapsed());
         }
         DatabaseCommand::Baseline { version } => {
-            let report = migrations.baseline(db, *version)?;
+            let report = runner.baseline(db, *version)?;
             println!("baselined at version {} of {total}", report.version);
         }
         DatabaseCommand::Repair {
@@ -147,9 +161,9 @@ fn execute<D: Database>(
                 Resolution::Completed => Repair::Completed,
                 Resolution::Undone => Repair::Undone,
             };
-            let report = migrations.repair(db, *version, how)?;
+            let report = runner.repair(db, *version, how)?;
             // For a down step, completing it forgets the row: say what became of it.
-            let applied = migrations
+            let applied = runner
                 .status(db)?
                 .iter()
                 .any(|s| s.version == *version && s.state == State::Applied);

@@ -689,3 +689,61 @@ fn down_past_future_versions_says_what_to_do() {
     let status = ok(&migrate(newer.path(), &["status", "--database", &db]));
     assert!(status.ends_with("3 applied, 0 pending\n"), "{status}");
 }
+
+#[test]
+fn the_runner_options_are_flags() {
+    let newer = tempfile::tempdir().unwrap();
+    let older = tempfile::tempdir().unwrap();
+    write_migrations(newer.path(), 3);
+    let dir = write_migrations(older.path(), 2);
+    let dir = dir.to_str().unwrap();
+    let db_path = newer.path().join("app.db");
+    let db = format!("sqlite://{}", db_path.display());
+    ok(&migrate(newer.path(), &["up", "--database", &db]));
+
+    // Versions the directory does not know: tolerated, unless --strict.
+    ok(&migrate(
+        older.path(),
+        &["status", "--database", &db, "--dir", dir],
+    ));
+    let out = migrate(
+        older.path(),
+        &["up", "--strict", "--database", &db, "--dir", dir],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains('3'), "{}", text(&out.stderr));
+
+    // Another process holds the migration lock: --lock-timeout bounds the wait.
+    write_migrations(newer.path(), 4);
+    let lock = std::fs::File::create(format!(
+        "{}-migrate_schema_history.migrate-lock",
+        db_path.display()
+    ))
+    .unwrap();
+    lock.lock().unwrap();
+    let started = std::time::Instant::now();
+    let out = migrate(
+        newer.path(),
+        &["up", "--lock-timeout", "0.3", "--database", &db],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("waiting for the migration lock"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    lock.unlock().unwrap();
+    ok(&migrate(
+        newer.path(),
+        &["up", "--lock-timeout", "5", "--database", &db],
+    ));
+
+    // A value that is not a number of seconds is a usage error.
+    let out = migrate(
+        newer.path(),
+        &["status", "--lock-timeout", "soon", "--database", &db],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a number of seconds"));
+}
