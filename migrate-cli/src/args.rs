@@ -103,12 +103,34 @@ pub struct Embedded {
     pub options: RunOptions,
 }
 
+/// How `status` and `plan` print.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: a table, the SQL.
+    #[default]
+    Text,
+    /// For programs: one JSON document (fields in the README).
+    Json,
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum DatabaseCommand {
     /// One row per version: applied, pending, future, changed or dirty.
-    Status,
+    Status {
+        /// Text for people, or JSON for programs.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+        /// Exit with 3 unless the database is exactly at these migrations
+        /// (nothing pending, changed, dirty or unknown): a gate for CI.
+        #[arg(long)]
+        exit_code: bool,
+    },
     /// Print the SQL `up` would run, running nothing.
-    Plan,
+    Plan {
+        /// Text for people, or JSON for programs.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Apply pending migrations.
     Up {
         /// Stop after this version.

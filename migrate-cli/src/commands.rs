@@ -8,7 +8,7 @@ use migrate_core::TableName;
 use migrate_core::{Applied, Database, MigrationKind, Migrations, Repair, State};
 
 use crate::args::{
-    DatabaseCommand, Embedded, Resolution, RunOptions, Standalone, StandaloneCommand,
+    DatabaseCommand, Embedded, Format, Resolution, RunOptions, Standalone, StandaloneCommand,
 };
 use crate::database::{self, with_db};
 use crate::{check, new, output, Failure};
@@ -50,7 +50,10 @@ pub fn embedded(migrations: &'static Migrations, cli: Embedded) -> Result<(), Fa
 }
 
 fn writes(command: &DatabaseCommand) -> bool {
-    !matches!(command, DatabaseCommand::Status | DatabaseCommand::Plan)
+    !matches!(
+        command,
+        DatabaseCommand::Status { .. } | DatabaseCommand::Plan { .. }
+    )
 }
 
 /// The standalone tool reads SQL from the directory; a Rust migration only
@@ -105,8 +108,25 @@ fn execute<D: Database>(
     let total = migrations.len();
     let runner = options.apply(migrations.runner());
     match command {
-        DatabaseCommand::Status => output::status(&runner.status(db)?),
-        DatabaseCommand::Plan => output::plan(&runner.plan(db)?),
+        DatabaseCommand::Status { format, exit_code } => {
+            let rows = runner.status(db)?;
+            match format {
+                Format::Text => output::status(&rows),
+                Format::Json => output::status_json(&rows),
+            }
+            if *exit_code {
+                if let Some(why) = output::not_current(&rows) {
+                    return Err(Failure::not_current(why));
+                }
+            }
+        }
+        DatabaseCommand::Plan { format } => {
+            let pending = runner.plan(db)?;
+            match format {
+                Format::Text => output::plan(&pending),
+                Format::Json => output::plan_json(&pending),
+            }
+        }
         DatabaseCommand::Up { to, grouped } => {
             let pending = match to {
                 Some(to) => runner.plan_to(db, *to)?,

@@ -60,6 +60,15 @@ impl Failure {
         }
     }
 
+    /// `status --exit-code` found the database not at these migrations.
+    pub fn not_current(message: impl Into<String>) -> Self {
+        Failure {
+            code: 3,
+            message: message.into(),
+            detail: Vec::new(),
+        }
+    }
+
     pub fn problem(message: impl Into<String>) -> Self {
         Failure {
             code: 1,
@@ -92,7 +101,12 @@ fn finish(result: Result<(), Failure>, verbose: bool) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("migrate: error: {}", failure.message);
+            if failure.code == 3 {
+                // Not an error: the answer `--exit-code` asked for.
+                eprintln!("migrate: {}", failure.message);
+            } else {
+                eprintln!("migrate: error: {}", failure.message);
+            }
             if verbose {
                 for cause in &failure.detail {
                     eprintln!("  caused by: {cause}");

@@ -63,6 +63,92 @@ pub fn status(rows: &[MigrationStatus]) {
     );
 }
 
+/// `s` as a JSON string.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_or_null(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "null".to_owned())
+}
+
+/// `status --format json`: `{"migrations": [{"version", "name", "file",
+/// "state", "applied_at", "execution_ms"}, ...]}`, one line.
+pub fn status_json(rows: &[MigrationStatus]) {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{{\"version\":{},\"name\":{},\"file\":{},\"state\":{},\"applied_at\":{},\"execution_ms\":{}}}",
+                r.version,
+                json_string(&r.name),
+                json_or_null(r.file_name.map(json_string)),
+                json_string(&r.state.to_string()),
+                json_or_null(r.applied_at.as_deref().map(json_string)),
+                json_or_null(r.execution_ms.map(|ms| ms.to_string())),
+            )
+        })
+        .collect();
+    println!("{{\"migrations\":[{}]}}", items.join(","));
+}
+
+/// `plan --format json`: `{"pending": [{"version", "name", "file",
+/// "transactional", "sql"}, ...]}` (`sql` is null for a Rust migration).
+pub fn plan_json(pending: &[&Migration]) {
+    let items: Vec<String> = pending
+        .iter()
+        .map(|m| {
+            format!(
+                "{{\"version\":{},\"name\":{},\"file\":{},\"transactional\":{},\"sql\":{}}}",
+                m.version(),
+                json_string(m.name()),
+                json_string(m.file_name()),
+                m.transactional(),
+                json_or_null(m.up_sql().map(json_string)),
+            )
+        })
+        .collect();
+    println!("{{\"pending\":[{}]}}", items.join(","));
+}
+
+/// Why the database is not exactly at these migrations, if it is not.
+pub fn not_current(rows: &[MigrationStatus]) -> Option<String> {
+    let versions = |state: State| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.version.to_string())
+            .collect()
+    };
+    let reasons: Vec<String> = [
+        (State::Pending, "pending"),
+        (State::Changed, "changed"),
+        (State::Dirty, "dirty"),
+        (State::Reverting, "dirty (reverting)"),
+        (State::Future, "unknown to these migrations"),
+    ]
+    .iter()
+    .filter_map(|(state, word)| {
+        let v = versions(*state);
+        (!v.is_empty()).then(|| format!("{word}: {}", v.join(", ")))
+    })
+    .collect();
+    (!reasons.is_empty()).then(|| format!("not current; {}", reasons.join("; ")))
+}
+
 pub fn plan(pending: &[&Migration]) {
     if pending.is_empty() {
         println!("-- nothing to apply");

@@ -747,3 +747,49 @@ fn the_runner_options_are_flags() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not a number of seconds"));
 }
+
+#[test]
+fn status_and_plan_speak_json_and_gate_ci_with_an_exit_code() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 2);
+    let db = format!("sqlite://{}", work.path().join("app.db").display());
+    ok(&migrate(work.path(), &["up", "--database", &db]));
+    // Current: exit 0.
+    ok(&migrate(
+        work.path(),
+        &["status", "--exit-code", "--database", &db],
+    ));
+    let json = ok(&migrate(
+        work.path(),
+        &["status", "--format", "json", "--database", &db],
+    ));
+    assert!(
+        json.starts_with(r#"{"migrations":[{"version":1,"name":"t1","file":"0001_t1.sql","state":"applied","applied_at":""#),
+        "{json}"
+    );
+    assert!(json.trim_end().ends_with("}]}"), "{json}");
+
+    write_migrations(work.path(), 3);
+    let json = ok(&migrate(
+        work.path(),
+        &["status", "--format", "json", "--database", &db],
+    ));
+    assert!(
+        json.contains(r#"{"version":3,"name":"t3","file":"0003_t3.sql","state":"pending","applied_at":null,"execution_ms":null}"#),
+        "{json}"
+    );
+    // Something pending: exit 3, saying what.
+    let out = migrate(work.path(), &["status", "--exit-code", "--database", &db]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(text(&out.stderr), "migrate: not current; pending: 3\n");
+
+    let plan = ok(&migrate(
+        work.path(),
+        &["plan", "--format", "json", "--database", &db],
+    ));
+    assert_eq!(
+        plan,
+        "{\"pending\":[{\"version\":3,\"name\":\"t3\",\"file\":\"0003_t3.sql\",\
+         \"transactional\":true,\"sql\":\"CREATE TABLE t3 (id INTEGER);\\n\"}]}\n"
+    );
+}
