@@ -115,6 +115,12 @@ pub enum Format {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum DatabaseCommand {
+    /// The migrations themselves, without a database: version, file, kind.
+    List {
+        /// Text for people, or JSON for programs.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// One row per version: applied, pending, future, changed or dirty.
     Status {
         /// Text for people, or JSON for programs.

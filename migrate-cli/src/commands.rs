@@ -28,6 +28,10 @@ pub fn standalone(cli: Standalone) -> Result<(), Failure> {
             let migrations = checked
                 .leak_registry(&cli.table)
                 .ok_or_else(|| Failure::problem("the migration directory did not validate"))?;
+            if let DatabaseCommand::List { format } = command {
+                output::list(migrations, format);
+                return Ok(());
+            }
             let mut conn = database::open(cli.database.as_deref(), writes(&command))?;
             let options = cli.options;
             with_db!(&mut conn, |db| execute(
@@ -38,6 +42,10 @@ pub fn standalone(cli: Standalone) -> Result<(), Failure> {
 }
 
 pub fn embedded(migrations: &'static Migrations, cli: Embedded) -> Result<(), Failure> {
+    if let DatabaseCommand::List { format } = cli.command {
+        output::list(migrations, format);
+        return Ok(());
+    }
     let mut conn = database::open(cli.database.as_deref(), writes(&cli.command))?;
     let options = cli.options;
     with_db!(&mut conn, |db| execute(
@@ -108,6 +116,8 @@ fn execute<D: Database>(
     let total = migrations.len();
     let runner = options.apply(migrations.runner());
     match command {
+        // Answered before a database is opened.
+        DatabaseCommand::List { format } => output::list(migrations, *format),
         DatabaseCommand::Status { format, exit_code } => {
             let rows = runner.status(db)?;
             match format {

@@ -261,14 +261,22 @@ fn open_sqlite(db: &Sqlite, writes: bool) -> Result<Conn, Failure> {
     let create = writes && db.mode != Some(SqliteMode::ReadWrite);
     let missing =
         matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    if missing && !writes {
+        // Nothing applied yet: an empty database answers as the file
+        // would, and nothing is created.
+        eprintln!(
+            "migrate: the SQLite database `{}` does not exist yet, so nothing is applied \
+             (this command creates nothing)",
+            path.display()
+        );
+        return Connection::open_in_memory().map(Conn::Sqlite).map_err(|e| {
+            Failure::problem(format!("cannot open an in-memory SQLite database: {e}"))
+        });
+    }
     if missing && !create {
-        let why = if writes {
-            "mode=rw opens an existing file only (with mode=rwc or no mode, this command creates it)"
-        } else {
-            "`status` and `plan` do not create it"
-        };
         return Err(Failure::problem(format!(
-            "the SQLite database `{}` does not exist; {why}",
+            "the SQLite database `{}` does not exist; mode=rw opens an existing file only \
+             (with mode=rwc or no mode, this command creates it)",
             path.display()
         )));
     }

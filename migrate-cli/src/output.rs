@@ -4,7 +4,9 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use migrate_core::{Migration, MigrationStatus, Report, State};
+use migrate_core::{Migration, MigrationStatus, Migrations, Report, State};
+
+use crate::args::Format;
 
 fn colour_enabled() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -123,6 +125,53 @@ pub fn plan_json(pending: &[&Migration]) {
         })
         .collect();
     println!("{{\"pending\":[{}]}}", items.join(","));
+}
+
+/// `list`: the migrations, without a database. JSON: `{"migrations":
+/// [{"version", "name", "file", "kind", "transactional", "down_file"}]}`.
+pub fn list(migrations: &Migrations, format: Format) {
+    match format {
+        Format::Text => {
+            for m in migrations {
+                let mut notes = Vec::new();
+                if !m.transactional() {
+                    notes.push("outside a transaction".to_owned());
+                }
+                if let Some(down) = m.down_file_name() {
+                    notes.push(format!("down: {down}"));
+                }
+                println!(
+                    "{:>7}  {:<4}  {}{}",
+                    m.version(),
+                    m.kind().as_str(),
+                    m.file_name(),
+                    if notes.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", notes.join(", "))
+                    }
+                );
+            }
+            println!("{} migration(s)", migrations.len());
+        }
+        Format::Json => {
+            let items: Vec<String> = migrations
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{{\"version\":{},\"name\":{},\"file\":{},\"kind\":{},\"transactional\":{},\"down_file\":{}}}",
+                        m.version(),
+                        json_string(m.name()),
+                        json_string(m.file_name()),
+                        json_string(m.kind().as_str()),
+                        m.transactional(),
+                        json_or_null(m.down_file_name().map(json_string)),
+                    )
+                })
+                .collect();
+            println!("{{\"migrations\":[{}]}}", items.join(","));
+        }
+    }
 }
 
 /// Why the database is not exactly at these migrations, if it is not.

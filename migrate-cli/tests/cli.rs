@@ -472,10 +472,23 @@ fn sqlite_modes_decide_what_may_be_created_or_written() {
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
         stderr
     };
-    // Reading commands never create the file, whatever the mode.
+    // Reading commands never create the file, whatever the mode: a file
+    // that does not exist yet has everything pending.
     for url in ["sqlite://new.db", "sqlite://new.db?mode=rwc"] {
-        let stderr = fail(&["status", "--database", url], 1);
-        assert!(stderr.contains("`new.db` does not exist"), "{stderr}");
+        for command in ["status", "plan"] {
+            let out = migrate(work.path(), &[command, "--database", url]);
+            let stdout = ok(&out);
+            assert!(
+                text(&out.stderr).contains("`new.db` does not exist yet"),
+                "{}",
+                text(&out.stderr)
+            );
+            if command == "status" {
+                assert!(stdout.contains("0 applied, 1 pending"), "{stdout}");
+            } else {
+                assert!(stdout.contains("-- 1 "), "{stdout}");
+            }
+        }
     }
     // mode=rw: an existing file only.
     let stderr = fail(&["up", "--database", "sqlite://new.db?mode=rw"], 1);
@@ -792,4 +805,24 @@ fn status_and_plan_speak_json_and_gate_ci_with_an_exit_code() {
         "{\"pending\":[{\"version\":3,\"name\":\"t3\",\"file\":\"0003_t3.sql\",\
          \"transactional\":true,\"sql\":\"CREATE TABLE t3 (id INTEGER);\\n\"}]}\n"
     );
+}
+
+#[test]
+fn list_needs_no_database() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 2);
+    let listed = ok(&migrate(work.path(), &["list"]));
+    assert_eq!(
+        listed,
+        "      1  sql   0001_t1.sql  (down: 0001_t1.down.sql)\n      \
+         2  sql   0002_t2.sql  (down: 0002_t2.down.sql)\n2 migration(s)\n"
+    );
+    let json = ok(&migrate(work.path(), &["list", "--format", "json"]));
+    assert!(
+        json.starts_with(
+            r#"{"migrations":[{"version":1,"name":"t1","file":"0001_t1.sql","kind":"sql","transactional":true,"down_file":"0001_t1.down.sql"}"#
+        ),
+        "{json}"
+    );
+    assert_eq!(files_in(work.path()), ["migrations"], "no database created");
 }
