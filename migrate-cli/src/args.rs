@@ -79,6 +79,13 @@ pub enum StandaloneCommand {
     },
     /// Validate the directory with the rules `embed_migrations!` applies.
     Check,
+    /// Print a completion script for a shell:
+    /// `migrate completions bash > /etc/bash_completion.d/migrate`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     #[command(flatten)]
     Database(DatabaseCommand),
 }

@@ -22,6 +22,12 @@ pub fn standalone(cli: Standalone) -> Result<(), Failure> {
             Ok(())
         }
         StandaloneCommand::Check => check::run(&cli.dir),
+        StandaloneCommand::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Standalone::command();
+            clap_complete::generate(shell, &mut command, "migrate", &mut std::io::stdout());
+            Ok(())
+        }
         StandaloneCommand::Database(command) => {
             TableName::parse(&cli.table).map_err(Failure::usage)?;
             let checked = check::validated(&cli.dir).map_err(|p| check::failure(&cli.dir, &p))?;

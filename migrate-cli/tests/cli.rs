@@ -826,3 +826,19 @@ fn list_needs_no_database() {
     );
     assert_eq!(files_in(work.path()), ["migrations"], "no database created");
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let work = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "_migrate()"),
+        ("zsh", "#compdef migrate"),
+        ("fish", "complete -c migrate"),
+    ] {
+        let script = ok(&migrate(work.path(), &["completions", shell]));
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains("lock-timeout"), "{shell} knows the flags");
+    }
+    let out = migrate(work.path(), &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
