@@ -87,7 +87,12 @@ fn template_up(file: &str, name: &str, rust: bool, down: bool) -> String {
              Err(migrate::Error::other(\"{file}: write {what}\"))\n}}\n"
         )
     };
-    let mut text = format!("//! {file}: {name}\n\nuse migrate::Tx;\n");
+    // As an unwritten SQL file does not compile, neither does this one
+    // until the line below is gone.
+    let mut text = format!(
+        "//! {file}: {name}\n\nuse migrate::Tx;\n\n\
+         compile_error!(\"{file} is a template: write the migration, then delete this line\");\n"
+    );
     text.push_str(&step("up", "this migration"));
     if down {
         text.push_str(&step("down", "the down step"));

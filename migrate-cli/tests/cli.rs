@@ -842,3 +842,16 @@ fn completions_are_printed_for_each_shell() {
     let out = migrate(work.path(), &["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_unwritten_rust_template_fails_the_check_as_an_unwritten_sql_one_does() {
+    let work = tempfile::tempdir().unwrap();
+    ok(&migrate(work.path(), &["new", "seed", "--rust"]));
+    let out = migrate(work.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`0001_seed.rs` is still the template `migrate new` wrote"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -2,7 +2,8 @@
 //! - editing an embedded migration rebuilds the crate, with no build.rs;
 //! - adding a migration is picked up once the documented one-line build.rs
 //!   is there;
-//! - the Rust template `migrate new --rust` writes compiles.
+//! - the Rust template `migrate new --rust` writes compiles once written
+//!   (and not before).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,13 @@ fn scratch_crate() -> tempfile::TempDir {
 
 /// Builds and runs the scratch crate; returns what it printed.
 fn run(root: &Path) -> String {
+    let (succeeded, stdout, stderr) = try_run(root);
+    assert!(succeeded, "scratch build failed:\n{stderr}");
+    stdout
+}
+
+/// Builds and runs the scratch crate: whether it worked, its stdout and stderr.
+fn try_run(root: &Path) -> (bool, String, String) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // Its own target directory, shared between runs: no lock contention with
     // the outer build, and the dependencies compile once.
@@ -74,12 +82,11 @@ fn run(root: &Path) -> String {
         .env_remove("MIGRATE_PRIVATE_UI_TEST_MANIFEST_DIR")
         .output()
         .unwrap();
-    assert!(
+    (
         output.status.success(),
-        "scratch build failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        String::from_utf8(output.stdout).unwrap().trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -114,7 +121,8 @@ fn edits_rebuild_and_new_files_are_picked_up_with_build_rs() {
     let added = run(root);
     assert!(added.starts_with("2 0002_b.sql "), "{added}");
 
-    // What `migrate new --rust --down` writes compiles as it is.
+    // What `migrate new --rust --down` writes does not compile until it is
+    // written, as an unwritten SQL file does not: then it does.
     let dir = root.join("migrations");
     let code = migrate_cli::run_standalone(
         ["migrate", "new", "seed", "--rust", "--down", "--dir"]
@@ -123,7 +131,20 @@ fn edits_rebuild_and_new_files_are_picked_up_with_build_rs() {
             .chain([dir.clone().into_os_string()]),
     );
     assert_eq!(code, std::process::ExitCode::SUCCESS);
-    assert!(dir.join("0003_seed.rs").exists());
+    let template = dir.join("0003_seed.rs");
+    let (built, _, stderr) = try_run(root);
+    assert!(!built, "an unwritten template compiled");
+    assert!(
+        stderr.contains("`0003_seed.rs` is still the template `migrate new` wrote"),
+        "{stderr}"
+    );
+    let text = fs::read_to_string(&template).unwrap();
+    let written: String = text
+        .lines()
+        .filter(|line| !line.starts_with("compile_error!"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    write(&template, &written);
     let generated = run(root);
     assert!(generated.starts_with("3 0003_seed.rs "), "{generated}");
 }

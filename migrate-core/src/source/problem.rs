@@ -137,6 +137,12 @@ pub enum Problem {
         /// The `.rs` file.
         file: String,
     },
+    /// A Rust migration still holding the `compile_error!` line of the
+    /// template `migrate new --rust` writes: not written yet.
+    RustUnwritten {
+        /// The `.rs` file.
+        file: String,
+    },
     /// A Rust migration's `up` or `down` whose signature cannot be right.
     RustBadSignature {
         /// The `.rs` file.
@@ -179,6 +185,7 @@ impl Problem {
             | Problem::DoesNotStartAtOne { file, .. }
             | Problem::DownWithoutUp { file, .. }
             | Problem::RustMissingUp { file }
+            | Problem::RustUnwritten { file }
             | Problem::RustBadSignature { file, .. }
             | Problem::RustSyntax { file, .. } => vec![file.as_str()],
             Problem::DuplicateVersion { files, .. } => files.iter().map(String::as_str).collect(),
@@ -299,6 +306,11 @@ impl fmt::Display for Problem {
             Problem::SqlDownForRustMigration { down, up } => write!(
                 f,
                 "`{down}` reverts a Rust migration; write the down step as `pub fn down` in `{up}` and delete `{down}`"
+            ),
+            Problem::RustUnwritten { file } => write!(
+                f,
+                "`{file}` is still the template `migrate new` wrote; write the migration, \
+                 then delete its `compile_error!` line"
             ),
             Problem::RustMissingUp { file } => write!(
                 f,

@@ -67,6 +67,17 @@ pub fn inspect_rust_migration(file: &str, source: &str) -> Result<RustFunctions,
         }]
     })?;
     let mut problems = Vec::new();
+    // The template's guard: an unwritten migration must not compile (as an
+    // unwritten SQL file does not), whatever its functions say.
+    if parsed
+        .items
+        .iter()
+        .any(|item| matches!(item, Item::Macro(m) if m.mac.path.is_ident("compile_error")))
+    {
+        return Err(vec![Problem::RustUnwritten {
+            file: file.to_owned(),
+        }]);
+    }
     let mut found = (false, false);
     for item in &parsed.items {
         let Item::Fn(function) = item else { continue };
