@@ -43,7 +43,13 @@ fn seconds(text: &str) -> Result<Duration, String> {
 
 /// `migrate`: create, check and apply database migrations.
 #[derive(Debug, Parser)]
-#[command(name = "migrate", version, about, propagate_version = true)]
+#[command(
+    name = "migrate",
+    bin_name = "cargo migrate",
+    version,
+    about,
+    propagate_version = true
+)]
 pub struct Standalone {
     #[command(subcommand)]
     pub command: StandaloneCommand,

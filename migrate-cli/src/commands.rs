@@ -13,6 +13,9 @@ use crate::args::{
 use crate::database::{self, with_db};
 use crate::{check, new, output, Failure};
 
+/// The standalone tool's binary: `cargo-migrate`, run as `cargo migrate`.
+const BIN: &str = "cargo-migrate";
+
 pub fn standalone(cli: Standalone) -> Result<(), Failure> {
     match cli.command {
         StandaloneCommand::New { name, rust, down } => {
@@ -25,7 +28,7 @@ pub fn standalone(cli: Standalone) -> Result<(), Failure> {
         StandaloneCommand::Completions { shell } => {
             use clap::CommandFactory;
             let mut command = Standalone::command();
-            clap_complete::generate(shell, &mut command, "migrate", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command, BIN, &mut std::io::stdout());
             Ok(())
         }
         StandaloneCommand::Database(command) => {

@@ -12,7 +12,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn migrate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_migrate"))
+    Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
         .args(args)
         .current_dir(dir)
         .env_remove("DATABASE_URL")
@@ -409,7 +409,7 @@ fn sqlite_url_parameters_are_read_not_taken_as_part_of_the_file_name() {
     assert!(status.ends_with("3 applied, 0 pending\n"), "{status}");
 
     // Through DATABASE_URL as well.
-    let out = Command::new(env!("CARGO_BIN_EXE_migrate"))
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
         .args(["down", "--to", "2"])
         .current_dir(work.path())
         .env("DATABASE_URL", &url)
@@ -831,9 +831,9 @@ fn list_needs_no_database() {
 fn completions_are_printed_for_each_shell() {
     let work = tempfile::tempdir().unwrap();
     for (shell, marker) in [
-        ("bash", "_migrate()"),
-        ("zsh", "#compdef migrate"),
-        ("fish", "complete -c migrate"),
+        ("bash", "_cargo__migrate()"),
+        ("zsh", "#compdef cargo-migrate"),
+        ("fish", "complete -c cargo-migrate"),
     ] {
         let script = ok(&migrate(work.path(), &["completions", shell]));
         assert!(script.contains(marker), "{shell}: {script}");
@@ -854,4 +854,15 @@ fn an_unwritten_rust_template_fails_the_check_as_an_unwritten_sql_one_does() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn run_by_cargo_as_a_subcommand_it_takes_its_own_name_first() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 1);
+    // `cargo migrate list` runs `cargo-migrate migrate list`.
+    let listed = ok(&migrate(work.path(), &["migrate", "list"]));
+    assert!(listed.ends_with("1 migration(s)\n"), "{listed}");
+    let help = ok(&migrate(work.path(), &["--help"]));
+    assert!(help.contains("Usage: cargo migrate"), "{help}");
 }
