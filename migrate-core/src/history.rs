@@ -166,23 +166,23 @@ pub(crate) type Seen = (RowState, String);
 /// row) and the partial index of unfinished rows, not the whole history.
 /// (A row deleted by hand below `from` is found by the next run's full read.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Fingerprint {
+pub(crate) struct RecentRows {
     from: u64,
     rows: Vec<(u64, RowState, String)>,
 }
 
-impl Fingerprint {
+impl RecentRows {
     /// What a history whose rows are `model` shows to a transaction
     /// writing `writes` first.
     pub(crate) fn of(model: &std::collections::BTreeMap<u64, Seen>, writes: u64) -> Self {
         let highest = model.keys().next_back().copied().unwrap_or(0);
-        Fingerprint::over(model, highest.min(writes))
+        RecentRows::over(model, highest.min(writes))
     }
 
     /// `model`'s rows from version `from` up and its unfinished ones:
     /// what [`HistorySql::verify`] reads.
     fn over(model: &std::collections::BTreeMap<u64, Seen>, from: u64) -> Self {
-        Fingerprint {
+        RecentRows {
             from,
             rows: model
                 .iter()
@@ -212,7 +212,7 @@ pub(crate) struct HistorySql {
     finish: String,
     unfinish: String,
     delete: String,
-    fingerprint: String,
+    recent_rows: String,
 }
 
 /// A version as an SQL literal (versions are at most `i64::MAX`).
@@ -301,7 +301,7 @@ impl HistorySql {
             ),
             unfinish: format!("UPDATE {quoted} SET state = $1 WHERE version = $2"),
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
-            fingerprint: format!(
+            recent_rows: format!(
                 "SELECT version, state, chained_checksum FROM {quoted} WHERE version >= "
             ),
             table: quoted,
@@ -405,21 +405,21 @@ impl HistorySql {
     }
 
     /// The query [`verify`](HistorySql::verify) compares the answer of.
-    pub(crate) fn fingerprint_sql(&self, expected: &Fingerprint) -> String {
+    pub(crate) fn recent_rows_sql(&self, expected: &RecentRows) -> String {
         format!(
             "{}{} OR state <> 'applied' ORDER BY version",
-            self.fingerprint,
+            self.recent_rows,
             version_bound(expected.from)
         )
     }
 
     /// Fails with [`Error::HistoryChanged`] unless the history's rows are
     /// those `expected` describes; `rows` are the answer to
-    /// [`fingerprint_sql`](HistorySql::fingerprint_sql), or the read's error.
+    /// [`recent_rows_sql`](HistorySql::recent_rows_sql), or the read's error.
     pub(crate) fn verify(
         &self,
         rows: Result<Vec<Vec<Option<String>>>>,
-        expected: &Fingerprint,
+        expected: &RecentRows,
     ) -> Result<()> {
         let rows = rows.map_err(|e| self.failed("read", e))?;
         let found: Vec<(u64, RowState, String)> = rows
@@ -433,8 +433,7 @@ impl HistorySql {
                 )
             })
             .collect();
-        let same = found == expected.rows;
-        if same {
+        if found == expected.rows {
             Ok(())
         } else {
             Err(Error::HistoryChanged {
@@ -520,7 +519,7 @@ impl HistorySql {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{Fingerprint, RowState, Seen};
+    use super::{RecentRows, RowState, Seen};
 
     fn model(rows: &[(u64, RowState, &str)]) -> BTreeMap<u64, Seen> {
         rows.iter()
@@ -534,8 +533,8 @@ mod tests {
         // What this run expects, against what the database's rows read
         // over the same range.
         let differs = |run: &[(u64, RowState, &str)], writes, db: &[(u64, RowState, &str)]| {
-            let expected = Fingerprint::of(&model(run), writes);
-            expected != Fingerprint::over(&model(db), expected.from)
+            let expected = RecentRows::of(&model(run), writes);
+            expected != RecentRows::over(&model(db), expected.from)
         };
         let run = [(1, A, "c1"), (2, A, "c2")];
         // Another process applied the version this run writes next, or a newer one.
@@ -566,6 +565,6 @@ mod tests {
         ));
         // Nothing changed: equal, though rows below the range are not read.
         assert!(!differs(&run, 3, &run));
-        assert_eq!(Fingerprint::of(&model(&run), 3).rows.len(), 1);
+        assert_eq!(RecentRows::of(&model(&run), 3).rows.len(), 1);
     }
 }

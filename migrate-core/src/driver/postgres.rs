@@ -407,6 +407,18 @@ fn column_value(row: &Row, i: usize) -> Result<Value> {
     Ok(value.unwrap_or(Value::Null))
 }
 
+/// The `pg_locks l` rows of the advisory lock `key` granted in this
+/// database (a bigint key: `classid` holds its high half, `objid` the low).
+fn lock_rows(key: i64) -> String {
+    format!(
+        "l.locktype = 'advisory' AND l.granted \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND l.classid::bigint = {} AND l.objid::bigint = {} AND l.objsubid = 1",
+        (key >> 32) & 0xffff_ffff,
+        key & 0xffff_ffff
+    )
+}
+
 /// How often a waiting run asks for the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(25);
 
@@ -475,11 +487,9 @@ impl PostgresDriver<'_> {
     /// that was abandoned (see [`Driver::commit_and_hold`]).
     fn release_abandoned(&mut self, key: i64) -> Result<()> {
         let held = format!(
-            "SELECT pg_advisory_unlock({key}) FROM pg_locks \
-             WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted \
-             AND classid::bigint = {} AND objid::bigint = {} AND objsubid = 1",
-            (key >> 32) & 0xffff_ffff,
-            key & 0xffff_ffff
+            "SELECT pg_advisory_unlock({key}) FROM pg_locks l \
+             WHERE l.pid = pg_backend_pid() AND {}",
+            lock_rows(key)
         );
         // Held once per abandoned run: bounded, in case the server disagrees.
         for _ in 0..1000 {
@@ -513,30 +523,19 @@ impl PostgresDriver<'_> {
 
     /// The lock `key` was not granted within the timeout: who holds it.
     fn lock_timeout(&mut self, key: i64, waited: Duration) -> Error {
-        // Advisory locks on a bigint key: classid holds the high half, objid the low.
         // Name the holder as an operator finds it: its application
         // and client address, not only the server backend's pid.
         let holder = self
-            .query(
+            .query_text(&format!(
                 "SELECT format('backend pid %s%s%s', l.pid, \
                    ', application_name ' || quote_literal(NULLIF(a.application_name, '')), \
                    ', client ' || host(a.client_addr) || ':' || a.client_port) \
                  FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() \
-                 AND l.database = (SELECT oid FROM pg_database \
-                                   WHERE datname = current_database()) \
-                 AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1",
-                &[
-                    Value::Integer((key >> 32) & 0xffff_ffff),
-                    Value::Integer(key & 0xffff_ffff),
-                ],
-            )
+                 WHERE l.pid <> pg_backend_pid() AND {}",
+                lock_rows(key)
+            ))
             .ok()
-            .and_then(|rows| {
-                rows.first()
-                    .and_then(|r| r.first())
-                    .and_then(|v| v.as_str().map(str::to_owned))
-            });
+            .and_then(|rows| rows.first().and_then(|r| r.first()).cloned().flatten());
         Error::LockTimeout {
             table: self
                 .lock
@@ -663,9 +662,7 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.session
-            .end(true, None)
-            .map_err(|e| pg_error(e, "COMMIT"))
+        self.commit_with(None)
     }
 
     fn rollback(&mut self) -> Result<()> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::script::{Op, Script, Write};
 use crate::driver::Driver;
 use crate::error::{Error, Panicked, Result};
-use crate::history::{Fingerprint, HistorySql, RowState};
+use crate::history::{HistorySql, RecentRows, RowState};
 use crate::registry::{SqlMode, Step};
 use crate::source::sql::LexicalRules;
 use crate::tx::{Dialect, Tx, Value};
@@ -20,7 +20,7 @@ pub(crate) fn execute<D: Driver>(
     driver: &mut D,
     sql: &HistorySql,
     script: &Script,
-    expected: Option<&Fingerprint>,
+    expected: Option<&RecentRows>,
 ) -> Result<Vec<Duration>> {
     let mut started = vec![Instant::now(); script.units.len()];
     let mut foreign_keys_were = None;
@@ -37,21 +37,15 @@ pub(crate) fn execute<D: Driver>(
             // A check right after it is sent with it (one round trip
             // where the driver can), and judged at its own operation.
             Op::Begin => match (script.ops.get(at + 1), expected) {
-                (Some(Op::Verify), Some(expected)) => {
-                    match driver.begin_and_query(&sql.fingerprint_sql(expected)) {
-                        Ok(rows) => {
-                            checked = Some(rows);
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
+                (Some(Op::Verify), Some(expected)) => driver
+                    .begin_and_query(&sql.recent_rows_sql(expected))
+                    .map(|rows| checked = Some(rows)),
                 _ => driver.begin(),
             },
             Op::Verify => match (expected, checked.take()) {
                 (Some(expected), Some(rows)) => sql.verify(Ok(rows), expected),
                 (Some(expected), None) => {
-                    sql.verify(driver.query_text(&sql.fingerprint_sql(expected)), expected)
+                    sql.verify(driver.query_text(&sql.recent_rows_sql(expected)), expected)
                 }
                 (None, _) => Ok(()),
             },

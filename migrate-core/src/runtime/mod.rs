@@ -21,7 +21,7 @@ use self::execute::execute;
 use self::script::{Change, Script, Unit};
 use crate::driver::{Database, Driver, LockScope};
 use crate::error::{Error, Result};
-use crate::history::{Fingerprint, Head, HistoryRow, HistorySql, RowState};
+use crate::history::{Head, HistoryRow, HistorySql, RecentRows, RowState};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
 use crate::registry::{Migration, Migrations};
 use crate::table::TableName;
@@ -381,18 +381,36 @@ impl AppliedVersions {
 /// changed it (each time, one of them made progress).
 const MAX_REPLANS: usize = 1000;
 
-/// Reads the history, creating the table first when it is missing.
-/// Read first: a read-only connection with nothing to do then reports what
-/// is really wrong (dirty, future versions).
-fn read_or_create<D: Driver>(driver: &mut D, sql: &HistorySql) -> Result<Vec<HistoryRow>> {
-    match sql.read_all(driver) {
-        Ok(rows) => Ok(rows),
-        Err(e) if driver.is_missing_table(&e) => {
-            sql.create(driver)?;
-            sql.read_all(driver)
-        }
-        Err(e) => Err(e),
+/// Reads the history, creating the table first when it is missing; where
+/// the lock is held per transaction, in a transaction of its own (under
+/// the lock). Read first: a read-only connection with nothing to do then
+/// reports what is really wrong (dirty, future versions).
+fn read_or_create<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    scope: LockScope,
+) -> Result<Vec<HistoryRow>> {
+    let transaction = scope == LockScope::Transaction;
+    if transaction {
+        driver.begin()?;
     }
+    let rows = match sql.read_all(driver) {
+        Ok(rows) => rows,
+        Err(e) if driver.is_missing_table(&e) => {
+            if transaction {
+                // The failed read ended the transaction's use (PostgreSQL).
+                driver.rollback()?;
+                driver.begin()?;
+            }
+            sql.create(driver)?;
+            sql.read_all(driver)?
+        }
+        Err(e) => return Err(e),
+    };
+    if transaction {
+        driver.commit()?;
+    }
+    Ok(rows)
 }
 
 /// One pass of a run over the history it read: the SQL, the table, and —
@@ -415,7 +433,7 @@ impl Run<'_> {
 
     fn execute<D: Driver>(&mut self, driver: &mut D, script: &Script) -> Result<Vec<Duration>> {
         let writes = script.first_written_version().unwrap_or(u64::MAX);
-        let expected = self.model.as_ref().map(|m| Fingerprint::of(m, writes));
+        let expected = self.model.as_ref().map(|m| RecentRows::of(m, writes));
         let took = execute(driver, self.sql, script, expected.as_ref())?;
         if let Some(model) = &mut self.model {
             script.record(model);
@@ -455,26 +473,7 @@ impl<'m> Runner<'m> {
             let scope = driver.lock_scope();
             let mut attempts = 0;
             loop {
-                let rows = match scope {
-                    // Read under the lock, in a transaction of its own.
-                    LockScope::Transaction => {
-                        driver.begin()?;
-                        let rows = match sql.read_all(driver) {
-                            Ok(rows) => rows,
-                            Err(e) if driver.is_missing_table(&e) => {
-                                // The failed read ended the transaction's use.
-                                driver.rollback()?;
-                                driver.begin()?;
-                                sql.create(driver)?;
-                                sql.read_all(driver)?
-                            }
-                            Err(e) => return Err(e),
-                        };
-                        driver.commit()?;
-                        rows
-                    }
-                    _ => read_or_create(driver, &sql)?,
-                };
+                let rows = read_or_create(driver, &sql, scope)?;
                 let model = (scope == LockScope::Transaction).then(|| {
                     rows.iter()
                         .map(|r| (r.version, (r.state, r.chained_checksum.clone())))

@@ -221,15 +221,7 @@ impl Script {
         schema_version: u64,
         scope: LockScope,
     ) -> Script {
-        let units: Vec<Unit> = migrations
-            .iter()
-            .map(|m| Unit {
-                migration: m,
-                step: Some(m.up()),
-                change: Change::Apply,
-                mode: m.up().mode(),
-            })
-            .collect();
+        let units = applying(migrations, true);
         let mut body = Vec::new();
         for i in 0..units.len() {
             body.push(Op::Run(i));
@@ -252,15 +244,7 @@ impl Script {
         schema_version: u64,
         scope: LockScope,
     ) -> Script {
-        let units: Vec<Unit> = migrations
-            .iter()
-            .map(|m| Unit {
-                migration: m,
-                step: None,
-                change: Change::Apply,
-                mode: SqlMode::Transaction,
-            })
-            .collect();
+        let units = applying(migrations, false);
         let mut body: Vec<Op> = (0..units.len())
             .map(|i| Op::Write(Write::Applied(i)))
             .collect();
@@ -402,9 +386,7 @@ impl Script {
             error: failed(unit, cleanup, error, before_it_ran),
         }
     }
-}
 
-impl Script {
     /// The version of the first history row this script writes.
     pub fn first_written_version(&self) -> Option<u64> {
         self.ops.iter().find_map(|op| match op {
@@ -447,6 +429,24 @@ impl Script {
             }
         }
     }
+}
+
+/// `migrations` as units to apply: their up steps run, or (`run` false)
+/// only recorded.
+fn applying(migrations: &[&'static Migration], run: bool) -> Vec<Unit> {
+    migrations
+        .iter()
+        .map(|m| Unit {
+            migration: m,
+            step: run.then(|| m.up()),
+            change: Change::Apply,
+            mode: if run {
+                m.up().mode()
+            } else {
+                SqlMode::Transaction
+            },
+        })
+        .collect()
 }
 
 /// `body` in a transaction; with `foreign_keys_off`, SQLite's rebuild
