@@ -115,6 +115,25 @@ fn down_failure(error: migrate_core::Error, standalone: bool) -> Failure {
     ))
 }
 
+/// `--strict` refused versions the migrations do not include. The
+/// library's advice ("allow future versions") is, here, to drop the flag.
+fn strict_failure(error: migrate_core::Error) -> Failure {
+    let migrate_core::Error::FutureVersions {
+        versions,
+        latest_known,
+    } = &error
+    else {
+        return error.into();
+    };
+    let versions: Vec<String> = versions.iter().map(u64::to_string).collect();
+    Failure::problem(format!(
+        "the database has version(s) {} that these migrations do not include (they go up to \
+         {latest_known}), which `--strict` refuses, so nothing was changed; run the release \
+         that includes them, or run without `--strict` to tolerate them",
+        versions.join(", ")
+    ))
+}
+
 fn execute<D: Database>(
     command: &DatabaseCommand,
     migrations: &'static Migrations,
@@ -140,7 +159,7 @@ fn execute<D: Database>(
             }
         }
         DatabaseCommand::Plan { format } => {
-            let pending = runner.plan(db)?;
+            let pending = runner.plan(db).map_err(strict_failure)?;
             match format {
                 Format::Text => output::plan(&pending),
                 Format::Json => output::plan_json(&pending),
@@ -148,8 +167,8 @@ fn execute<D: Database>(
         }
         DatabaseCommand::Up { to, grouped } => {
             let pending = match to {
-                Some(to) => runner.plan_to(db, *to)?,
-                None => runner.plan(db)?,
+                Some(to) => runner.plan_to(db, *to).map_err(strict_failure)?,
+                None => runner.plan(db).map_err(strict_failure)?,
             };
             if standalone {
                 // Applied in version order: the lowest Rust one is reached first.
@@ -169,7 +188,7 @@ fn execute<D: Database>(
                 None => runner.run_pending(db),
             };
             bar.finish_and_clear();
-            output::summary(&report?, total, start.elapsed());
+            output::summary(&report.map_err(strict_failure)?, total, start.elapsed());
         }
         DatabaseCommand::Down { to } => {
             if standalone {

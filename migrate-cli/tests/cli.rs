@@ -724,7 +724,12 @@ fn the_runner_options_are_flags() {
         &["up", "--strict", "--database", &db, "--dir", dir],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains('3'), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "migrate: error: the database has version(s) 3 that these migrations do not include \
+         (they go up to 2), which `--strict` refuses, so nothing was changed; run the release \
+         that includes them, or run without `--strict` to tolerate them\n"
+    );
 
     // Another process holds the migration lock: --lock-timeout bounds the wait.
     write_migrations(newer.path(), 4);
@@ -865,4 +870,38 @@ fn run_by_cargo_as_a_subcommand_it_takes_its_own_name_first() {
     assert!(listed.ends_with("1 migration(s)\n"), "{listed}");
     let help = ok(&migrate(work.path(), &["--help"]));
     assert!(help.contains("Usage: cargo migrate"), "{help}");
+}
+
+#[test]
+fn allow_out_of_order_applies_a_version_below_the_highest() {
+    let work = tempfile::tempdir().unwrap();
+    write_migrations(work.path(), 3);
+    let path = work.path().join("app.db");
+    let db = format!("sqlite://{}", path.display());
+    ok(&migrate(work.path(), &["up", "--database", &db]));
+    // Version 2 late, below 3: the row of 3 recorded by a binary that did
+    // not have 2 yet (its chain does not cover it), as after a merge.
+    let conn = migrate_core::rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE t2; DELETE FROM migrate_schema_history WHERE version = 2;
+         UPDATE migrate_schema_history SET chained_checksum = 'other' WHERE version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let out = migrate(work.path(), &["up", "--database", &db]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("migration 2 (`0002_t2.sql`) is pending but version 3"),
+        "{}",
+        text(&out.stderr)
+    );
+    let applied = ok(&migrate(
+        work.path(),
+        &["up", "--allow-out-of-order", "--database", &db],
+    ));
+    assert!(
+        applied.starts_with("applied 1 migration(s) (2)"),
+        "{applied}"
+    );
 }
