@@ -865,3 +865,62 @@ fn a_commit_the_server_refuses_is_a_rollback_on_both_clients() {
     assert_eq!(db.versions(DEFAULT_TABLE), [1]);
     assert!(!in_transaction(db.conn()));
 }
+
+/// As `postgres::every_tenant_schema_is_migrated_on_its_own`, through the
+/// async client, whose boot check is its own statement: each tenant's
+/// `search_path` finds its own history, never `public`'s.
+#[test]
+fn every_tenant_schema_is_migrated_on_its_own_through_the_async_client() {
+    let Some(mut db) = AsyncPostgres::fresh() else {
+        return;
+    };
+    db.conn().run_pending(V1.runner()).unwrap();
+    db.exec("CREATE SCHEMA tenant1; CREATE SCHEMA tenant2;");
+    for tenant in ["tenant1", "tenant2"] {
+        let mut conn = db.other();
+        AsyncPostgres::exec_on(&mut conn, &format!("SET search_path = {tenant}, public"));
+        let status = conn.status(V1.runner()).unwrap();
+        assert!(
+            status.iter().all(|s| s.state == migrate::State::Pending),
+            "{tenant} read another schema's history: {status:?}"
+        );
+        assert_eq!(conn.run_pending(V1.runner()).unwrap().applied.len(), 3);
+        assert_eq!(
+            db.versions(&format!("{tenant}.migrate_schema_history")),
+            [1, 2, 3]
+        );
+        // Its next boot is the one-statement check, and finds it current.
+        assert!(conn.run_pending(V1.runner()).unwrap().applied.is_empty());
+        // The run left the session's search_path as it found it.
+        let path = conn.block_on(async |c| first_text(c, "SHOW search_path").await);
+        assert_eq!(path, format!("{tenant}, public"));
+    }
+    assert_eq!(db.versions("public.migrate_schema_history"), [1, 2, 3]);
+}
+
+/// As `postgres::a_migrations_search_path_does_not_leak_into_the_next_set`:
+/// the session settings a migration changes are put back through the
+/// async client too.
+#[test]
+fn a_migrations_search_path_does_not_leak_through_the_async_client() {
+    let Some(mut db) = AsyncPostgres::fresh() else {
+        return;
+    };
+    db.conn().run_pending(PG_SETS_SEARCH_PATH.runner()).unwrap();
+    db.conn().run_pending(PLUGIN.runner()).unwrap();
+    assert_eq!(
+        db.versions("public.billing_schema_history").len(),
+        PLUGIN.len()
+    );
+    let path = db
+        .conn()
+        .block_on(async |c| first_text(c, "SHOW search_path").await);
+    assert_eq!(path, "\"$user\", public");
+    db.reconnect();
+    assert!(db
+        .conn()
+        .run_pending(PLUGIN.runner())
+        .unwrap()
+        .applied
+        .is_empty());
+}
