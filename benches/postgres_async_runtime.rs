@@ -19,7 +19,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use migrate::tokio_postgres::{connect, Client, NoTls};
-use support::{env_usize, median, migrate_registry, ms, refinery_runner, sql};
+use support::{env_usize, median, migrate_registry, print_apply, print_boot, refinery_runner, sql};
 
 const FLOOR_HISTORY: &str = "CREATE TABLE floor_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
      checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), execution_ms BIGINT NOT NULL)";
@@ -83,7 +83,6 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
 
     runtime.block_on(async {
         let admin = client(&url).await;
@@ -122,20 +121,10 @@ fn main() {
                 samples[which].push(took);
             }
         }
-        let [floor, migrate, refinery] = samples.map(median);
-        println!(
-            "async apply {count} migrations, one transaction each (median of {apply_runs}, interleaved)"
-        );
-        println!("  floor (by hand)   {:>12}", ms(floor));
-        println!(
-            "  migrate           {:>12}  {:.2}x floor (target <= 1.10x)",
-            ms(migrate),
-            ratio(migrate, floor)
-        );
-        println!(
-            "  refinery          {:>12}  {:.2}x floor",
-            ms(refinery),
-            ratio(refinery, floor)
+        print_apply(
+            &format!("async apply {count} migrations, one transaction each (median of {apply_runs}, interleaved)"),
+            samples.map(median),
+            1.10,
         );
 
         // ---- boot ----
@@ -185,22 +174,10 @@ fn main() {
                 .await,
             );
         }
-        let [none, history, migrate, refinery] = boot.map(median);
-        println!(
-            "async boot with {count} applied: connect + check + first query (median of {boot_runs})"
-        );
-        println!("  floor: no library            {:>10}", ms(none));
-        println!("  floor: one query, history    {:>10}", ms(history));
-        println!(
-            "  migrate                      {:>10}  {:.2}x floor (target <= 1.05x), +{:.3} ms over no library",
-            ms(migrate),
-            ratio(migrate, history),
-            (migrate.as_secs_f64() - none.as_secs_f64()) * 1000.0
-        );
-        println!(
-            "  refinery                     {:>10}  {:.2}x floor",
-            ms(refinery),
-            ratio(refinery, history)
+        print_boot(
+            &format!("async boot with {count} applied: connect + check + first query (median of {boot_runs})"),
+            boot.map(median),
+            1.05,
         );
     });
 }

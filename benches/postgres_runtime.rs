@@ -18,7 +18,9 @@ mod support;
 use std::time::Duration;
 
 use migrate::postgres::{Client, NoTls};
-use support::{env_usize, median, migrate_registry, ms, refinery_runner, sql, time_runs};
+use support::{
+    env_usize, median, migrate_registry, print_apply, print_boot, refinery_runner, sql, time_runs,
+};
 
 const FLOOR_HISTORY: &str = "CREATE TABLE floor_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
      checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), execution_ms BIGINT NOT NULL)";
@@ -83,7 +85,6 @@ fn main() {
         admin: Client::connect(&url, NoTls).expect("connect"),
         next: 0,
     };
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
 
     // ---- apply: interleaved rounds, rotating who goes first ----
     let mut samples: [Vec<Duration>; 3] = Default::default();
@@ -103,20 +104,12 @@ fn main() {
             }));
         }
     }
-    let [floor, migrate, refinery] = samples.map(median);
-    println!(
-        "apply {count} migrations, one transaction each (median of {apply_runs}, interleaved)"
-    );
-    println!("  floor (by hand)   {:>12}", ms(floor));
-    println!(
-        "  migrate           {:>12}  {:.2}x floor (target <= 1.10x)",
-        ms(migrate),
-        ratio(migrate, floor)
-    );
-    println!(
-        "  refinery          {:>12}  {:.2}x floor",
-        ms(refinery),
-        ratio(refinery, floor)
+    print_apply(
+        &format!(
+            "apply {count} migrations, one transaction each (median of {apply_runs}, interleaved)"
+        ),
+        samples.map(median),
+        1.10,
     );
 
     // ---- boot ----
@@ -162,14 +155,11 @@ fn main() {
             first_query(&mut client);
         }));
     }
-    let [none, history, migrate, refinery] = boot.map(median);
-    println!("boot with {count} applied: connect + check + first query (median of {boot_runs})");
-    println!("  floor: no library            {:>10}", ms(none));
-    println!("  floor: one query, history    {:>10}", ms(history));
-    println!("  migrate                      {:>10}  {:.2}x floor (target <= 1.20x), +{:.3} ms over no library", ms(migrate), ratio(migrate, history), (migrate.as_secs_f64() - none.as_secs_f64()) * 1000.0);
-    println!(
-        "  refinery                     {:>10}  {:.2}x floor",
-        ms(refinery),
-        ratio(refinery, history)
+    print_boot(
+        &format!(
+            "boot with {count} applied: connect + check + first query (median of {boot_runs})"
+        ),
+        boot.map(median),
+        1.20,
     );
 }

@@ -94,3 +94,45 @@ pub fn refinery_runner(texts: &[String]) -> refinery::Runner {
         .collect();
     refinery::Runner::new(&migrations)
 }
+
+/// `a` as a multiple of `b`.
+pub fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// Prints an apply comparison: medians of the hand-written floor, migrate
+/// (against `target`) and refinery.
+pub fn print_apply(title: &str, [floor, migrate, refinery]: [Duration; 3], target: f64) {
+    println!("{title}");
+    println!("  floor (by hand)   {:>12}", ms(floor));
+    println!(
+        "  migrate           {:>12}  {:.2}x floor (target <= {target:.2}x)",
+        ms(migrate),
+        ratio(migrate, floor)
+    );
+    println!(
+        "  refinery          {:>12}  {:.2}x floor",
+        ms(refinery),
+        ratio(refinery, floor)
+    );
+}
+
+/// Prints a boot comparison: medians with no library, with a one-query
+/// hand-written check of the history (the floor), migrate (against
+/// `target`) and refinery.
+pub fn print_boot(title: &str, [none, history, migrate, refinery]: [Duration; 4], target: f64) {
+    println!("{title}");
+    println!("  floor: no library            {:>10}", ms(none));
+    println!("  floor: one query, history    {:>10}", ms(history));
+    println!(
+        "  migrate                      {:>10}  {:.2}x floor (target <= {target:.2}x), +{:.3} ms over no library",
+        ms(migrate),
+        ratio(migrate, history),
+        (migrate.as_secs_f64() - none.as_secs_f64()) * 1000.0
+    );
+    println!(
+        "  refinery                     {:>10}  {:.2}x floor",
+        ms(refinery),
+        ratio(refinery, history)
+    );
+}
