@@ -64,15 +64,18 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> std::result::Result<T, Fail> {
+    /// Sends a request and waits for its answer. `Err(sent)` when the run
+    /// was dropped: whether the request had gone out before.
+    fn exchange<R>(&self, request: impl FnOnce(oneshot::Sender<R>) -> Request) -> Result<R, bool> {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(request(reply))
-            .map_err(|_| Fail::Cancelled)?;
-        match answer.blocking_recv() {
-            Ok(result) => result.map_err(Fail::Server),
-            Err(_) => Err(Fail::Cancelled),
-        }
+        self.requests.send(request(reply)).map_err(|_| false)?;
+        answer.blocking_recv().map_err(|_| true)
+    }
+
+    fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> std::result::Result<T, Fail> {
+        self.exchange(request)
+            .map_err(|_| Fail::Cancelled)?
+            .map_err(Fail::Server)
     }
 
     /// Asks the caller's task to call the runner's progress callback.
@@ -145,19 +148,14 @@ impl Session for Remote {
         std::result::Result<u64, Fail>,
         Option<std::result::Result<(), Fail>>,
     )> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request::ExecuteCommit(statement.clone(), values.to_vec(), reply);
-        if self.requests.send(request).is_err() {
-            return Some((Err(Fail::Cancelled), None));
-        }
-        Some(match answer.blocking_recv() {
+        let request = |reply| Request::ExecuteCommit(statement.clone(), values.to_vec(), reply);
+        Some(match self.exchange(request) {
             Ok((executed, committed)) => (
                 executed.map_err(Fail::Server),
                 committed.map(|c| c.map_err(Fail::Server)),
             ),
-            // The run was dropped with the request under way: it may
-            // have been sent.
-            Err(_) => (Err(Fail::Cancelled), Some(Err(Fail::Cancelled))),
+            // The run was dropped: a COMMIT that went out may have happened.
+            Err(sent) => (Err(Fail::Cancelled), sent.then_some(Err(Fail::Cancelled))),
         })
     }
 
