@@ -192,8 +192,11 @@ pub(crate) async fn bridged<T: Send + 'static>(
     match worker.await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled before it ran (its closure, and so its end of the
+        // channel, was dropped unrun): nothing was done.
         Err(e) => Err(Error::other(format!(
-            "the migration thread was stopped ({e}): the runtime is shutting down"
+            "the runtime shut down before the migrations could run ({e}), so nothing was \
+             done; run them again on a running runtime"
         ))),
     }
 }
