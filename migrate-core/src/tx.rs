@@ -1,8 +1,8 @@
 //! `Tx`: the driver-neutral handle a Rust migration receives.
 //!
-//! The same Rust migration runs unchanged on SQLite and PostgreSQL: `$1, $2,
-//! ...` placeholders work on both, and values cross the boundary as
-//! [`Value`]s.
+//! The same Rust migration runs unchanged on SQLite, PostgreSQL and MySQL:
+//! `$1, $2, ...` placeholders work on all three, and values cross the
+//! boundary as [`Value`]s.
 
 use std::fmt;
 
@@ -14,8 +14,10 @@ use crate::error::Result;
 pub enum Dialect {
     /// SQLite, through rusqlite.
     Sqlite,
-    /// PostgreSQL, through the `postgres` crate.
+    /// PostgreSQL, through the `postgres` or `tokio-postgres` crate.
     Postgres,
+    /// MySQL or MariaDB, through the `mysql` crate.
+    Mysql,
 }
 
 impl fmt::Display for Dialect {
@@ -23,6 +25,7 @@ impl fmt::Display for Dialect {
         f.write_str(match self {
             Dialect::Sqlite => "SQLite",
             Dialect::Postgres => "PostgreSQL",
+            Dialect::Mysql => "MySQL",
         })
     }
 }

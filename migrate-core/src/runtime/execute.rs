@@ -213,7 +213,23 @@ struct Guarded<'d, D>(&'d mut D);
 
 impl<D: Driver> Guarded<'_, D> {
     fn check(&self, sql: &str) -> Result<()> {
-        refuse_transaction_control(sql, self.0.sql_rules(), "the SQL passed to `Tx`")
+        let rules = self.0.sql_rules();
+        refuse_transaction_control(sql, rules, "the SQL passed to `Tx`")?;
+        if self.0.sql_dialect().transactional_ddl() {
+            return Ok(());
+        }
+        // MySQL would commit the migration's transaction on the spot, and
+        // run the rest of it, and its history row, outside any transaction.
+        match crate::source::sql::first_ddl(sql, rules) {
+            Some((line, command)) => Err(Error::other(format!(
+                "`{command}` (line {line} of the SQL passed to `Tx`) commits implicitly on {}, \
+                 which would end this migration's transaction halfway; nothing of this \
+                 migration was applied. Move the schema change into a SQL migration, which \
+                 migrate records in progress first and runs statement by statement",
+                self.0.dialect()
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -29,17 +29,45 @@ pub enum LexicalRules {
     /// PostgreSQL's with `standard_conforming_strings = off`, where a
     /// backslash escapes in every `'...'` string.
     PostgresBackslashStrings,
+    /// MySQL's and MariaDB's: `#` and `-- ` comments, flat `/* */` comments
+    /// whose `/*! ... */` form is code, `` `x` `` identifiers, and stored
+    /// programs (`CREATE PROCEDURE|FUNCTION|TRIGGER|EVENT ... BEGIN ...
+    /// END`) whose nested blocks end nothing at their inner `;`. Two
+    /// settings of `sql_mode` change how text reads.
+    Mysql {
+        /// `ANSI_QUOTES`: `"x"` is an identifier, not a string.
+        ansi_quotes: bool,
+        /// Not `NO_BACKSLASH_ESCAPES`: a backslash escapes in strings.
+        backslash_escapes: bool,
+    },
 }
+
+/// The databases a piece of syntax belongs to, as bits.
+const SQLITE: u8 = 1;
+const POSTGRES: u8 = 2;
+const MYSQL: u8 = 4;
+const ANY: u8 = SQLITE | POSTGRES | MYSQL;
 
 impl LexicalRules {
     const BOTH: [LexicalRules; 2] = [LexicalRules::Sqlite, LexicalRules::Postgres];
+
+    /// MySQL's rules under its default `sql_mode`.
+    pub const MYSQL: LexicalRules = LexicalRules::Mysql {
+        ansi_quotes: false,
+        backslash_escapes: true,
+    };
 
     /// The rules of the database behind `dialect`.
     pub fn of(dialect: crate::tx::Dialect) -> Self {
         match dialect {
             crate::tx::Dialect::Sqlite => LexicalRules::Sqlite,
             crate::tx::Dialect::Postgres => LexicalRules::Postgres,
+            crate::tx::Dialect::Mysql => LexicalRules::MYSQL,
         }
+    }
+
+    fn mysql(self) -> bool {
+        matches!(self, LexicalRules::Mysql { .. })
     }
 
     fn postgres(self) -> bool {
@@ -118,6 +146,44 @@ impl Statement<'_> {
             .any(|w| self.keyword_is(0, w))
     }
 
+    /// The command, if this statement commits the open transaction by
+    /// itself on a database without transactional DDL: a schema change
+    /// ([`is_ddl`](Statement::is_ddl)), and on MySQL also account and
+    /// table-maintenance commands (`GRANT`, `LOCK TABLES`, `ANALYZE
+    /// TABLE`, ...), which it commits implicitly too.
+    pub fn commits_implicitly(&self, rules: LexicalRules) -> Option<&'static str> {
+        const DDL: [&str; 5] = ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"];
+        const MYSQL_MORE: [&str; 12] = [
+            "GRANT", "REVOKE", "LOCK", "UNLOCK", "ANALYZE", "OPTIMIZE", "REPAIR", "CHECK",
+            "FLUSH", "RESET", "INSTALL", "UNINSTALL",
+        ];
+        if let Some(word) = DDL.iter().find(|w| self.keyword_is(0, w)) {
+            return Some(word);
+        }
+        if rules.mysql() {
+            if let Some(word) = MYSQL_MORE.iter().find(|w| self.keyword_is(0, w)) {
+                return Some(word);
+            }
+            if (self.keyword_is(0, "LOAD") || self.keyword_is(0, "CACHE"))
+                && self.keyword_is(1, "INDEX")
+            {
+                return Some("LOAD INDEX");
+            }
+            if self.keyword_is(0, "SET")
+                && (self.name_is(1, "PASSWORD") || self.name_is(1, "autocommit"))
+            {
+                return Some("SET");
+            }
+        }
+        None
+    }
+
+    /// Whether this is the `mysql` client's `DELIMITER` command, which no
+    /// server understands.
+    pub fn is_client_delimiter(&self) -> bool {
+        self.keyword_is(0, "DELIMITER")
+    }
+
     /// Whether this is SQLite's `PRAGMA foreign_keys = ...` (a no-op inside
     /// a transaction, so a table rebuild would cascade its deletes), the
     /// name quoted or not, schema-qualified or not.
@@ -166,16 +232,28 @@ pub fn transaction_control(sql: &str, rules: LexicalRules) -> Option<(usize, &'s
 /// only that database's reading counts, so a PostgreSQL `DO $$ BEGIN ...
 /// END $$` is not read as SQLite's `END`. Each line once, in order.
 pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
-    let (postgres, postgres_only) = Lexer::new(sql, LexicalRules::Postgres).run_noting_exclusive();
-    let (sqlite, sqlite_only) = Lexer::new(sql, LexicalRules::Sqlite).run_noting_exclusive();
-    let (postgres, sqlite) = match (postgres_only, sqlite_only) {
-        (true, false) => (postgres, Vec::new()),
-        (false, true) => (Vec::new(), sqlite),
-        _ => (postgres, sqlite),
+    let readings = [
+        (SQLITE, Lexer::new(sql, LexicalRules::Sqlite).run_noting_belonging()),
+        (POSTGRES, Lexer::new(sql, LexicalRules::Postgres).run_noting_belonging()),
+        (MYSQL, Lexer::new(sql, LexicalRules::MYSQL).run_noting_belonging()),
+    ];
+    // The databases every piece of telling syntax belongs to; when none
+    // is left (syntax of several databases mixed), every reading counts.
+    let belongs = readings.iter().fold(ANY, |set, (_, (_, b))| set & b);
+    // Readings that disagree (a PostgreSQL function's dollar-quoted body
+    // reads as a MySQL stored program too): each that found syntax of its
+    // own counts, the others do not.
+    let belongs = match belongs {
+        0 => readings
+            .iter()
+            .filter(|(database, (_, b))| *b != ANY && b & database != 0)
+            .fold(0, |set, (database, _)| set | database),
+        some => some,
     };
-    let mut found: Vec<(usize, &'static str)> = postgres
+    let mut found: Vec<(usize, &'static str)> = readings
         .iter()
-        .chain(&sqlite)
+        .filter(|(database, _)| belongs & database != 0)
+        .flat_map(|(_, (statements, _))| statements)
         .filter_map(|s| s.transaction_control().map(|c| (s.line, c)))
         .collect();
     found.sort_unstable();
@@ -183,13 +261,13 @@ pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
     found
 }
 
-/// The line of the first schema change in `sql` under `rules` (see
-/// [`Statement::is_ddl`]).
-pub fn first_ddl(sql: &str, rules: LexicalRules) -> Option<usize> {
+/// The first statement in `sql` under `rules` that commits implicitly
+/// where schema changes are not transactional (see
+/// [`Statement::commits_implicitly`]): its line and command.
+pub fn first_ddl(sql: &str, rules: LexicalRules) -> Option<(usize, &'static str)> {
     statements(sql, rules)
         .iter()
-        .find(|s| s.is_ddl())
-        .map(|s| s.line)
+        .find_map(|s| s.commits_implicitly(rules).map(|c| (s.line, c)))
 }
 
 /// The lines of `PRAGMA foreign_keys = ...` statements under either rules.
@@ -222,6 +300,10 @@ enum Compound {
     Trigger,
     /// PostgreSQL's `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: at `BEGIN ATOMIC`.
     Routine,
+    /// A MySQL stored program (`CREATE ... PROCEDURE|FUNCTION|TRIGGER|EVENT`):
+    /// the body opens at its first `BEGIN`; the bits say which databases
+    /// such a body belongs to (a trigger's reads as SQLite's too).
+    MysqlProgram(u8),
 }
 
 struct Lexer<'a> {
@@ -250,13 +332,20 @@ struct Lexer<'a> {
     after_dot: bool,
     /// The previous token was this word, directly before the current byte.
     previous_word: Option<&'a str>,
-    /// Syntax only these rules' database has was seen.
-    exclusive: bool,
+    /// The databases all telling syntax seen so far belongs to (`ANY`
+    /// when none was seen).
+    belongs: u8,
+    /// Inside a MySQL body: the `BEGIN` blocks (`true`) and `CASE`s open.
+    blocks: Vec<bool>,
+    /// A MySQL body's `END` was read; the next token says what it ends.
+    pending_end: bool,
+    /// Inside MySQL's `/*! ... */`, whose text is code.
+    executable_comment: bool,
     /// Where the last `E'...'` string ended: a string after it, separated
     /// by whitespace holding a newline, continues it with its escapes.
     escape_string_end: Option<usize>,
     /// A string, identifier, comment or dollar quote ran to the end of the
-    /// text: these rules misread it, and their `exclusive` means nothing.
+    /// text: these rules misread it, and what they saw means nothing.
     unterminated: bool,
 }
 
@@ -281,19 +370,27 @@ impl<'a> Lexer<'a> {
             parens: 0,
             after_dot: false,
             previous_word: None,
-            exclusive: false,
+            belongs: ANY,
+            blocks: Vec::new(),
+            pending_end: false,
+            executable_comment: false,
             escape_string_end: None,
             unterminated: false,
         }
     }
 
     fn run(self) -> Vec<Statement<'a>> {
-        self.run_noting_exclusive().0
+        self.run_noting_belonging().0
     }
 
-    /// The statements, and whether syntax only these rules' database has
-    /// was among them.
-    fn run_noting_exclusive(mut self) -> (Vec<Statement<'a>>, bool) {
+    /// Notes syntax that belongs to `databases` only.
+    fn belongs_to(&mut self, databases: u8) {
+        self.belongs &= databases;
+    }
+
+    /// The statements, and the databases whose syntax they hold (`ANY`
+    /// when nothing told, or these rules misread the text).
+    fn run_noting_belonging(mut self) -> (Vec<Statement<'a>>, u8) {
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
             match b {
@@ -306,7 +403,13 @@ impl<'a> Lexer<'a> {
                     self.i += 1;
                     self.previous_word = None;
                 }
-                b'-' if self.bytes.get(self.i + 1) == Some(&b'-') => {
+                b'-' if self.bytes.get(self.i + 1) == Some(&b'-')
+                    && (!self.rules.mysql()
+                        || self
+                            .bytes
+                            .get(self.i + 2)
+                            .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control())) =>
+                {
                     // PostgreSQL ends a line comment at a lone `\r` too;
                     // SQLite only at `\n`.
                     let end: &[char] = if self.rules.postgres() {
@@ -319,7 +422,32 @@ impl<'a> Lexer<'a> {
                         .map_or(self.bytes.len(), |n| self.i + n);
                     self.previous_word = None;
                 }
+                b'#' if self.rules.mysql() => {
+                    self.i = self.sql[self.i..]
+                        .find('\n')
+                        .map_or(self.bytes.len(), |n| self.i + n);
+                    self.previous_word = None;
+                }
+                b'/' if self.rules.mysql() && self.executable_comment_opens() => {}
+                b'*' if self.executable_comment && self.bytes.get(self.i + 1) == Some(&b'/') => {
+                    self.executable_comment = false;
+                    self.i += 2;
+                    self.previous_word = None;
+                }
                 b'/' if self.bytes.get(self.i + 1) == Some(&b'*') => self.block_comment(),
+                b'\'' | b'"'
+                    if matches!(self.rules, LexicalRules::Mysql { ansi_quotes, .. }
+                        if b == b'\'' || !ansi_quotes) =>
+                {
+                    let LexicalRules::Mysql {
+                        backslash_escapes, ..
+                    } = self.rules
+                    else {
+                        unreachable!()
+                    };
+                    self.token();
+                    self.quoted(b, b, backslash_escapes);
+                }
                 b'\'' => {
                     let escapes = self.rules == LexicalRules::PostgresBackslashStrings
                         || (self.rules == LexicalRules::Postgres
@@ -333,16 +461,20 @@ impl<'a> Lexer<'a> {
                     if escapes {
                         self.escape_string_end = Some(self.i);
                         if self.sql[start..self.i].contains('\\') {
-                            self.exclusive = true;
+                            self.belongs_to(POSTGRES);
                         }
                     }
                 }
                 b'"' => self.quoted_identifier(b'"', b'"'),
+                b'`' if self.rules.mysql() => {
+                    self.belongs_to(SQLITE | MYSQL);
+                    self.quoted_identifier(b, b);
+                }
                 b'`' | b'[' if self.rules == LexicalRules::Sqlite => {
-                    // Backticks are SQLite's alone; brackets are PostgreSQL's
-                    // array subscripts too, so they prove nothing.
+                    // Backticks are SQLite's and MySQL's; brackets are
+                    // PostgreSQL's array subscripts too, so they tell nothing.
                     if b == b'`' {
-                        self.exclusive = true;
+                        self.belongs_to(SQLITE | MYSQL);
                     }
                     let close = if b == b'[' { b']' } else { b'`' };
                     self.quoted_identifier(b, close);
@@ -357,6 +489,7 @@ impl<'a> Lexer<'a> {
                     self.sqlite_variable();
                 }
                 b';' => {
+                    self.resolve_end(None);
                     if self.in_body {
                         self.body_statement_start = true;
                         self.i += 1;
@@ -398,9 +531,57 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
+        self.resolve_end(None);
         let clean = !self.unterminated && self.parens == 0 && !self.in_body;
         self.finish(self.bytes.len());
-        (self.out, self.exclusive && clean)
+        (self.out, if clean { self.belongs } else { ANY })
+    }
+
+    /// MySQL's `/*! ... */` and `/*M! ... */` (MariaDB's), with an
+    /// optional version number: the text inside is code (a `mysqldump`
+    /// file's `/*!50003 CREATE*/`). Returns whether one opened here.
+    fn executable_comment_opens(&mut self) -> bool {
+        let rest = &self.bytes[self.i..];
+        let marker = if rest.starts_with(b"/*!") {
+            3
+        } else if rest.starts_with(b"/*M!") {
+            4
+        } else {
+            return false;
+        };
+        self.i += marker;
+        while self.bytes.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        self.executable_comment = true;
+        self.previous_word = None;
+        true
+    }
+
+    /// After a MySQL body's `END`, the next word (`None`: a `;` or the
+    /// end of the text) says what it closes: `END IF`, `END LOOP`, `END
+    /// WHILE`, `END REPEAT` close no block, `END CASE` and a `CASE`
+    /// expression's `END` close a `CASE`, and any other a `BEGIN` block —
+    /// the body's own when it is the last one open. Returns whether the
+    /// word was consumed as part of the `END`.
+    fn resolve_end(&mut self, next: Option<&str>) -> bool {
+        if !std::mem::take(&mut self.pending_end) {
+            return false;
+        }
+        let is = |k: &str| next.is_some_and(|w| w.eq_ignore_ascii_case(k));
+        if ["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|k| is(k)) {
+            return true;
+        }
+        if self.blocks.pop() == Some(false) {
+            return is("CASE");
+        }
+        if self.blocks.is_empty() {
+            self.in_body = false;
+            if let Compound::MysqlProgram(databases) = self.compound {
+                self.belongs_to(databases);
+            }
+        }
+        false
     }
 
     /// Whether the string starting here continues an `E'...'` string:
@@ -451,6 +632,7 @@ impl<'a> Lexer<'a> {
     /// A token other than a word: the statement has begun, and the body's
     /// statement (if any) with it.
     fn token(&mut self) {
+        self.resolve_end(None);
         if self.first_line == 0 {
             self.first_line = self.line;
         }
@@ -470,11 +652,20 @@ impl<'a> Lexer<'a> {
         }
         self.word_count += 1;
         let after_dot = std::mem::take(&mut self.after_dot);
+        if self.rules.mysql() {
+            self.mysql_word(text, quoted, after_dot);
+            return;
+        }
         if self.in_body {
             if self.body_statement_start && !after_dot && keyword("END") {
                 self.in_body = false;
-                // A closed body: syntax only this database has.
-                self.exclusive = true;
+                // A closed body: syntax only this database has (a SQLite
+                // trigger's reads as MySQL's too).
+                self.belongs_to(if self.compound == Compound::Trigger {
+                    SQLITE | MYSQL
+                } else {
+                    POSTGRES
+                });
             }
             self.body_statement_start = false;
             return;
@@ -486,6 +677,7 @@ impl<'a> Lexer<'a> {
             Compound::No => false,
             Compound::Trigger => self.parens == 0 && !after_dot && keyword("BEGIN"),
             Compound::Routine => self.begin_seen && keyword("ATOMIC"),
+            Compound::MysqlProgram(_) => false,
         };
         self.begin_seen = self.compound == Compound::Routine
             && self.parens == 0
@@ -494,6 +686,54 @@ impl<'a> Lexer<'a> {
         if opens {
             self.in_body = true;
             self.body_statement_start = true;
+        }
+    }
+
+    /// A word under MySQL's rules: a stored program's body opens at its
+    /// first `BEGIN` and closes at the `END` of that block, counting the
+    /// `BEGIN ... END` blocks and `CASE ... END [CASE]` inside it.
+    fn mysql_word(&mut self, text: &'a str, quoted: bool, after_dot: bool) {
+        let keyword = |k: &str| !quoted && !after_dot && text.eq_ignore_ascii_case(k);
+        if self.resolve_end(Some(text)) && !quoted {
+            return;
+        }
+        if self.in_body {
+            if keyword("BEGIN") {
+                self.blocks.push(true);
+            } else if keyword("CASE") {
+                self.blocks.push(false);
+            } else if keyword("END") {
+                self.pending_end = true;
+            }
+            return;
+        }
+        if self.compound == Compound::No && self.word_count <= 8 && self.parens == 0 {
+            self.compound = self.mysql_program(text, quoted);
+        }
+        if matches!(self.compound, Compound::MysqlProgram(_))
+            && self.parens == 0
+            && keyword("BEGIN")
+        {
+            self.in_body = true;
+            self.blocks = vec![true];
+        }
+    }
+
+    /// Whether the statement read so far, ending with `word`, is `CREATE
+    /// [OR REPLACE] [DEFINER = user@host] [AGGREGATE]
+    /// PROCEDURE|FUNCTION|TRIGGER|EVENT`.
+    fn mysql_program(&self, word: &str, quoted: bool) -> Compound {
+        let creates = self
+            .words
+            .first()
+            .is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case("CREATE"));
+        if !creates || quoted {
+            return Compound::No;
+        }
+        match word.to_ascii_uppercase().as_str() {
+            "TRIGGER" => Compound::MysqlProgram(SQLITE | MYSQL),
+            "PROCEDURE" | "FUNCTION" | "EVENT" => Compound::MysqlProgram(MYSQL),
+            _ => Compound::No,
         }
     }
 
@@ -573,7 +813,7 @@ impl<'a> Lexer<'a> {
                     depth += 1;
                     if depth == 2 {
                         // A nested comment: PostgreSQL's alone.
-                        self.exclusive = true;
+                        self.belongs_to(POSTGRES);
                     }
                     self.i += 2;
                 }
@@ -615,7 +855,7 @@ impl<'a> Lexer<'a> {
         let body_start = self.i + tag.len();
         let end = match self.sql[body_start..].find(tag) {
             Some(n) => {
-                self.exclusive = true;
+                self.belongs_to(POSTGRES);
                 body_start + n + tag.len()
             }
             None => {
@@ -643,6 +883,8 @@ impl<'a> Lexer<'a> {
         self.compound = Compound::No;
         self.begin_seen = false;
         self.in_body = false;
+        self.blocks.clear();
+        self.pending_end = false;
         self.body_statement_start = false;
         self.parens = 0;
         self.after_dot = false;
@@ -684,6 +926,80 @@ mod tests {
         assert!(parts[3].ends_with("$body$ LANGUAGE sql"));
         assert_eq!(parts[4], "DO $$ BEGIN PERFORM 1; END $$");
         assert_eq!(parts[5], "SELECT $1::int");
+    }
+
+    #[test]
+    fn splits_mysql_with_its_comments_quotes_and_stored_programs() {
+        let sql = "# a comment; with a semicolon\n\
+                   CREATE TABLE `odd;name` (x TEXT DEFAULT 'it\\'s; \"fine\"', y TEXT DEFAULT \"a;b\");\n\
+                   SELECT 1--1;\n\
+                   -- a real comment; here\n\
+                   /*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN\n\
+                     IF NEW.x IS NULL THEN SET NEW.x = 'end'; END IF;\n\
+                     SET NEW.y = CASE WHEN NEW.x = 'a' THEN 'b' ELSE 'c' END;\n\
+                     lbl: BEGIN SELECT 1; END lbl;\n\
+                   END */;\n\
+                   CREATE PROCEDURE p() BEGIN\n\
+                     DECLARE done INT DEFAULT 0;\n\
+                     CASE done WHEN 0 THEN SELECT 1; ELSE BEGIN SELECT 2; END; END CASE;\n\
+                     WHILE done < 3 DO SET done = done + 1; END WHILE;\n\
+                     START TRANSACTION; COMMIT;\n\
+                   END;\n\
+                   CREATE TABLE e (`event` INT, begin_at INT);\n\
+                   INSERT INTO e VALUES (1, 2)";
+        let found = statements(sql, LexicalRules::MYSQL);
+        let parts: Vec<&str> = found.iter().map(|s| s.text.trim()).collect();
+        assert_eq!(parts.len(), 6, "{parts:#?}");
+        assert!(parts[0].ends_with("DEFAULT \"a;b\")"), "{}", parts[0]);
+        assert_eq!(found[0].line, 2);
+        assert_eq!(parts[1], "SELECT 1--1");
+        assert!(parts[2].starts_with("-- a real comment") && parts[2].ends_with("END */"));
+        assert_eq!(found[2].line, 5);
+        assert!(found[2].is_ddl(), "an executable comment's text is code");
+        assert!(parts[3].starts_with("CREATE PROCEDURE") && parts[3].ends_with("END"));
+        assert_eq!(found[4].line, 16);
+        assert_eq!(parts[5], "INSERT INTO e VALUES (1, 2)");
+        // COMMIT inside a procedure body is the procedure's, not the file's.
+        assert_eq!(transaction_control(sql, LexicalRules::MYSQL), None);
+        assert!(transaction_controls(sql).is_empty(), "{:?}", transaction_controls(sql));
+    }
+
+    #[test]
+    fn mysql_sql_mode_changes_what_quotes_mean() {
+        let ansi = LexicalRules::Mysql {
+            ansi_quotes: true,
+            backslash_escapes: false,
+        };
+        // `"` quotes a string with escapes, or an identifier without.
+        let sql = "SELECT \"a\\\";b\"; SELECT 2";
+        assert_eq!(texts(sql, LexicalRules::MYSQL).len(), 2);
+        assert_eq!(texts(sql, ansi)[0], "SELECT \"a\\\"");
+        // A backslash escapes the quote, or ends the string before it.
+        let sql = "SELECT 'x\\'; SELECT 2; SELECT 'y'";
+        assert_eq!(texts(sql, LexicalRules::MYSQL).len(), 1);
+        assert_eq!(texts(sql, ansi).len(), 3);
+    }
+
+    #[test]
+    fn mysql_statements_that_commit_implicitly_are_named() {
+        let rules = LexicalRules::MYSQL;
+        let first = |sql: &str| first_ddl(sql, rules);
+        assert_eq!(first("INSERT INTO t VALUES (1);\nGRANT SELECT ON t TO u"), Some((2, "GRANT")));
+        assert_eq!(first("LOCK TABLES t WRITE"), Some((1, "LOCK")));
+        assert_eq!(first("UPDATE t SET x = 'CREATE TABLE'"), None);
+        assert_eq!(first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres), None);
+        let delimiter = statements("DELIMITER $$\nSELECT 1$$", rules);
+        assert!(delimiter[0].is_client_delimiter());
+    }
+
+    #[test]
+    fn a_postgres_do_block_is_not_read_as_mysql() {
+        // MySQL's reading splits the block; PostgreSQL's dollar quote says
+        // the file is PostgreSQL's.
+        let sql = "DO $$ BEGIN PERFORM 1; END $$;";
+        assert!(transaction_controls(sql).is_empty());
+        // A plain COMMIT is found whichever database reads it.
+        assert_eq!(transaction_controls("SELECT 1;\nCOMMIT;"), vec![(2, "COMMIT")]);
     }
 
     #[test]
