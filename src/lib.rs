@@ -117,6 +117,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## MySQL and MariaDB
+//!
+//! With feature `mysql`, every call takes `&mut mysql::Conn` or a pooled
+//! `mysql::PooledConn` (the crate is re-exported as `migrate::mysql`).
+//! MySQL commits each schema change on the spot, so a SQL migration holding
+//! one (`CREATE`, `ALTER`, `DROP`, ...) cannot be all-or-nothing: it is
+//! recorded in progress first and run statement by statement, and a failure
+//! names the statement and the ones of that file that had already committed,
+//! before `repair`. Keep one schema change per migration on MySQL. A
+//! migration of data statements only is atomic with its history row.
+//!
+//! ```no_run
+//! # #[cfg(feature = "mysql")]
+//! # fn boot() -> Result<(), Box<dyn std::error::Error>> {
+//! static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+//!
+//! let mut conn = migrate::mysql::Conn::new("mysql://app:secret@localhost/app")?;
+//! MIGRATIONS.run_pending(&mut conn)?;
+//! # Ok(()) }
+//! ```
+//!
 //! Async SQLite handles call the sync API inside their closure:
 //! `tokio_rusqlite::Connection::call(|c| MIGRATIONS.run_pending(c))`,
 //! `deadpool_sqlite::Object::interact(|c| MIGRATIONS.run_pending(c))`.
@@ -269,6 +290,12 @@ pub use migrate_core::postgres;
 /// [`Migrations::run_pending_async`].
 #[cfg(feature = "tokio-postgres")]
 pub use migrate_core::tokio_postgres;
+
+/// The `mysql` crate this crate's MySQL and MariaDB driver is built with:
+/// use it to connect (`mysql::Conn`, or a `mysql::Pool`'s `PooledConn`),
+/// so your `mysql` and migrate's are the same version.
+#[cfg(feature = "mysql")]
+pub use migrate_core::mysql;
 
 /// The rusqlite this crate's SQLite driver is built with: use it to open
 /// connections, so your rusqlite and migrate's are the same version.

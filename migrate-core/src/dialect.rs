@@ -39,6 +39,13 @@ pub trait SqlDialect: Sync {
     /// The column type of `version` (a 64-bit integer key).
     fn version_type(&self) -> &'static str;
 
+    /// The column type of `state` (`applied`, `in_progress`, `reverting`):
+    /// short text that an ordinary index can cover where the unfinished
+    /// rows are found through one (MySQL).
+    fn state_type(&self) -> &'static str {
+        "TEXT"
+    }
+
     /// The column type of other 64-bit integers (`execution_ms`).
     fn int64_type(&self) -> &'static str {
         "BIGINT"
@@ -49,6 +56,21 @@ pub trait SqlDialect: Sync {
     fn create_schema(&self, schema: &str) -> Option<String>;
 
     /// The statement creating the partial index `index` (unqualified) over
-    /// `table`'s unfinished rows, when missing.
-    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String;
+    /// `table`'s unfinished rows, when missing; `None` where the index is
+    /// created with the table ([`table_indexes`](SqlDialect::table_indexes)).
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> Option<String>;
+
+    /// An index clause inside `CREATE TABLE`, for a database that can
+    /// neither index part of a table nor create an index "if not exists"
+    /// (MySQL): `index` over `state`, so that unfinished rows are found
+    /// without reading the others.
+    fn table_indexes(&self, _index: &str) -> Option<String> {
+        None
+    }
+
+    /// What follows `CREATE TABLE (...)`: MySQL names its transactional
+    /// engine, whatever the server's default.
+    fn table_options(&self) -> &'static str {
+        ""
+    }
 }

@@ -405,8 +405,10 @@ impl fmt::Display for Error {
             ),
             Error::NoTransactionInGroup { version, file } => write!(
                 f,
-                "migration {version} (`{file}`) runs outside a transaction, so it cannot be \
-                 part of a grouped run; run without grouping, or apply up to version {} grouped \
+                "migration {version} (`{file}`) runs outside a transaction (it says \
+                 `-- migrate:no-transaction`, or changes the schema on a database that commits \
+                 schema changes on the spot), so it cannot be part of a grouped run; run \
+                 without grouping, or apply up to version {} grouped \
                  first",
                 version.saturating_sub(1)
             ),
@@ -529,7 +531,10 @@ impl fmt::Display for Error {
 /// A failure that is the connection's, not the migration's: its fix.
 fn connection_fault(message: &str) -> Option<&'static str> {
     let message = message.to_ascii_lowercase();
-    if message.contains("read-only") || message.contains("readonly") {
+    if message.contains("read-only")
+        || message.contains("readonly")
+        || message.contains("read only")
+    {
         Some("the connection is read-only: migrate through a writable connection to the primary")
     } else if message.contains("database is locked") {
         Some(LOCKED)
@@ -544,10 +549,17 @@ const LOCKED: &str = "another connection held the database's write lock for long
 /// The likely cause of a failure on the history table, from the database's words.
 fn history_hint(message: &str) -> &'static str {
     let message = message.to_ascii_lowercase();
-    if message.contains("permission denied") || message.contains("must be owner") {
+    if message.contains("permission denied")
+        || message.contains("must be owner")
+        || message.contains("command denied")
+        || message.contains("access denied")
+    {
         "the database user needs CREATE on the schema and SELECT, INSERT, UPDATE and DELETE on \
          the table: grant them, or migrate as the schema's owner"
-    } else if message.contains("read-only") || message.contains("readonly") {
+    } else if message.contains("read-only")
+        || message.contains("readonly")
+        || message.contains("read only")
+    {
         "the connection is read-only: migrate through a writable connection to the primary"
     } else if message.contains("database is locked") {
         LOCKED

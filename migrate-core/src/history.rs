@@ -268,6 +268,11 @@ impl HistorySql {
             create.push_str(&statement);
             create.push_str(";\n");
         }
+        let index = format!("{}_unfinished", table.table);
+        let inline_index = dialect
+            .table_indexes(&index)
+            .map(|clause| format!(",\n    {clause}"))
+            .unwrap_or_default();
         create.push_str(&format!(
             "CREATE TABLE IF NOT EXISTS {quoted} (\n\
              \x20   version {} PRIMARY KEY,\n\
@@ -276,16 +281,19 @@ impl HistorySql {
              \x20   checksum TEXT NOT NULL,\n\
              \x20   loose_checksum TEXT NOT NULL,\n\
              \x20   chained_checksum TEXT NOT NULL,\n\
-             \x20   state TEXT NOT NULL,\n\
+             \x20   state {} NOT NULL,\n\
              \x20   applied_at TEXT NOT NULL,\n\
-             \x20   execution_ms {} NOT NULL\n\
-             );\n",
+             \x20   execution_ms {} NOT NULL{inline_index}\n\
+             ){}",
             dialect.version_type(),
-            dialect.int64_type()
+            dialect.state_type(),
+            dialect.int64_type(),
+            dialect.table_options(),
         ));
-        create.push_str(
-            &dialect.create_unfinished_index(&format!("{}_unfinished", table.table), table),
-        );
+        if let Some(statement) = dialect.create_unfinished_index(&index, table) {
+            create.push_str(";\n");
+            create.push_str(&statement);
+        }
         HistorySql {
             owns_schema_version,
             shown: table.to_string(),

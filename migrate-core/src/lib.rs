@@ -38,6 +38,8 @@ pub use source::sql::LexicalRules;
 pub use table::{TableName, MAX_IDENTIFIER_LEN};
 pub use tx::{Dialect, Tx, Value};
 
+#[cfg(feature = "mysql")]
+pub use mysql;
 #[cfg(feature = "postgres")]
 pub use postgres;
 #[cfg(feature = "sqlite")]

@@ -45,12 +45,12 @@ impl SqlDialect for ThirdSql {
     fn create_schema(&self, schema: &str) -> Option<String> {
         Some(format!("THIRD MAKE SCHEMA {}", self.quote(schema)))
     }
-    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String {
-        format!(
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> Option<String> {
+        Some(format!(
             "THIRD MAKE INDEX {} ON {} WHERE state <> 'applied'",
             self.quote(index),
             self.quote_table(table)
-        )
+        ))
     }
 }
 

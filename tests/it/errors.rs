@@ -199,8 +199,10 @@ fn every_error_message() {
                 version: 2,
                 file: "0002_vacuum.sql".into(),
             },
-            "migration 2 (`0002_vacuum.sql`) runs outside a transaction, so it cannot be part of \
-             a grouped run; run without grouping, or apply up to version 1 grouped first",
+            "migration 2 (`0002_vacuum.sql`) runs outside a transaction (it says \
+             `-- migrate:no-transaction`, or changes the schema on a database that commits schema \
+             changes on the spot), so it cannot be part of a grouped run; run without grouping, \
+             or apply up to version 1 grouped first",
         ),
         (
             Error::NothingToRepair { version: 1 },

@@ -5,6 +5,7 @@ mod embedded_vs_disk;
 mod errors;
 mod faults;
 mod logger;
+mod mysql;
 mod pools;
 mod postgres;
 mod postgres_async;

@@ -103,3 +103,16 @@ pub fn unchecked(steps: &[(&'static str, &'static str)]) -> &'static migrate::Mi
 
 pub static SQLITE_DUMP_FK: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/sqlite-dump-fk");
+
+pub static MYSQL_DDL_FAILS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-ddl-fails");
+pub static MYSQL_DDL_FIXED: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-ddl-fixed");
+pub static MYSQL_DATA_ONLY: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-data-only");
+pub static MYSQL_PROGRAMS: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-programs");
+pub static MYSQL_DELIMITER: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-delimiter");
+pub static MYSQL_ROLLBACK: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-rollback");

@@ -5,6 +5,8 @@
 //! Adding a database means implementing [`Driver`] for a handle and
 //! [`Database`] for the connection type users hold.
 
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(any(feature = "postgres", feature = "tokio-postgres"))]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -35,7 +37,8 @@ pub enum LockScope {
 }
 
 /// A connection the runtime can migrate: `rusqlite::Connection` (feature
-/// `sqlite`), `postgres::Client` (feature `postgres`).
+/// `sqlite`), `postgres::Client` (feature `postgres`), `mysql::Conn` and
+/// `mysql::PooledConn` (feature `mysql`).
 pub trait Database {
     /// The driver borrowing this connection for one runtime call.
     type Driver<'c>: Driver

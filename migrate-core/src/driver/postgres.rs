@@ -638,13 +638,13 @@ impl SqlDialect for PostgresSql {
         ))
     }
 
-    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String {
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> Option<String> {
         // The index lives in its table's schema.
-        format!(
+        Some(format!(
             "CREATE INDEX IF NOT EXISTS {} ON {} (version) WHERE state <> 'applied'",
             self.quote(index),
             self.quote_table(table)
-        )
+        ))
     }
 }
 

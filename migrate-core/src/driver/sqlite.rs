@@ -196,16 +196,16 @@ impl SqlDialect for SqliteSql {
         None
     }
 
-    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> String {
+    fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> Option<String> {
         // SQLite names the schema on the index and the table bare.
         let index = match table.schema {
             Some(schema) => format!("{}.{}", self.quote(schema), self.quote(index)),
             None => self.quote(index),
         };
-        format!(
+        Some(format!(
             "CREATE INDEX IF NOT EXISTS {index} ON {} (version) WHERE state <> 'applied'",
             self.quote(table.table)
-        )
+        ))
     }
 }
 

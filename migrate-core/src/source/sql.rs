@@ -154,8 +154,18 @@ impl Statement<'_> {
     pub fn commits_implicitly(&self, rules: LexicalRules) -> Option<&'static str> {
         const DDL: [&str; 5] = ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"];
         const MYSQL_MORE: [&str; 12] = [
-            "GRANT", "REVOKE", "LOCK", "UNLOCK", "ANALYZE", "OPTIMIZE", "REPAIR", "CHECK",
-            "FLUSH", "RESET", "INSTALL", "UNINSTALL",
+            "GRANT",
+            "REVOKE",
+            "LOCK",
+            "UNLOCK",
+            "ANALYZE",
+            "OPTIMIZE",
+            "REPAIR",
+            "CHECK",
+            "FLUSH",
+            "RESET",
+            "INSTALL",
+            "UNINSTALL",
         ];
         if let Some(word) = DDL.iter().find(|w| self.keyword_is(0, w)) {
             return Some(word);
@@ -233,9 +243,18 @@ pub fn transaction_control(sql: &str, rules: LexicalRules) -> Option<(usize, &'s
 /// END $$` is not read as SQLite's `END`. Each line once, in order.
 pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
     let readings = [
-        (SQLITE, Lexer::new(sql, LexicalRules::Sqlite).run_noting_belonging()),
-        (POSTGRES, Lexer::new(sql, LexicalRules::Postgres).run_noting_belonging()),
-        (MYSQL, Lexer::new(sql, LexicalRules::MYSQL).run_noting_belonging()),
+        (
+            SQLITE,
+            Lexer::new(sql, LexicalRules::Sqlite).run_noting_belonging(),
+        ),
+        (
+            POSTGRES,
+            Lexer::new(sql, LexicalRules::Postgres).run_noting_belonging(),
+        ),
+        (
+            MYSQL,
+            Lexer::new(sql, LexicalRules::MYSQL).run_noting_belonging(),
+        ),
     ];
     // The databases every piece of telling syntax belongs to; when none
     // is left (syntax of several databases mixed), every reading counts.
@@ -291,6 +310,97 @@ pub fn is_blank(sql: &str) -> bool {
         .all(|rules| statements(sql, *rules).is_empty())
 }
 
+/// `sql` with its `$1, $2, ...` placeholders written as `?`, for a
+/// database whose placeholders are positional (MySQL), and the parameter
+/// each `?` takes (0-based), in order: `$2 ... $1 ... $2` becomes `? ? ?`
+/// taking parameters 1, 0, 1. Strings, quoted identifiers and comments are
+/// left alone. `None` when `sql` has no such placeholder.
+///
+/// ```
+/// use migrate_core::source::sql::{positional_placeholders, LexicalRules};
+///
+/// let (sql, order) = positional_placeholders(
+///     "UPDATE t SET a = $2, b = '$1' /* $1 */ WHERE id = $1",
+///     LexicalRules::MYSQL,
+/// )
+/// .unwrap();
+/// assert_eq!(sql, "UPDATE t SET a = ?, b = '$1' /* $1 */ WHERE id = ?");
+/// assert_eq!(order, [1, 0]);
+/// ```
+pub fn positional_placeholders(sql: &str, rules: LexicalRules) -> Option<(String, Vec<usize>)> {
+    if !sql.contains('$') {
+        return None;
+    }
+    let (ansi_quotes, backslash_escapes) = match rules {
+        LexicalRules::Mysql {
+            ansi_quotes,
+            backslash_escapes,
+        } => (ansi_quotes, backslash_escapes),
+        _ => (true, false),
+    };
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut copied = 0;
+    let mut i = 0;
+    // Where a run of text that is left alone ends, from `i`.
+    let skip_quoted = |i: usize, quote: u8, escapes: bool| -> usize {
+        let mut j = i + 1;
+        while j < bytes.len() {
+            match bytes[j] {
+                b'\\' if escapes => j += 2,
+                b if b == quote => {
+                    if bytes.get(j + 1) == Some(&quote) {
+                        j += 2;
+                    } else {
+                        return j + 1;
+                    }
+                }
+                _ => j += 1,
+            }
+        }
+        bytes.len()
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        i = match b {
+            b'\'' => skip_quoted(i, b, backslash_escapes),
+            b'"' => skip_quoted(i, b, backslash_escapes && !ansi_quotes),
+            b'`' => skip_quoted(i, b, false),
+            b'#' => sql[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            b'-' if sql[i..].starts_with("--") => {
+                sql[i..].find('\n').map_or(bytes.len(), |n| i + n)
+            }
+            b'/' if sql[i..].starts_with("/*") => {
+                sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4)
+            }
+            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && !(i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')) =>
+            {
+                let digits = sql[i + 1..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .map_or(bytes.len(), |n| i + 1 + n);
+                match sql[i + 1..digits].parse::<usize>() {
+                    Ok(n) if n >= 1 => {
+                        out.push_str(&sql[copied..i]);
+                        out.push('?');
+                        order.push(n - 1);
+                        copied = digits;
+                    }
+                    _ => {}
+                }
+                digits
+            }
+            _ => i + 1,
+        };
+    }
+    if order.is_empty() {
+        return None;
+    }
+    out.push_str(&sql[copied.min(sql.len())..]);
+    Some((out, order))
+}
+
 /// What kind of statement may hold a compound body.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Compound {
@@ -339,6 +449,9 @@ struct Lexer<'a> {
     blocks: Vec<bool>,
     /// A MySQL body's `END` was read; the next token says what it ends.
     pending_end: bool,
+    /// The MySQL body holds what only MySQL's stored programs have
+    /// (`DECLARE`, `END IF`, a nested block), even in a trigger.
+    program_syntax: bool,
     /// Inside MySQL's `/*! ... */`, whose text is code.
     executable_comment: bool,
     /// Where the last `E'...'` string ended: a string after it, separated
@@ -373,6 +486,7 @@ impl<'a> Lexer<'a> {
             belongs: ANY,
             blocks: Vec::new(),
             pending_end: false,
+            program_syntax: false,
             executable_comment: false,
             escape_string_end: None,
             unterminated: false,
@@ -570,6 +684,7 @@ impl<'a> Lexer<'a> {
         }
         let is = |k: &str| next.is_some_and(|w| w.eq_ignore_ascii_case(k));
         if ["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|k| is(k)) {
+            self.program_syntax = true;
             return true;
         }
         if self.blocks.pop() == Some(false) {
@@ -578,7 +693,11 @@ impl<'a> Lexer<'a> {
         if self.blocks.is_empty() {
             self.in_body = false;
             if let Compound::MysqlProgram(databases) = self.compound {
-                self.belongs_to(databases);
+                self.belongs_to(if self.program_syntax {
+                    MYSQL
+                } else {
+                    databases
+                });
             }
         }
         false
@@ -698,8 +817,15 @@ impl<'a> Lexer<'a> {
             return;
         }
         if self.in_body {
+            if std::mem::take(&mut self.begin_seen) && keyword("ATOMIC") {
+                // PostgreSQL's `BEGIN ATOMIC` body: MySQL has none.
+                self.belongs_to(POSTGRES);
+            }
             if keyword("BEGIN") {
                 self.blocks.push(true);
+                self.program_syntax = true;
+            } else if keyword("DECLARE") {
+                self.program_syntax = true;
             } else if keyword("CASE") {
                 self.blocks.push(false);
             } else if keyword("END") {
@@ -716,6 +842,7 @@ impl<'a> Lexer<'a> {
         {
             self.in_body = true;
             self.blocks = vec![true];
+            self.begin_seen = true;
         }
     }
 
@@ -885,6 +1012,7 @@ impl<'a> Lexer<'a> {
         self.in_body = false;
         self.blocks.clear();
         self.pending_end = false;
+        self.program_syntax = false;
         self.body_statement_start = false;
         self.parens = 0;
         self.after_dot = false;
@@ -961,7 +1089,30 @@ mod tests {
         assert_eq!(parts[5], "INSERT INTO e VALUES (1, 2)");
         // COMMIT inside a procedure body is the procedure's, not the file's.
         assert_eq!(transaction_control(sql, LexicalRules::MYSQL), None);
-        assert!(transaction_controls(sql).is_empty(), "{:?}", transaction_controls(sql));
+        assert!(
+            transaction_controls(sql).is_empty(),
+            "{:?}",
+            transaction_controls(sql)
+        );
+    }
+
+    #[test]
+    fn a_mysql_trigger_with_blocks_is_read_as_mysql_only() {
+        // SQLite's reading would close the body at `END IF` and find `END`.
+        let sql = "CREATE TRIGGER t AFTER INSERT ON items FOR EACH ROW\n\
+                   BEGIN\n\
+                     IF NEW.id > 0 THEN INSERT INTO audit VALUES (NEW.id); END IF;\n\
+                     b: BEGIN DECLARE x INT; END b;\n\
+                   END;";
+        assert!(
+            transaction_controls(sql).is_empty(),
+            "{:?}",
+            transaction_controls(sql)
+        );
+        // A body both databases read alike still counts for both.
+        let sqlite =
+            "CREATE TRIGGER t AFTER INSERT ON items BEGIN UPDATE items SET n = 1; END;\nCOMMIT;";
+        assert_eq!(transaction_controls(sqlite), vec![(2, "COMMIT")]);
     }
 
     #[test]
@@ -984,10 +1135,16 @@ mod tests {
     fn mysql_statements_that_commit_implicitly_are_named() {
         let rules = LexicalRules::MYSQL;
         let first = |sql: &str| first_ddl(sql, rules);
-        assert_eq!(first("INSERT INTO t VALUES (1);\nGRANT SELECT ON t TO u"), Some((2, "GRANT")));
+        assert_eq!(
+            first("INSERT INTO t VALUES (1);\nGRANT SELECT ON t TO u"),
+            Some((2, "GRANT"))
+        );
         assert_eq!(first("LOCK TABLES t WRITE"), Some((1, "LOCK")));
         assert_eq!(first("UPDATE t SET x = 'CREATE TABLE'"), None);
-        assert_eq!(first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres), None);
+        assert_eq!(
+            first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres),
+            None
+        );
         let delimiter = statements("DELIMITER $$\nSELECT 1$$", rules);
         assert!(delimiter[0].is_client_delimiter());
     }
@@ -999,7 +1156,10 @@ mod tests {
         let sql = "DO $$ BEGIN PERFORM 1; END $$;";
         assert!(transaction_controls(sql).is_empty());
         // A plain COMMIT is found whichever database reads it.
-        assert_eq!(transaction_controls("SELECT 1;\nCOMMIT;"), vec![(2, "COMMIT")]);
+        assert_eq!(
+            transaction_controls("SELECT 1;\nCOMMIT;"),
+            vec![(2, "COMMIT")]
+        );
     }
 
     #[test]

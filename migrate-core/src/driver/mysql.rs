@@ -1,0 +1,611 @@
+//! The MySQL and MariaDB driver: `mysql::Conn` and `mysql::PooledConn` as
+//! migration targets.
+//!
+//! - MySQL commits every schema change (`CREATE`, `ALTER`, `DROP`, ...) on
+//!   the spot, whatever transaction is open. A SQL migration holding one is
+//!   therefore recorded in progress first and run statement by statement
+//!   ([`SqlDialect::transactional_ddl`] is false); when a statement fails,
+//!   the error names it, MySQL's code and message, and the statements of
+//!   the file that had already committed. A migration of data statements
+//!   only runs in one transaction with its history row, as elsewhere.
+//! - The migration lock is `GET_LOCK` on a name hashed from the database
+//!   and the history table (MySQL allows 64 characters), held by the
+//!   session: a migrator that dies releases it with its connection.
+//! - `$1, $2, ...` in [`Tx`] calls are rewritten as MySQL's positional `?`,
+//!   in any order, ignoring strings and comments.
+//! - MySQL has no partial index: the history table indexes `state`, so the
+//!   boot check's "any unfinished row" reads an empty range.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use mysql::consts::ColumnType;
+use mysql::prelude::Queryable;
+use mysql::{Column, Conn, PooledConn, Row};
+use sha2::{Digest, Sha256};
+
+use super::{Database, Driver};
+use crate::dialect::SqlDialect;
+use crate::error::{Error, Result};
+use crate::source::sql::{positional_placeholders, statements, LexicalRules, Statement};
+use crate::table::TableName;
+use crate::tx::{Dialect, Tx, Value};
+
+/// A MySQL connection borrowed for one runtime call.
+pub struct MysqlDriver<'c> {
+    conn: &'c mut Conn,
+    /// The `GET_LOCK` name held, and the table it guards.
+    lock: Option<(String, String)>,
+    /// How the session reads SQL (`sql_mode`), noted with its database.
+    rules: LexicalRules,
+}
+
+impl Database for Conn {
+    type Driver<'c> = MysqlDriver<'c>;
+
+    fn driver(&mut self) -> MysqlDriver<'_> {
+        MysqlDriver {
+            conn: self,
+            lock: None,
+            rules: LexicalRules::MYSQL,
+        }
+    }
+}
+
+impl Database for PooledConn {
+    type Driver<'c> = MysqlDriver<'c>;
+
+    fn driver(&mut self) -> MysqlDriver<'_> {
+        self.as_mut().driver()
+    }
+}
+
+/// A MySQL error, with what migrate knows about where it happened.
+#[derive(Debug)]
+pub struct MysqlError {
+    message: String,
+    code: Option<u16>,
+    source: Option<mysql::Error>,
+}
+
+impl fmt::Display for MysqlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for MysqlError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_ref().map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+impl MysqlError {
+    /// MySQL's error code (`1146` for a missing table), when the server
+    /// sent one.
+    pub fn code(&self) -> Option<u16> {
+        self.code
+    }
+}
+
+/// MySQL's error number for a table that does not exist.
+const NO_SUCH_TABLE: u16 = 1146;
+/// MySQL's error number for a savepoint that does not exist.
+const NO_SUCH_SAVEPOINT: u16 = 1305;
+
+/// How MySQL words an error: `ERROR 1146 (42S02): Table 'x' doesn't exist`,
+/// or what to do when the connection is gone.
+fn describe(e: &mysql::Error) -> (String, Option<u16>) {
+    match e {
+        mysql::Error::MySqlError(e) => (
+            format!("ERROR {} ({}): {}", e.code, e.state, e.message),
+            Some(e.code),
+        ),
+        e if e.is_connectivity_error() => (
+            format!(
+                "the connection to MySQL is closed or broken ({e}): the server ended it \
+                 (a restart, `KILL`, `wait_timeout`; see its log); connect again, or take a \
+                 fresh connection from the pool"
+            ),
+            None,
+        ),
+        e => (e.to_string(), None),
+    }
+}
+
+fn my_error(e: mysql::Error) -> Error {
+    let (message, code) = describe(&e);
+    Error::Driver(Box::new(MysqlError {
+        message,
+        code,
+        source: Some(e),
+    }))
+}
+
+/// An error that is migrate's own words about MySQL.
+fn my_message(message: String) -> Error {
+    Error::Driver(Box::new(MysqlError {
+        message,
+        code: None,
+        source: None,
+    }))
+}
+
+fn code_of(error: &Error) -> Option<u16> {
+    match error {
+        Error::Driver(source) | Error::History { source, .. } => source
+            .downcast_ref::<MysqlError>()
+            .and_then(MysqlError::code),
+        _ => None,
+    }
+}
+
+fn to_mysql(value: &Value) -> mysql::Value {
+    match value {
+        Value::Null => mysql::Value::NULL,
+        Value::Integer(i) => mysql::Value::Int(*i),
+        Value::Real(r) => mysql::Value::Double(*r),
+        Value::Text(s) => mysql::Value::Bytes(s.as_bytes().to_vec()),
+        Value::Blob(b) => mysql::Value::Bytes(b.clone()),
+    }
+}
+
+/// MySQL's binary character set: a string column holding bytes.
+const BINARY_CHARSET: u16 = 63;
+
+/// A value as [`Tx`] shows it, typed by its column: the text protocol
+/// sends every value as text, the binary one typed.
+fn from_mysql(value: mysql::Value, column: &Column) -> Value {
+    use ColumnType::*;
+    match value {
+        mysql::Value::NULL => Value::Null,
+        mysql::Value::Int(i) => Value::Integer(i),
+        mysql::Value::UInt(u) => {
+            i64::try_from(u).map_or(Value::Text(u.to_string()), Value::Integer)
+        }
+        mysql::Value::Float(f) => Value::Real(f64::from(f)),
+        mysql::Value::Double(d) => Value::Real(d),
+        mysql::Value::Bytes(bytes) => match column.column_type() {
+            MYSQL_TYPE_TINY | MYSQL_TYPE_SHORT | MYSQL_TYPE_LONG | MYSQL_TYPE_INT24
+            | MYSQL_TYPE_LONGLONG | MYSQL_TYPE_YEAR => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+                .map_or_else(|| text(bytes), Value::Integer),
+            MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .map_or_else(|| text(bytes), Value::Real),
+            MYSQL_TYPE_TINY_BLOB
+            | MYSQL_TYPE_MEDIUM_BLOB
+            | MYSQL_TYPE_LONG_BLOB
+            | MYSQL_TYPE_BLOB
+            | MYSQL_TYPE_VAR_STRING
+            | MYSQL_TYPE_STRING
+            | MYSQL_TYPE_VARCHAR
+            | MYSQL_TYPE_BIT
+            | MYSQL_TYPE_GEOMETRY
+                if column.character_set() == BINARY_CHARSET =>
+            {
+                Value::Blob(bytes)
+            }
+            _ => text(bytes),
+        },
+        // Dates and times from the binary protocol: as MySQL writes them.
+        other => Value::Text(other.as_sql(true).trim_matches('\'').to_owned()),
+    }
+}
+
+fn text(bytes: Vec<u8>) -> Value {
+    Value::Text(
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
+
+/// The parameters of `$n` placeholders, in the order of the `?`s that
+/// replaced them. Every parameter given must be used, as on PostgreSQL.
+fn bind<'s>(
+    sql: &'s str,
+    params: &[Value],
+    rules: LexicalRules,
+) -> Result<(Cow<'s, str>, Vec<mysql::Value>)> {
+    let Some((rewritten, order)) = positional_placeholders(sql, rules) else {
+        // Written with `?` already, or without parameters: MySQL counts.
+        return Ok((Cow::Borrowed(sql), params.iter().map(to_mysql).collect()));
+    };
+    let highest = order.iter().max().map_or(0, |n| n + 1);
+    if highest != params.len() {
+        return Err(Error::Parameters(format!(
+            "the statement's placeholders go up to ${highest} but {} parameter(s) were given",
+            params.len()
+        )));
+    }
+    let values = order.into_iter().map(|n| to_mysql(&params[n])).collect();
+    Ok((Cow::Owned(rewritten), values))
+}
+
+/// Runs a text query to its end, every result set, returning the rows of
+/// all of them and the rows changed; a later statement's error is not
+/// lost. `Err` carries the 0-based index of the statement that failed.
+fn run_text(
+    conn: &mut Conn,
+    sql: &str,
+) -> std::result::Result<(Vec<Row>, u64), (usize, mysql::Error)> {
+    let mut result = conn.query_iter(sql).map_err(|e| (0, e))?;
+    let mut rows = Vec::new();
+    let mut changed = 0;
+    let mut index = 0;
+    while let Some(set) = result.iter() {
+        changed += set.affected_rows();
+        for row in set {
+            rows.push(row.map_err(|e| (index, e))?);
+        }
+        index += 1;
+    }
+    Ok((rows, changed))
+}
+
+impl MysqlDriver<'_> {
+    /// Runs `sql` as one text query; an error names the statement of
+    /// `sql` that failed when there are several.
+    fn text(&mut self, sql: &str) -> Result<(Vec<Row>, u64)> {
+        run_text(self.conn, sql).map_err(|(index, e)| {
+            let (mut message, code) = describe(&e);
+            let found = statements(sql, self.rules);
+            if found.len() > 1 {
+                if let Some(statement) = found.get(index) {
+                    message = format!(
+                        "statement {} (line {}): {message}",
+                        index + 1,
+                        statement.line
+                    );
+                }
+            }
+            Error::Driver(Box::new(MysqlError {
+                message,
+                code,
+                source: Some(e),
+            }))
+        })
+    }
+
+    /// Runs a statement with parameters: prepared (and cached by the
+    /// connection) when it has any, as text otherwise, since MySQL cannot
+    /// prepare every statement.
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<(Vec<Vec<Value>>, u64)> {
+        refuse_client_commands(sql, self.rules)?;
+        let (sql, values) = bind(sql, params, self.rules)?;
+        if values.is_empty() {
+            let (rows, changed) = self.text(&sql)?;
+            return Ok((rows.into_iter().map(row_values).collect(), changed));
+        }
+        let mut result = self
+            .conn
+            .exec_iter(sql.as_ref(), values)
+            .map_err(my_error)?;
+        let changed = result.affected_rows();
+        let mut rows = Vec::new();
+        while let Some(set) = result.iter() {
+            for row in set {
+                rows.push(row_values(row.map_err(my_error)?));
+            }
+        }
+        Ok((rows, changed))
+    }
+}
+
+fn row_values(row: Row) -> Vec<Value> {
+    let columns = row.columns();
+    row.unwrap()
+        .into_iter()
+        .zip(columns.iter())
+        .map(|(value, column)| from_mysql(value, column))
+        .collect()
+}
+
+/// Refuses the `mysql` client's own commands, which the server would
+/// reject halfway through a file: `DELIMITER` is not SQL.
+fn refuse_client_commands(sql: &str, rules: LexicalRules) -> Result<()> {
+    if !sql.contains(['D', 'd']) {
+        return Ok(());
+    }
+    match statements(sql, rules)
+        .iter()
+        .find(|s| s.is_client_delimiter())
+    {
+        Some(statement) => Err(my_message(format!(
+            "line {}: `DELIMITER` is a command of the `mysql` client, not SQL, and no server \
+             runs it; nothing was run. Remove the DELIMITER lines and end each stored \
+             program with `END;`: migrate finds where a `CREATE PROCEDURE|FUNCTION|TRIGGER|\
+             EVENT ... BEGIN ... END` ends by itself",
+            statement.line
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Tx for MysqlDriver<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.run(sql, params).map(|(_, changed)| changed)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        refuse_client_commands(sql, self.rules)?;
+        self.text(sql).map(drop)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        self.run(sql, params).map(|(rows, _)| rows)
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Mysql
+    }
+}
+
+/// The `GET_LOCK` name for a history table: MySQL allows 64 characters,
+/// and a database and table name may take 128, so they are hashed.
+fn lock_name(database: &str, table: &str) -> String {
+    let digest = Sha256::digest(format!("{database}.{table}").as_bytes());
+    let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+    format!("migrate:{hex}")
+}
+
+/// MySQL's words for the history table.
+struct MysqlSql;
+
+impl SqlDialect for MysqlSql {
+    fn quote(&self, ident: &str) -> String {
+        // Backticks read as identifiers whatever `sql_mode` says.
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn now_utc(&self) -> &'static str {
+        "DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ')"
+    }
+
+    fn version_type(&self) -> &'static str {
+        "BIGINT"
+    }
+
+    fn state_type(&self) -> &'static str {
+        "VARCHAR(16)"
+    }
+
+    fn create_schema(&self, schema: &str) -> Option<String> {
+        Some(format!(
+            "CREATE DATABASE IF NOT EXISTS {}",
+            self.quote(schema)
+        ))
+    }
+
+    fn create_unfinished_index(&self, _index: &str, _table: &TableName<'_>) -> Option<String> {
+        // Created with the table (`table_indexes`): MySQL has no `CREATE
+        // INDEX IF NOT EXISTS`.
+        None
+    }
+
+    fn table_indexes(&self, index: &str) -> Option<String> {
+        // No partial index: an index on `state` makes "state <> 'applied'"
+        // a range scan, empty while every row is applied.
+        Some(format!("INDEX {} (state)", self.quote(index)))
+    }
+
+    fn table_options(&self) -> &'static str {
+        // Transactions need InnoDB, whatever the server's default engine.
+        " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+    }
+}
+
+impl Driver for MysqlDriver<'_> {
+    fn sql_dialect(&self) -> &'static dyn SqlDialect {
+        &MysqlSql
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        // The savepoint lets `transaction_intact` see a transaction that a
+        // step ended (and began again).
+        self.text("START TRANSACTION; SAVEPOINT migrate_step")
+            .map(drop)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.text("COMMIT").map(drop)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.text("ROLLBACK").map(drop)
+    }
+
+    fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
+        let database = match table.schema {
+            Some(schema) => schema.to_owned(),
+            None => self.default_schema()?.unwrap_or_default(),
+        };
+        let name = lock_name(&database, table.table);
+        let shown = format!("{database}.{}", table.table);
+        let started = Instant::now();
+        loop {
+            // Waited for by the server in slices of at most a second, so a
+            // long timeout still notices a dropped connection promptly.
+            let left = timeout.saturating_sub(started.elapsed());
+            let slice = left.min(Duration::from_secs(1)).as_secs_f64();
+            let (rows, _) = self.run(
+                "SELECT GET_LOCK($1, $2)",
+                &[Value::Text(name.clone()), Value::Real(slice)],
+            )?;
+            if rows.first().and_then(|r| r.first()) == Some(&Value::Integer(1)) {
+                self.lock = Some((name, shown));
+                return Ok(());
+            }
+            if started.elapsed() >= timeout {
+                let holder = self
+                    .run("SELECT IS_USED_LOCK($1)", &[Value::Text(name)])
+                    .ok()
+                    .and_then(|(rows, _)| rows.into_iter().next())
+                    .and_then(|row| row.into_iter().next())
+                    .and_then(|v| v.as_i64())
+                    .map(|id| format!("MySQL connection id {id}; `KILL {id}` ends it"));
+                return Err(Error::LockTimeout {
+                    table: shown,
+                    waited: started.elapsed(),
+                    holder,
+                });
+            }
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        let Some((name, _)) = self.lock.take() else {
+            return Ok(());
+        };
+        self.run("SELECT RELEASE_LOCK($1)", &[Value::Text(name)])
+            .map(drop)
+    }
+
+    fn sql_rules(&self) -> LexicalRules {
+        self.rules
+    }
+
+    fn is_missing_table(&self, error: &Error) -> bool {
+        code_of(error) == Some(NO_SUCH_TABLE)
+    }
+
+    fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
+        refuse_client_commands(sql, self.rules)?;
+        // One statement at a time, so that a failure can say which of the
+        // file's statements MySQL had already committed.
+        let found = statements(sql, self.rules);
+        for (i, statement) in found.iter().enumerate() {
+            if let Err((_, e)) = run_text(self.conn, statement.text) {
+                let (message, code) = describe(&e);
+                return Err(Error::Driver(Box::new(MysqlError {
+                    message: failed_statement(&found, i, &message),
+                    code,
+                    source: Some(e),
+                })));
+            }
+        }
+        Ok(())
+    }
+
+    fn default_schema(&mut self) -> Result<Option<String>> {
+        let rows = self.query_text("SELECT DATABASE(), @@SESSION.sql_mode")?;
+        let row = rows.first();
+        let mode = row
+            .and_then(|r| r.get(1))
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let has = |flag: &str| mode.split(',').any(|m| m.eq_ignore_ascii_case(flag));
+        self.rules = LexicalRules::Mysql {
+            ansi_quotes: has("ANSI_QUOTES"),
+            backslash_escapes: !has("NO_BACKSLASH_ESCAPES"),
+        };
+        match row.and_then(|r| r.first()).cloned().flatten() {
+            Some(database) => Ok(Some(database)),
+            None => Err(my_message(
+                "no database is selected on this MySQL connection: name one in the URL \
+                 (`mysql://user@host/database`) or with `USE`, or qualify the history table \
+                 as `database.table`"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    fn transaction_intact(&mut self) -> Result<Option<bool>> {
+        // `begin` set this savepoint: a commit, even an implicit one, took
+        // it away with the transaction. It is set again for the next check.
+        match run_text(
+            self.conn,
+            "RELEASE SAVEPOINT migrate_step; SAVEPOINT migrate_step",
+        ) {
+            Ok(_) => Ok(Some(true)),
+            Err((_, mysql::Error::MySqlError(e))) if e.code == NO_SUCH_SAVEPOINT => Ok(Some(false)),
+            Err((_, e)) => Err(my_error(e)),
+        }
+    }
+
+    fn in_transaction(&mut self) -> Option<bool> {
+        // MariaDB's variable; MySQL has none, and then nobody can tell.
+        let rows = self.query_text("SELECT @@in_transaction").ok()?;
+        let value = rows.first()?.first()?.clone()?;
+        Some(value == "1")
+    }
+
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let (rows, _) = self.text(sql)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                row.unwrap()
+                    .into_iter()
+                    .map(|value| match value {
+                        mysql::Value::NULL => None,
+                        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                        other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// What a failed statement of a no-transaction step means: which one it
+/// was, and which of the file's statements MySQL had already committed.
+fn failed_statement(found: &[Statement<'_>], failed: usize, message: &str) -> String {
+    let statement = &found[failed];
+    let mut text = format!(
+        "statement {} of {} (line {}) failed: {message}",
+        failed + 1,
+        found.len(),
+        statement.line
+    );
+    if failed == 0 {
+        text.push_str(
+            "; no statement of this file had run before it, so nothing of it was applied",
+        );
+        return text;
+    }
+    text.push_str(&format!(
+        "; MySQL had already committed statement{} {} of this file, which stay{} applied:",
+        if failed == 1 { "" } else { "s" },
+        if failed == 1 {
+            "1".to_owned()
+        } else {
+            format!("1 to {failed}")
+        },
+        if failed == 1 { "s" } else { "" },
+    ));
+    for (i, done) in found[..failed].iter().enumerate() {
+        text.push_str(&format!(
+            "\n  {}. line {}: {}",
+            i + 1,
+            done.line,
+            summary(done)
+        ));
+    }
+    text.push('\n');
+    text
+}
+
+/// A statement's first line, without leading comments, shortened.
+fn summary(statement: &Statement<'_>) -> String {
+    let line = statement
+        .text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with('#'))
+        .unwrap_or("");
+    let mut short: String = line.chars().take(72).collect();
+    if short.len() < line.len() {
+        short.push_str(" ...");
+    }
+    short
+}

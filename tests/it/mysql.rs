@@ -1,0 +1,463 @@
+//! The runtime on a real MariaDB server (the MySQL driver): the shared
+//! scenarios that mean the same on a database whose schema changes commit
+//! themselves (see `scenarios.rs`), then what only MySQL has — DDL recorded
+//! in progress and run statement by statement, `GET_LOCK`, stored
+//! programs, `sql_mode`. Each test creates its own database, so they run
+//! in parallel.
+//!
+//! The server comes from `MIGRATE_TEST_MYSQL_URL`, which `scripts/test`
+//! (through `scripts/with-mariadb`) sets. With `CI=true` a missing server
+//! fails these tests; elsewhere they say they were skipped.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use migrate::mysql::prelude::Queryable;
+use migrate::mysql::{Conn, Opts};
+use migrate::{Cleanup, Database, Driver, Error, Repair, Tx, Value};
+
+use crate::scenarios::{scenario_tests, Backend};
+use crate::sets::*;
+
+const HISTORY: &str = "migrate_schema_history";
+
+/// A fresh database on the test server, or `None` (with a notice) when there
+/// is no server outside CI.
+pub fn fresh_database() -> Option<String> {
+    let Ok(server) = std::env::var("MIGRATE_TEST_MYSQL_URL") else {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "MariaDB is required in CI but MIGRATE_TEST_MYSQL_URL is not set; \
+                 run the suite through ./scripts/test"
+            );
+        }
+        eprintln!("skipped: no MySQL server (run through ./scripts/test or scripts/with-mariadb)");
+        return None;
+    };
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!(
+        "migrate_test_{}_{nanos}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = connect(&server);
+    admin.query_drop(format!("CREATE DATABASE {name}")).unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
+}
+
+pub fn connect(url: &str) -> Conn {
+    Conn::new(Opts::from_url(url).unwrap()).unwrap()
+}
+
+pub fn versions(conn: &mut Conn, table: &str) -> Vec<u64> {
+    conn.query(format!("SELECT version FROM {table} ORDER BY version"))
+        .unwrap()
+}
+
+pub fn table_exists(conn: &mut Conn, name: &str) -> bool {
+    let found: Option<u32> = conn
+        .exec_first(
+            "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = ?",
+            (name,),
+        )
+        .unwrap();
+    found.is_some()
+}
+
+fn in_transaction(conn: &mut Conn) -> bool {
+    let open: Option<u32> = conn.query_first("SELECT @@in_transaction").unwrap();
+    open == Some(1)
+}
+
+/// A fresh database on the test server.
+pub struct Mysql {
+    url: String,
+    conn: Conn,
+}
+
+impl Backend for Mysql {
+    type Conn = Conn;
+    const MISSING_TABLE: &'static str = "ERROR 1146 (42S02): Table";
+
+    fn fresh() -> Option<Self> {
+        let url = fresh_database()?;
+        let conn = connect(&url);
+        Some(Mysql { url, conn })
+    }
+    fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+    fn reconnect(&mut self) {
+        self.conn = connect(&self.url);
+    }
+    fn versions(&mut self, table: &str) -> Vec<u64> {
+        versions(&mut self.conn, table)
+    }
+    fn table_exists(&mut self, name: &str) -> bool {
+        table_exists(&mut self.conn, name)
+    }
+    fn exec(&mut self, sql: &str) {
+        self.conn.query_drop(sql).unwrap();
+    }
+    fn other(&self) -> Conn {
+        connect(&self.url)
+    }
+    fn read_only(&self) -> Conn {
+        let mut conn = connect(&self.url);
+        conn.query_drop("SET SESSION TRANSACTION READ ONLY")
+            .unwrap();
+        conn
+    }
+    fn location(&self) -> String {
+        self.url.clone()
+    }
+    fn connect(location: &str) -> Conn {
+        connect(location)
+    }
+    fn exec_on(conn: &mut Conn, sql: &str) {
+        conn.query_drop(sql).unwrap();
+        assert!(
+            !in_transaction(conn),
+            "the connection was left in a transaction"
+        );
+    }
+    fn item_names(&mut self) -> Vec<String> {
+        self.conn
+            .query("SELECT name FROM items ORDER BY id")
+            .unwrap()
+    }
+}
+
+scenario_tests!(without_transactional_ddl Mysql);
+
+fn state_of(conn: &mut Conn, version: u64) -> Option<String> {
+    conn.exec_first(
+        format!("SELECT state FROM {HISTORY} WHERE version = ?"),
+        (version,),
+    )
+    .unwrap()
+}
+
+fn columns_of(conn: &mut Conn, table: &str) -> Vec<String> {
+    conn.exec(
+        "SELECT column_name FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+        (table,),
+    )
+    .unwrap()
+}
+
+/// A schema change that fails halfway: MySQL committed the statements
+/// before it, so the migration is left dirty, and the error says exactly
+/// which statements of the file stay applied.
+#[test]
+fn a_failing_schema_change_names_what_had_already_committed() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = MYSQL_DDL_FAILS.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Failed {
+                version: 2,
+                cleanup: Cleanup::LeftDirty,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    let database = db.url.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(
+        message,
+        format!(
+            "migration 2 (`0002_add_price.sql`) failed outside a transaction, so the database \
+             may be partly changed and is marked dirty: statement 3 of 3 (line 8) failed: \
+             ERROR 1146 (42S02): Table '{database}.itemz' doesn't exist; MySQL had already \
+             committed statements 1 to 2 of this file, which stay applied:\n  \
+             1. line 3: ALTER TABLE items ADD COLUMN price INT NOT NULL DEFAULT 0\n  \
+             2. line 5: CREATE INDEX items_by_price ON items (price)\n; check the schema, \
+             finish or undo the change by hand, then mark it repaired (`migrate repair 2 \
+             completed` or `undone`)"
+        )
+    );
+    assert_eq!(columns_of(db.conn(), "items"), ["id", "name", "price"]);
+    assert_eq!(state_of(db.conn(), 2).as_deref(), Some("in_progress"));
+    // Until repaired, every run refuses, naming the file.
+    db.reconnect();
+    let dirty = MYSQL_DDL_FIXED.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(&dirty, Error::Dirty { version: 2, file, .. } if file == "0002_add_price.sql"),
+        "{dirty}"
+    );
+    // Finished by hand: recorded as applied.
+    db.exec("ALTER TABLE items ADD COLUMN stock INT");
+    MYSQL_DDL_FIXED
+        .repair(db.conn(), 2, Repair::Completed)
+        .unwrap();
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    assert_eq!(state_of(db.conn(), 2).as_deref(), Some("applied"));
+}
+
+#[test]
+fn a_schema_change_undone_by_hand_runs_again_once_fixed() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    MYSQL_DDL_FAILS.run_pending(db.conn()).unwrap_err();
+    db.exec("DROP INDEX items_by_price ON items; ALTER TABLE items DROP COLUMN price");
+    MYSQL_DDL_FAILS
+        .repair(db.conn(), 2, Repair::Undone)
+        .unwrap();
+    assert_eq!(db.versions(HISTORY), [1]);
+    let report = MYSQL_DDL_FIXED.run_pending(db.conn()).unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert_eq!(
+        columns_of(db.conn(), "items"),
+        ["id", "name", "price", "stock"]
+    );
+}
+
+/// Data statements only: one transaction with the history row, rolled
+/// back whole.
+#[test]
+fn a_data_only_migration_is_rolled_back_atomically() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = MYSQL_DATA_ONLY.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Failed {
+                version: 2,
+                cleanup: Cleanup::RolledBack,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("statement 3 (line 4): ERROR 1062 (23000): Duplicate entry '1'"),
+        "{message}"
+    );
+    let count: Option<u64> = db.conn.query_first("SELECT COUNT(*) FROM items").unwrap();
+    assert_eq!(count, Some(0), "the first two inserts were rolled back");
+    assert_eq!(db.versions(HISTORY), [1]);
+    assert!(!in_transaction(db.conn()));
+}
+
+/// Stored programs split where MySQL ends them, not at their inner `;`.
+#[test]
+fn triggers_and_procedures_with_begin_end_bodies_run() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let report = MYSQL_PROGRAMS.run_pending(db.conn()).unwrap();
+    assert_eq!(report.applied.len(), 3);
+    let audit: Vec<(u32, String)> = db
+        .conn
+        .query("SELECT item_id, note FROM audit ORDER BY item_id")
+        .unwrap();
+    assert_eq!(
+        audit,
+        [
+            (1, "added widget".to_owned()),
+            (2, "named end; odd".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn a_delimiter_line_is_refused_before_anything_runs() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = MYSQL_DELIMITER.run_pending(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(
+            "line 2: `DELIMITER` is a command of the `mysql` client, not SQL, and no server runs \
+             it; nothing was run."
+        ),
+        "{message}"
+    );
+    assert!(
+        !db.table_exists("audit"),
+        "the file's first statement did not run"
+    );
+}
+
+#[test]
+fn rollback_runs_mysql_down_steps_newest_first() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    MYSQL_ROLLBACK.run_pending(db.conn()).unwrap();
+    let report = MYSQL_ROLLBACK.rollback_to(db.conn(), 1).unwrap();
+    let reverted: Vec<u64> = report.reverted.iter().map(|r| r.version).collect();
+    assert_eq!(reverted, [3, 2]);
+    assert_eq!(db.versions(HISTORY), [1]);
+    MYSQL_ROLLBACK.rollback_to(db.conn(), 0).unwrap();
+    assert!(!db.table_exists("items"));
+    assert_eq!(
+        MYSQL_ROLLBACK.run_pending(db.conn()).unwrap().applied.len(),
+        3
+    );
+}
+
+/// A Rust migration runs in a transaction; a schema change through `Tx`
+/// would commit it halfway, so it is refused before it reaches MySQL.
+#[test]
+fn a_rust_migration_may_not_change_the_schema() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = RUST_FAILS.run_pending(db.conn()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration 2 (`0002_check_items.rs`) failed and was rolled back: `CREATE` (line 1 of \
+         the SQL passed to `Tx`) commits implicitly on MySQL, which would end this migration's \
+         transaction halfway; nothing of this migration was applied. Move the schema change \
+         into a SQL migration, which migrate records in progress first and runs statement by \
+         statement; fix the migration and run again (earlier migrations stay applied)"
+    );
+    assert!(!db.table_exists("audit"));
+    assert_eq!(db.versions(HISTORY), [1]);
+}
+
+#[test]
+fn a_grouped_run_refuses_schema_changes() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = V1
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NoTransactionInGroup { version: 1, .. }),
+        "{err}"
+    );
+    assert!(!db.table_exists("items"));
+}
+
+#[test]
+fn the_lock_times_out_naming_the_holders_connection() {
+    let Some(url) = fresh_database() else { return };
+    let mut holder = connect(&url);
+    V1.run_pending(&mut holder).unwrap();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    // The name migrate locks: SHA-256 of `<database>.<table>`, 20 bytes in hex.
+    let name: String = holder
+        .exec_first(
+            "SELECT CONCAT('migrate:', LEFT(SHA2(?, 256), 40))",
+            (format!("{database}.{HISTORY}"),),
+        )
+        .unwrap()
+        .unwrap();
+    let taken: Option<u32> = holder
+        .exec_first("SELECT GET_LOCK(?, 0)", (&name,))
+        .unwrap();
+    assert_eq!(taken, Some(1));
+    let mut other = connect(&url);
+    let started = std::time::Instant::now();
+    let err = V2
+        .runner()
+        .lock_timeout(Duration::from_millis(1500))
+        .run_pending(&mut other)
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    let id = holder.connection_id();
+    assert!(
+        err.to_string().contains(&format!(
+            "(held by MySQL connection id {id}; `KILL {id}` ends it)"
+        )),
+        "{err}"
+    );
+    // Released, the run goes ahead.
+    holder
+        .exec_drop("SELECT RELEASE_LOCK(?)", (&name,))
+        .unwrap();
+    assert_eq!(V2.run_pending(&mut other).unwrap().applied.len(), 2);
+}
+
+#[test]
+fn sixteen_threads_booting_at_once() {
+    let Some(url) = fresh_database() else { return };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut conn = connect(&url);
+                barrier.wait();
+                V2.run_pending(&mut conn).map(|r| r.applied.len())
+            })
+        })
+        .collect();
+    let total: usize = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_or_else(|e| panic!("{e}")))
+        .sum();
+    assert_eq!(total, 5);
+    assert_eq!(versions(&mut connect(&url), HISTORY), [1, 2, 3, 4, 5]);
+}
+
+/// A pooled connection is migrated as it is, and goes back to the pool
+/// outside any transaction and without the lock.
+#[test]
+fn a_pooled_connection() {
+    let Some(url) = fresh_database() else { return };
+    let pool = migrate::mysql::Pool::new(url.as_str()).unwrap();
+    let mut conn = pool.get_conn().unwrap();
+    assert_eq!(V2.run_pending(&mut conn).unwrap().applied.len(), 5);
+    assert!(!in_transaction(conn.as_mut()));
+    drop(conn);
+    let mut again = pool.get_conn().unwrap();
+    assert!(V2.run_pending(&mut again).unwrap().applied.is_empty());
+}
+
+/// `sql_mode` changes how MySQL reads quotes: migrate's own statements
+/// quote with backticks, and the run-time checks read as the session does.
+#[test]
+fn ansi_quotes_and_no_backslash_escapes_sessions() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    db.exec("SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES'");
+    assert_eq!(V2.run_pending(db.conn()).unwrap().applied.len(), 5);
+    assert!(V2.run_pending(db.conn()).unwrap().applied.is_empty());
+    let mut driver = db.conn().driver();
+    driver.default_schema().unwrap();
+    assert_eq!(
+        driver.sql_rules(),
+        migrate::LexicalRules::Mysql {
+            ansi_quotes: true,
+            backslash_escapes: false
+        }
+    );
+    // `$1` inside a string stays text; the placeholder outside binds.
+    driver
+        .execute(
+            "INSERT INTO items (id, name) VALUES ($1, CONCAT('$1\\', \"x\"))",
+            &[Value::Integer(9)],
+        )
+        .unwrap_err();
+    let rows = driver
+        .query("SELECT '$1\\' AS t, $1 AS n", &[Value::Integer(5)])
+        .unwrap();
+    assert_eq!(rows, [vec![Value::Text("$1\\".into()), Value::Integer(5)]]);
+}
+
+/// MySQL has no partial index: the history's `state` index keeps the
+/// unfinished half of the boot check an empty range, however long the
+/// history.
+#[test]
+fn boot_finds_unfinished_rows_through_an_index() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    V2.run_pending(db.conn()).unwrap();
+    db.exec(&format!(
+        "INSERT INTO {HISTORY} SELECT seq, 'x', 'sql', 'c', 'c', 'c', 'applied', 'now', 0 \
+         FROM seq_1000_to_2999; ANALYZE TABLE {HISTORY}"
+    ));
+    let plan: Vec<migrate::mysql::Row> = db
+        .conn
+        .query(format!(
+            "EXPLAIN SELECT version, chained_checksum, state FROM {HISTORY} \
+             WHERE state <> 'applied'"
+        ))
+        .unwrap();
+    let key: Option<String> = plan[0].get("key").unwrap();
+    assert_eq!(key.as_deref(), Some("migrate_schema_history_unfinished"));
+}
