@@ -57,7 +57,8 @@ pub struct Standalone {
     #[arg(long, global = true, default_value = "migrations")]
     pub dir: PathBuf,
     /// The database: sqlite://path.db (sqlite:///abs/path.db, sqlite::memory:,
-    /// ?mode=ro|rw|rwc), postgres://user:password@host/db or 'host=... dbname=...'.
+    /// ?mode=ro|rw|rwc), postgres://user:password@host/db, 'host=... dbname=...' or
+    /// mysql://user:password@host/db (also mariadb://).
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// The history table (or schema.table).
@@ -106,7 +107,8 @@ pub struct Embedded {
     #[command(subcommand)]
     pub command: DatabaseCommand,
     /// The database: sqlite://path.db (sqlite:///abs/path.db, sqlite::memory:,
-    /// ?mode=ro|rw|rwc), postgres://user:password@host/db or 'host=... dbname=...'.
+    /// ?mode=ro|rw|rwc), postgres://user:password@host/db, 'host=... dbname=...' or
+    /// mysql://user:password@host/db (also mariadb://).
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// Show the causes of an error.

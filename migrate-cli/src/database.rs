@@ -12,6 +12,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+#[cfg(feature = "mysql")]
+use migrate_core::mysql;
 #[cfg(feature = "postgres")]
 use migrate_core::postgres::{Client, NoTls};
 #[cfg(feature = "sqlite")]
@@ -27,6 +29,8 @@ pub enum Conn {
     Sqlite(Connection),
     #[cfg(feature = "postgres")]
     Postgres(Client),
+    #[cfg(feature = "mysql")]
+    Mysql(mysql::Conn),
 }
 
 /// Runs `$body` with `$db` bound to whichever connection `$conn` holds.
@@ -37,6 +41,8 @@ macro_rules! with_db {
             $crate::database::Conn::Sqlite($db) => $body,
             #[cfg(feature = "postgres")]
             $crate::database::Conn::Postgres($db) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::database::Conn::Mysql($db) => $body,
         }
     };
 }
@@ -47,6 +53,7 @@ pub(crate) use with_db;
 pub enum Target {
     Sqlite(Sqlite),
     Postgres(Postgres),
+    Mysql(Mysql),
 }
 
 /// A SQLite database, from the URL forms sqlx users have in `DATABASE_URL`:
@@ -90,6 +97,12 @@ impl Target {
                 return parse_postgres_url(scheme, rest).map(Target::Postgres);
             }
         }
+        for scheme in ["mysql://", "mariadb://"] {
+            if let Some(rest) = strip_scheme(url, scheme) {
+                let scheme = &url[..scheme.len()];
+                return parse_mysql_url(scheme, rest).map(Target::Mysql);
+            }
+        }
         match url.split_once("://") {
             Some((scheme, _)) if is_scheme(scheme) => Err(format!(
                 "unsupported database URL scheme `{scheme}://`; {SUPPORTED}"
@@ -103,8 +116,8 @@ impl Target {
     }
 }
 
-const SUPPORTED: &str = "use sqlite://path.db, postgres://user@host/db or \
-                         `host=... user=... dbname=...`";
+const SUPPORTED: &str = "use sqlite://path.db, postgres://user@host/db, \
+                         `host=... user=... dbname=...` or mysql://user@host/db";
 
 fn is_scheme(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -176,7 +189,10 @@ fn parse_sqlite(rest: &str) -> Result<Sqlite, String> {
 /// only such a command may create a missing SQLite file.
 pub fn open(url: Option<&str>, writes: bool) -> Result<Conn, Failure> {
     let url = url.ok_or_else(|| {
-        Failure::usage("no database given; pass --database sqlite://app.db or postgres://..., or set DATABASE_URL")
+        Failure::usage(
+            "no database given; pass --database sqlite://app.db, postgres://... or \
+             mysql://..., or set DATABASE_URL",
+        )
     })?;
     match Target::parse(url).map_err(Failure::usage)? {
         #[cfg(feature = "sqlite")]
@@ -190,11 +206,148 @@ pub fn open(url: Option<&str>, writes: bool) -> Result<Conn, Failure> {
         Target::Postgres(db) => connect_postgres(&db),
         #[cfg(not(feature = "postgres"))]
         Target::Postgres(_) => Err(not_built("PostgreSQL", "postgres")),
+        #[cfg(feature = "mysql")]
+        Target::Mysql(db) => connect_mysql(&db),
+        #[cfg(not(feature = "mysql"))]
+        Target::Mysql(_) => Err(not_built("MySQL", "mysql")),
     }
 }
 
+#[cfg(feature = "mysql")]
+fn connect_mysql(db: &Mysql) -> Result<Conn, Failure> {
+    let opts = mysql::OptsBuilder::new()
+        .user(db.user.as_deref())
+        .pass(db.password.as_deref())
+        .ip_or_hostname(Some(db.host.as_str()))
+        .tcp_port(db.port)
+        .db_name(db.database.as_deref())
+        .socket(db.socket.as_deref())
+        .prefer_socket(db.socket.is_some());
+    mysql::Conn::new(opts)
+        .map(Conn::Mysql)
+        .map_err(|e| Failure::problem(format!("cannot connect to MySQL at `{db}`: {e}")))
+}
+
+/// A MySQL or MariaDB database: `mysql://` (or `mariadb://`)
+/// `[user[:password]@]host[:port][/database][?socket=path]`.
+#[derive(PartialEq, Eq)]
+pub struct Mysql {
+    user: Option<String>,
+    password: Option<String>,
+    host: String,
+    port: u16,
+    database: Option<String>,
+    socket: Option<String>,
+    /// The URL rebuilt from its parts, the password as `***`.
+    shown: String,
+}
+
+impl fmt::Display for Mysql {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// The printed form too: a derived `Debug` would show the password.
+impl fmt::Debug for Mysql {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mysql({})", self.shown)
+    }
+}
+
+/// After `mysql://`: `[user[:password]@]host[:port][/database][?socket=path]`.
+/// Where the credentials end is worked out as for PostgreSQL, since a
+/// password often holds `@`, `/`, `:` or `?` unencoded.
+fn parse_mysql_url(scheme: &str, rest: &str) -> Result<Mysql, String> {
+    let mut shown = scheme.to_owned();
+    let (credentials, rest) = match credentials_end(rest, "MySQL")? {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let (mut user, mut password) = (None, None);
+    if let Some(credentials) = credentials {
+        let (name, secret) = match credentials.split_once(':') {
+            Some((name, secret)) => (name, Some(secret)),
+            None => (credentials, None),
+        };
+        user = Some(decode(name, "the user name in the MySQL URL")?);
+        shown.push_str(name);
+        if let Some(secret) = secret {
+            password = Some(decode(secret, "the password in the MySQL URL")?);
+            shown.push_str(":***");
+        }
+        shown.push('@');
+    }
+    let (hostport, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    shown.push_str(hostport);
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) if after.starts_with(':') => (host, Some(&after[1..])),
+            _ => {
+                return Err(format!(
+                    "the host `{hostport}` in the MySQL URL is not `[address]` or \
+                     `[address]:port`"
+                ))
+            }
+        },
+        None => match hostport.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        },
+    };
+    if host.contains(',') {
+        return Err("the MySQL URL names several hosts; name one".to_owned());
+    }
+    let host = match decode(host, "the host in the MySQL URL")? {
+        host if host.is_empty() => "localhost".to_owned(),
+        host => host,
+    };
+    let port = match port {
+        None => 3306,
+        Some(port) => port
+            .parse::<u16>()
+            .map_err(|_| format!("the port `{port}` in the MySQL URL is not a port number"))?,
+    };
+    let (database, query) = match rest.strip_prefix('/') {
+        Some(path) => {
+            let (name, query) = path.split_at(path.find('?').unwrap_or(path.len()));
+            shown.push('/');
+            shown.push_str(name);
+            let name = decode(name, "the database name in the MySQL URL")?;
+            ((!name.is_empty()).then_some(name), query)
+        }
+        None => (None, rest),
+    };
+    let mut socket = None;
+    if let Some(query) = query.strip_prefix('?') {
+        shown.push('?');
+        shown.push_str(query);
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = decode(key, "a parameter name in the MySQL URL")?;
+            if key != "socket" {
+                return Err(format!(
+                    "unsupported parameter `{key}` in the MySQL URL; the one supported is \
+                     `socket=/path/to/mysqld.sock`"
+                ));
+            }
+            socket = Some(decode(value, "the socket in the MySQL URL")?);
+        }
+    }
+    Ok(Mysql {
+        user,
+        password,
+        host,
+        port,
+        database,
+        socket,
+        shown,
+    })
+}
+
 /// For a database this build was compiled without.
-#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 fn not_built(database: &str, feature: &str) -> Failure {
     Failure::usage(format!(
         "this build has no {database} support; it needs the `{feature}` feature"
@@ -415,7 +568,7 @@ fn check_parameter(key: &str, after_password: bool, hint: &str) -> Result<(), St
 fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
     let mut params: Vec<(String, String)> = Vec::new();
     let mut shown = scheme.to_owned();
-    let (credentials, rest) = match credentials_end(rest)? {
+    let (credentials, rest) = match credentials_end(rest, "PostgreSQL")? {
         Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
         None => (None, rest),
     };
@@ -504,7 +657,7 @@ fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
     Ok(Postgres { params, shown })
 }
 
-/// Where the credentials end in a URL after `postgres://`: at the one `@`,
+/// Where the credentials end in a URL after `postgres://` (or `mysql://`): at the one `@`,
 /// or none, that leaves every part able to be what it stands for: a user
 /// name without `/` or `?`, then hosts without `@` and with numeric ports,
 /// then a database name without `@`. A password may hold anything, and so
@@ -514,7 +667,7 @@ fn parse_postgres_url(scheme: &str, rest: &str) -> Result<Postgres, String> {
 /// `password` parameter, or the user `db` with a password up to the `@`),
 /// the URL is refused rather than guessed at: a wrong guess would print a
 /// piece of the password as a host name.
-fn credentials_end(rest: &str) -> Result<Option<usize>, String> {
+fn credentials_end(rest: &str, database: &str) -> Result<Option<usize>, String> {
     let fits_after_credentials = |tail: &str| {
         let (hosts, after) = tail.split_at(tail.find(['/', '?']).unwrap_or(tail.len()));
         let dbname = after
@@ -540,7 +693,7 @@ fn credentials_end(rest: &str) -> Result<Option<usize>, String> {
         _ => "can be read more than one way",
     };
     Err(format!(
-        "the PostgreSQL URL {problem} (it is not shown, as it may hold a password): write \
+        "the {database} URL {problem} (it is not shown, as it may hold a password): write \
          `@` in a user name, password, database name or parameter as %40, and check that \
          the host and port come after the credentials' `@`"
     ))
@@ -676,6 +829,54 @@ mod tests {
             .rev()
             .find(|(k, _)| k == "password")
             .map(|(_, v)| v.as_str())
+    }
+
+    fn mysql(url: &str) -> Mysql {
+        match Target::parse(url) {
+            Ok(Target::Mysql(db)) => db,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mysql_urls_are_read_and_shown_without_the_password() {
+        let db = mysql("mysql://app:p@ss/w:rd@db.internal:3307/prod");
+        assert_eq!(db.to_string(), "mysql://app:***@db.internal:3307/prod");
+        assert_eq!(
+            format!("{db:?}"),
+            "Mysql(mysql://app:***@db.internal:3307/prod)"
+        );
+        assert_eq!(
+            (db.user.as_deref(), db.password.as_deref()),
+            (Some("app"), Some("p@ss/w:rd"))
+        );
+        assert_eq!((db.host.as_str(), db.port), ("db.internal", 3307));
+        assert_eq!(db.database.as_deref(), Some("prod"));
+        let db = mysql("mariadb://root@localhost/app?socket=%2Frun%2Fmysqld.sock");
+        assert_eq!(db.port, 3306);
+        assert_eq!(db.socket.as_deref(), Some("/run/mysqld.sock"));
+        assert_eq!(db.password, None);
+        let db = mysql("MySQL://db");
+        assert_eq!((db.host.as_str(), db.database), ("db", None));
+        for (url, problem) in [
+            (
+                "mysql://db:port/x",
+                "the port `port` in the MySQL URL is not a port number",
+            ),
+            (
+                "mysql://a,b/x",
+                "the MySQL URL names several hosts; name one",
+            ),
+            (
+                "mysql://db/x?ssl-mode=REQUIRED",
+                "unsupported parameter `ssl-mode` in the MySQL URL; the one supported is \
+                 `socket=/path/to/mysqld.sock`",
+            ),
+        ] {
+            assert_eq!(Target::parse(url).unwrap_err(), problem, "{url}");
+        }
+        let err = Target::parse("mysql://u:se@cret@db:33x/app").unwrap_err();
+        assert!(!err.contains("se@cret") && !err.contains("cret"), "{err}");
     }
 
     #[test]
@@ -920,8 +1121,8 @@ mod tests {
     fn errors_never_repeat_a_password() {
         for (url, says) in [
             (
-                "mysql://app:hunter2@db/prod",
-                "unsupported database URL scheme `mysql://`",
+                "mongodb://app:hunter2@db/prod",
+                "unsupported database URL scheme `mongodb://`",
             ),
             ("app:hunter2@db/prod", "not shown"),
             ("hunter2", "not shown"),

@@ -288,7 +288,7 @@ fn usage_errors_exit_with_2() {
         &["new"],
         &["new", "bad name"],
         &["status"],
-        &["status", "--database", "mysql://x/y"],
+        &["status", "--database", "mongodb://x/y"],
         &[
             "up",
             "--table",
@@ -346,6 +346,63 @@ fn postgres_from_the_command_line() {
         &["status", "--dir", dir.to_str().unwrap(), "--database", &url],
     ));
     assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
+}
+
+#[test]
+fn mysql_from_the_command_line() {
+    let Ok(server) = std::env::var("MIGRATE_TEST_MYSQL_URL") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "MariaDB is required in CI"
+        );
+        return;
+    };
+    use migrate_core::mysql::prelude::Queryable;
+    let name = format!("migrate_cli_{}", std::process::id());
+    let mut admin = migrate_core::mysql::Conn::new(server.as_str()).unwrap();
+    admin.query_drop(format!("CREATE DATABASE {name}")).unwrap();
+    // The `mariadb://` spelling, with the password shown as `***` in messages.
+    let url = format!(
+        "{}/{name}",
+        server
+            .replacen("mysql://", "mariadb://", 1)
+            .rsplit_once('/')
+            .unwrap()
+            .0
+    );
+    let dir = fixture("flyway");
+    let work = tempfile::tempdir().unwrap();
+    let up = ok(&migrate(
+        work.path(),
+        &["up", "--dir", dir.to_str().unwrap(), "--database", &url],
+    ));
+    assert!(up.starts_with("applied 2 migration(s) (1 to 2)"), "{up}");
+    let status = ok(&migrate(
+        work.path(),
+        &["status", "--dir", dir.to_str().unwrap(), "--database", &url],
+    ));
+    assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
+    // A wrong password: the server's refusal, and no password in it.
+    let wrong = url.replacen(":migrate@", ":not-the-password@", 1);
+    let out = migrate(
+        work.path(),
+        &[
+            "status",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--database",
+            &wrong,
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("cannot connect to MySQL at `mariadb://migrate:***@"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Access denied"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
 }
 
 /// `count` SQL migrations with down steps in `dir/migrations`.
@@ -622,7 +679,7 @@ fn urls_that_are_not_supported_are_not_printed() {
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir(work.path().join("migrations")).unwrap();
     for url in [
-        "mysql://app:hunter2@db/prod",
+        "mongodb://app:hunter2@db/prod",
         "app:hunter2@db/prod",
         "host=db password=hunter2 dbnam=prod",
         "host=db password=hunter2 2 dbname=prod",
