@@ -461,3 +461,18 @@ fn boot_finds_unfinished_rows_through_an_index() {
     let key: Option<String> = plan[0].get("key").unwrap();
     assert_eq!(key.as_deref(), Some("migrate_schema_history_unfinished"));
 }
+
+#[test]
+fn the_mysql_example_set_runs_and_rolls_back() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    assert_eq!(
+        MYSQL_EXAMPLE.run_pending(db.conn()).unwrap().applied.len(),
+        5
+    );
+    db.exec("INSERT INTO users (id, email) VALUES (1, 'ada@example.com')");
+    let notes: Vec<String> = db.conn.query("SELECT note FROM user_audit").unwrap();
+    assert_eq!(notes, ["joined as ada@example.com"]);
+    MYSQL_EXAMPLE.rollback_to(db.conn(), 0).unwrap();
+    assert!(!db.table_exists("users"));
+    assert!(db.versions(HISTORY).is_empty());
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use migrate::rusqlite::Connection;
 use migrate::Error;
 
-use crate::sets::{NO_TX_SLOW, SLOW, V2};
+use crate::sets::{MYSQL_SLOW, NO_TX_SLOW, SLOW, V2};
 use crate::sqlite::{db, history_versions, open, table_exists};
 
 const ROLE: &str = "MIGRATE_IT_CHILD";
@@ -44,6 +44,19 @@ fn child_process_entry() {
     };
     let db = PathBuf::from(std::env::var_os(DB).unwrap());
     let result = PathBuf::from(std::env::var_os(RESULT).unwrap());
+    if let Some(role) = role.strip_prefix("my-") {
+        // DB holds a MySQL URL.
+        let url = db.to_str().unwrap();
+        wait_for_go();
+        let mut conn = crate::mysql::connect(url);
+        let outcome = match role {
+            "boot-v2" => V2.run_pending(&mut conn),
+            "slow" => MYSQL_SLOW.run_pending(&mut conn),
+            other => panic!("unknown child role my-{other}"),
+        };
+        write_outcome(&result, outcome);
+        return;
+    }
     if let Some(role) = role.strip_prefix("pg-") {
         // DB holds a PostgreSQL URL.
         let url = db.to_str().unwrap();
@@ -387,4 +400,88 @@ fn killed_mid_migration_on_postgres(role: &str) {
         .unwrap()
         .get(0);
     assert_eq!(rows, 500, "a partial fill survived the crash");
+}
+
+#[test]
+fn eight_processes_booting_at_once_on_mysql() {
+    let Some(url) = crate::mysql::fresh_database() else {
+        return;
+    };
+    assert_eq!(boot_together("my-boot-v2", Path::new(&url), 8), 5);
+    assert_eq!(
+        crate::mysql::versions(&mut crate::mysql::connect(&url), "migrate_schema_history"),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+/// A child is SIGKILLed inside a data migration: MySQL rolls its
+/// transaction back and releases its `GET_LOCK` with the session.
+#[test]
+fn a_process_killed_mid_migration_on_mysql_leaves_no_trace_and_releases_the_lock() {
+    use migrate::mysql::prelude::Queryable;
+    let Some(url) = crate::mysql::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("inside");
+    let result = dir.path().join("result");
+    let mut child = spawn(
+        "my-slow",
+        Path::new(&url),
+        &result,
+        &[("MIGRATE_IT_SLOW_MARKER", &marker)],
+    );
+    wait_for(&marker, &mut child, &result);
+    let err = MYSQL_SLOW
+        .runner()
+        .lock_timeout(Duration::from_millis(200))
+        .run_pending(&mut crate::mysql::connect(&url))
+        .unwrap_err();
+    let Error::LockTimeout {
+        holder: Some(holder),
+        ..
+    } = &err
+    else {
+        panic!("expected LockTimeout naming the holder, got {err}");
+    };
+    let id: u32 = holder
+        .strip_prefix("MySQL connection id ")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The server notices the closed socket on its own: wait until the
+    // session is gone, then nothing of version 2 may be left.
+    let mut conn = crate::mysql::connect(&url);
+    let start = Instant::now();
+    loop {
+        let alive: Option<u32> = conn
+            .exec_first(
+                "SELECT 1 FROM information_schema.processlist WHERE id = ?",
+                (id,),
+            )
+            .unwrap();
+        if alive.is_none() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the session outlived its process"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rows: Option<u64> = conn.query_first("SELECT COUNT(*) FROM filled").unwrap();
+    assert_eq!(rows, Some(0));
+    assert_eq!(
+        crate::mysql::versions(&mut conn, "migrate_schema_history"),
+        [1]
+    );
+    // The lock went with the session: the next run finishes the job.
+    assert_eq!(MYSQL_SLOW.run_pending(&mut conn).unwrap().applied.len(), 1);
+    let rows: Option<u64> = conn.query_first("SELECT COUNT(*) FROM filled").unwrap();
+    assert_eq!(rows, Some(500));
 }

@@ -116,3 +116,6 @@ pub static MYSQL_DELIMITER: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-delimiter");
 pub static MYSQL_ROLLBACK: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-rollback");
+pub static MYSQL_SLOW: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-slow");
+pub static MYSQL_EXAMPLE: migrate::Migrations = migrate::embed_migrations!("examples/mysql");
