@@ -43,7 +43,7 @@ fn the_embedded_commands_work_on_the_embedded_set() {
         "new is for the standalone tool"
     );
     assert_eq!(
-        run(&["status", "--database", "mysql://db/app"]),
+        run(&["status", "--database", "mongodb://db/app"]),
         ExitCode::from(2),
         "an unsupported database is a usage error"
     );

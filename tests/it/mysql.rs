@@ -476,3 +476,33 @@ fn the_mysql_example_set_runs_and_rolls_back() {
     assert!(!db.table_exists("users"));
     assert!(db.versions(HISTORY).is_empty());
 }
+
+/// A user who may read but not create: the history's own statement fails,
+/// and the error names the privilege to grant, not the migration.
+#[test]
+fn a_user_without_create_privilege_is_told_what_to_grant() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let database = db.url.rsplit('/').next().unwrap().to_owned();
+    let user = format!("reader_{}", database.rsplit('_').next().unwrap());
+    db.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON {database}.* TO '{user}'@'%'"
+    ));
+    let (scheme_and_credentials, host) = db.url.split_once('@').unwrap();
+    let (scheme, _) = scheme_and_credentials.split_once("://").unwrap();
+    let mut reader = connect(&format!("{scheme}://{user}:pw@{host}"));
+    let err = V1.run_pending(&mut reader).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "could not create the history table `{database}.migrate_schema_history`: \
+             ERROR 1142 (42000): CREATE command denied to user '{user}'@"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("the database user needs CREATE on the schema"),
+        "{message}"
+    );
+    db.exec(&format!("DROP USER '{user}'@'%'"));
+}

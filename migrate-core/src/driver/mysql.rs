@@ -435,14 +435,20 @@ impl Driver for MysqlDriver<'_> {
             // Waited for by the server in slices of at most a second, so a
             // long timeout still notices a dropped connection promptly.
             let left = timeout.saturating_sub(started.elapsed());
-            let slice = left.min(Duration::from_secs(1)).as_secs_f64();
+            let slice = left.min(Duration::from_secs(1));
+            let asked = Instant::now();
             let (rows, _) = self.run(
                 "SELECT GET_LOCK($1, $2)",
-                &[Value::Text(name.clone()), Value::Real(slice)],
+                &[Value::Text(name.clone()), Value::Real(slice.as_secs_f64())],
             )?;
             if rows.first().and_then(|r| r.first()) == Some(&Value::Integer(1)) {
                 self.lock = Some((name, shown));
                 return Ok(());
+            }
+            // A server that reads the timeout as whole seconds answers a
+            // short wait at once: wait here instead of asking in a loop.
+            if asked.elapsed() < slice / 2 {
+                std::thread::sleep((slice / 2).min(Duration::from_millis(50)));
             }
             if started.elapsed() >= timeout {
                 let holder = self
@@ -533,10 +539,25 @@ impl Driver for MysqlDriver<'_> {
     }
 
     fn in_transaction(&mut self) -> Option<bool> {
-        // MariaDB's variable; MySQL has none, and then nobody can tell.
-        let rows = self.query_text("SELECT @@in_transaction").ok()?;
-        let value = rows.first()?.first()?.clone()?;
-        Some(value == "1")
+        // MariaDB's variable. MySQL has none: there, InnoDB lists a
+        // transaction once it has read or written, and one that has not
+        // cannot be told from none.
+        match self.query_text("SELECT @@in_transaction") {
+            Ok(rows) => {
+                let value = rows.first()?.first()?.clone()?;
+                Some(value == "1")
+            }
+            Err(_) => {
+                let rows = self
+                    .query_text(
+                        "SELECT COUNT(*) FROM information_schema.innodb_trx \
+                         WHERE trx_mysql_thread_id = CONNECTION_ID()",
+                    )
+                    .ok()?;
+                let count = rows.first()?.first()?.clone()?;
+                (count != "0").then_some(true)
+            }
+        }
     }
 
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {

@@ -179,8 +179,11 @@ impl Statement<'_> {
             {
                 return Some("LOAD INDEX");
             }
+            // `SET [SESSION|LOCAL|@@] autocommit = 1` commits too.
+            let scoped = self.keyword_is(1, "SESSION") || self.keyword_is(1, "LOCAL");
+            let setting = if scoped { 2 } else { 1 };
             if self.keyword_is(0, "SET")
-                && (self.name_is(1, "PASSWORD") || self.name_is(1, "autocommit"))
+                && (self.name_is(1, "PASSWORD") || self.name_is(setting, "autocommit"))
             {
                 return Some("SET");
             }
@@ -1140,6 +1143,14 @@ mod tests {
             Some((2, "GRANT"))
         );
         assert_eq!(first("LOCK TABLES t WRITE"), Some((1, "LOCK")));
+        for set in [
+            "SET autocommit = 1",
+            "SET SESSION autocommit=1",
+            "SET @@autocommit = 1",
+        ] {
+            assert_eq!(first(set), Some((1, "SET")), "{set}");
+        }
+        assert_eq!(first("SET @x = 1"), None);
         assert_eq!(first("UPDATE t SET x = 'CREATE TABLE'"), None);
         assert_eq!(
             first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres),
