@@ -506,3 +506,21 @@ fn a_user_without_create_privilege_is_told_what_to_grant() {
     );
     db.exec(&format!("DROP USER '{user}'@'%'"));
 }
+
+/// A no-transaction migration that opens a transaction and leaves it: the
+/// runtime sees it, although it knows without asking after its own
+/// statements, and the connection is not left holding it.
+#[test]
+fn a_no_transaction_migration_that_leaves_its_transaction_open_fails() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = MYSQL_LEFT_OPEN.run_pending(db.conn()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("left a transaction of its own open"),
+        "{err}"
+    );
+    assert!(!in_transaction(db.conn()));
+    let count: Option<u64> = db.conn.query_first("SELECT COUNT(*) FROM items").unwrap();
+    assert_eq!(count, Some(0), "its uncommitted insert was rolled back");
+    assert_eq!(state_of(db.conn(), 2).as_deref(), Some("in_progress"));
+}

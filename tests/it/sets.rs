@@ -119,3 +119,5 @@ pub static MYSQL_ROLLBACK: migrate::Migrations =
 pub static MYSQL_SLOW: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-slow");
 pub static MYSQL_EXAMPLE: migrate::Migrations = migrate::embed_migrations!("examples/mysql");
+pub static MYSQL_LEFT_OPEN: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-left-open");

@@ -191,6 +191,28 @@ pub trait Driver: Tx {
         self.batch(sql)
     }
 
+    /// Runs `sql` with `params` — the row that records a no-transaction
+    /// step in progress — and then, only if it succeeded, the step's
+    /// `batch` as [`batch_without_transaction`](Driver::batch_without_transaction)
+    /// does, sending both together where the driver can (MySQL: one
+    /// multi-statement message, which stops at the first failure). `Err`:
+    /// the record failed and the step did not run; `Ok(Err)`: the step
+    /// failed after the record committed. The default sends them one after
+    /// the other.
+    ///
+    /// # Errors
+    ///
+    /// The record's error; the step's, inside `Ok`.
+    fn execute_then_batch_without_transaction(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: &str,
+    ) -> Result<Result<()>> {
+        self.execute(sql, params)?;
+        Ok(self.batch_without_transaction(batch))
+    }
+
     /// The schema an unqualified history table lives in, for every
     /// operation (PostgreSQL: `current_schema()`); `None` where the database
     /// has no such notion. Asked once at the start of every run that takes

@@ -29,7 +29,9 @@ use sha2::{Digest, Sha256};
 use super::{Database, Driver};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
-use crate::source::sql::{positional_placeholders, statements, LexicalRules, Statement};
+use crate::source::sql::{
+    positional_placeholders, replace_placeholders, statements, LexicalRules, Statement,
+};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
 
@@ -40,6 +42,10 @@ pub struct MysqlDriver<'c> {
     lock: Option<(String, String)>,
     /// How the session reads SQL (`sql_mode`), noted with its database.
     rules: LexicalRules,
+    /// Whether a transaction is open, when known without asking: after
+    /// migrate's own `START TRANSACTION`, `COMMIT` or `ROLLBACK`, and
+    /// after SQL that could not have opened one.
+    open: Option<bool>,
 }
 
 impl Database for Conn {
@@ -50,6 +56,7 @@ impl Database for Conn {
             conn: self,
             lock: None,
             rules: LexicalRules::MYSQL,
+            open: None,
         }
     }
 }
@@ -226,6 +233,34 @@ fn bind<'s>(
     Ok((Cow::Owned(rewritten), values))
 }
 
+/// `sql` with its `$n` parameters written inline as MySQL literals, for a
+/// statement sent with others in one message.
+fn inline(sql: &str, params: &[Value], rules: LexicalRules) -> Result<String> {
+    let no_backslash_escapes = matches!(
+        rules,
+        LexicalRules::Mysql {
+            backslash_escapes: false,
+            ..
+        }
+    );
+    let mut missing = None;
+    let inlined = replace_placeholders(sql, rules, |n| match params.get(n) {
+        Some(value) => to_mysql(value).as_sql(no_backslash_escapes),
+        None => {
+            missing = Some(n);
+            String::new()
+        }
+    });
+    match (inlined, missing) {
+        (Some(inlined), None) => Ok(inlined),
+        (None, None) if params.is_empty() => Ok(sql.to_owned()),
+        _ => Err(Error::Parameters(format!(
+            "the statement's placeholders do not match the {} parameter(s) given",
+            params.len()
+        ))),
+    }
+}
+
 /// Runs a text query to its end, every result set, returning the rows of
 /// all of them and the rows changed; a later statement's error is not
 /// lost. `Err` carries the 0-based index of the statement that failed.
@@ -248,6 +283,48 @@ fn run_text(
 }
 
 impl MysqlDriver<'_> {
+    /// Forgets whether a transaction is open when `sql` may change that:
+    /// open one (`BEGIN`, `START TRANSACTION`, `XA`, `SET autocommit`), or,
+    /// when one is open, end it (`COMMIT`, a schema change).
+    fn note_transaction_control(&mut self, sql: &str) {
+        let Some(open) = self.open else { return };
+        let changes = statements(sql, self.rules).iter().any(|s| {
+            s.transaction_control().is_some()
+                || s.is_xa()
+                || match s.commits_implicitly(self.rules) {
+                    Some("SET") => true,
+                    Some(_) => open,
+                    None => false,
+                }
+        });
+        if changes {
+            self.open = None;
+        }
+    }
+
+    /// Asks the server whether a transaction is open. MariaDB has a
+    /// variable for it. MySQL has none: there, InnoDB lists a transaction
+    /// once it has read or written, and one that has not cannot be told
+    /// from none.
+    fn ask_in_transaction(&mut self) -> Option<bool> {
+        match self.query_text("SELECT @@in_transaction") {
+            Ok(rows) => {
+                let value = rows.first()?.first()?.clone()?;
+                Some(value == "1")
+            }
+            Err(_) => {
+                let rows = self
+                    .query_text(
+                        "SELECT COUNT(*) FROM information_schema.innodb_trx \
+                         WHERE trx_mysql_thread_id = CONNECTION_ID()",
+                    )
+                    .ok()?;
+                let count = rows.first()?.first()?.clone()?;
+                (count != "0").then_some(true)
+            }
+        }
+    }
+
     /// Runs `sql` as one text query; an error names the statement of
     /// `sql` that failed when there are several.
     fn text(&mut self, sql: &str) -> Result<(Vec<Row>, u64)> {
@@ -328,15 +405,18 @@ fn refuse_client_commands(sql: &str, rules: LexicalRules) -> Result<()> {
 
 impl Tx for MysqlDriver<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.note_transaction_control(sql);
         self.run(sql, params).map(|(_, changed)| changed)
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
+        self.note_transaction_control(sql);
         refuse_client_commands(sql, self.rules)?;
         self.text(sql).map(drop)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        self.note_transaction_control(sql);
         self.run(sql, params).map(|(rows, _)| rows)
     }
 
@@ -411,16 +491,24 @@ impl Driver for MysqlDriver<'_> {
     fn begin(&mut self) -> Result<()> {
         // The savepoint lets `transaction_intact` see a transaction that a
         // step ended (and began again).
-        self.text("START TRANSACTION; SAVEPOINT migrate_step")
-            .map(drop)
+        self.open = None;
+        self.text("START TRANSACTION; SAVEPOINT migrate_step")?;
+        self.open = Some(true);
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.text("COMMIT").map(drop)
+        self.open = None;
+        self.text("COMMIT")?;
+        self.open = Some(false);
+        Ok(())
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.text("ROLLBACK").map(drop)
+        self.open = None;
+        self.text("ROLLBACK")?;
+        self.open = Some(false);
+        Ok(())
     }
 
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
@@ -484,6 +572,7 @@ impl Driver for MysqlDriver<'_> {
     }
 
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
+        self.note_transaction_control(sql);
         refuse_client_commands(sql, self.rules)?;
         // One statement at a time, so that a failure can say which of the
         // file's statements MySQL had already committed.
@@ -499,6 +588,48 @@ impl Driver for MysqlDriver<'_> {
             }
         }
         Ok(())
+    }
+
+    fn execute_then_batch_without_transaction(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        batch: &str,
+    ) -> Result<Result<()>> {
+        self.note_transaction_control(batch);
+        let found = statements(batch, self.rules);
+        let record = match (
+            refuse_client_commands(batch, self.rules),
+            inline(sql, params, self.rules),
+        ) {
+            (Ok(()), Ok(record)) => record,
+            // Refused, or values that cannot be written inline: one at a time.
+            _ => {
+                self.execute(sql, params)?;
+                return Ok(self.batch_without_transaction(batch));
+            }
+        };
+        // One message: the record, then the step's statements. MySQL runs
+        // them in order, each committing on its own, and stops at the
+        // first failure, whose result set says which it was.
+        let mut message = record;
+        for statement in &found {
+            message.push_str(";\n");
+            message.push_str(statement.text);
+        }
+        match run_text(self.conn, &message) {
+            Ok(_) => Ok(Ok(())),
+            Err((0, e)) => Err(my_error(e)),
+            Err((index, e)) => {
+                let (message, code) = describe(&e);
+                let failed = (index - 1).min(found.len().saturating_sub(1));
+                Ok(Err(Error::Driver(Box::new(MysqlError {
+                    message: failed_statement(&found, failed, &message),
+                    code,
+                    source: Some(e),
+                }))))
+            }
+        }
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
@@ -539,25 +670,14 @@ impl Driver for MysqlDriver<'_> {
     }
 
     fn in_transaction(&mut self) -> Option<bool> {
-        // MariaDB's variable. MySQL has none: there, InnoDB lists a
-        // transaction once it has read or written, and one that has not
-        // cannot be told from none.
-        match self.query_text("SELECT @@in_transaction") {
-            Ok(rows) => {
-                let value = rows.first()?.first()?.clone()?;
-                Some(value == "1")
-            }
-            Err(_) => {
-                let rows = self
-                    .query_text(
-                        "SELECT COUNT(*) FROM information_schema.innodb_trx \
-                         WHERE trx_mysql_thread_id = CONNECTION_ID()",
-                    )
-                    .ok()?;
-                let count = rows.first()?.first()?.clone()?;
-                (count != "0").then_some(true)
-            }
+        if let Some(open) = self.open {
+            return Some(open);
         }
+        let open = self.ask_in_transaction();
+        if open == Some(false) {
+            self.open = open;
+        }
+        open
     }
 
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {

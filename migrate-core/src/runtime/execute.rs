@@ -54,7 +54,8 @@ pub(crate) fn execute<D: Driver>(
             Op::Run(i) => {
                 started[i] = Instant::now();
                 match script.units[i].step {
-                    Some(step) => run_step(driver, step, script.units[i].mode),
+                    Some(step) => run_step(driver, step, script.units[i].mode, None)
+                        .map_err(StepFailure::into_error),
                     None => Ok(()),
                 }
             }
@@ -73,6 +74,33 @@ pub(crate) fn execute<D: Driver>(
                         at += 1;
                         Ok(())
                     }
+                }
+            }
+            // A no-transaction SQL step's in-progress record goes with the
+            // step (one round trip where the driver can): the step runs only
+            // once it is recorded.
+            Op::Write(write @ Write::InProgress(i))
+                if script.ops.get(at + 1) == Some(&Op::Run(i))
+                    && script.units[i].mode == SqlMode::NoTransaction
+                    && matches!(script.units[i].step, Some(Step::Sql { .. })) =>
+            {
+                started[i] = Instant::now();
+                let record = row_statement(sql, script, write, &started);
+                match script.units[i].step {
+                    Some(step) => {
+                        match run_step(driver, step, SqlMode::NoTransaction, Some(record)) {
+                            Err(StepFailure::Record(e)) => Err(sql.write_failed(e)),
+                            Err(StepFailure::Step(e)) => {
+                                at += 1;
+                                Err(e)
+                            }
+                            Ok(()) => {
+                                at += 1;
+                                Ok(())
+                            }
+                        }
+                    }
+                    None => Ok(()),
                 }
             }
             Op::Write(write) => sql.write(driver, row_statement(sql, script, write, &started)),
@@ -148,12 +176,31 @@ fn row_statement<'s>(
 /// transaction is rolled back like any failure's. SQL is checked, with
 /// the connected database's rules, for statements that would end the
 /// transaction it runs in; and a step that ended it anyway is a failure.
-fn run_step<D: Driver>(driver: &mut D, step: &Step, mode: SqlMode) -> Result<()> {
+///
+/// `record`: the statement that records a no-transaction SQL step in
+/// progress, sent with it where the driver can; the step runs only if it
+/// succeeded.
+fn run_step<D: Driver>(
+    driver: &mut D,
+    step: &Step,
+    mode: SqlMode,
+    record: Option<(&str, Vec<Value>)>,
+) -> Result<(), StepFailure> {
     // Whether the driver checked the transaction with the step's own SQL.
     let mut intact = None;
+    let mut record_failed = None;
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match step {
-        Step::Sql { sql, .. } => match mode {
-            SqlMode::NoTransaction => driver.batch_without_transaction(sql),
+        Step::Sql { sql, .. } => match (mode, record) {
+            (SqlMode::NoTransaction, Some((statement, params))) => {
+                match driver.execute_then_batch_without_transaction(statement, &params, sql) {
+                    Err(e) => {
+                        record_failed = Some(e);
+                        Ok(())
+                    }
+                    Ok(result) => result,
+                }
+            }
+            (SqlMode::NoTransaction, None) => driver.batch_without_transaction(sql),
             _ => {
                 // The compile-time check cannot know the database; this one
                 // reads the SQL as the connected database will, before it runs.
@@ -164,8 +211,38 @@ fn run_step<D: Driver>(driver: &mut D, step: &Step, mode: SqlMode) -> Result<()>
         },
         Step::Rust(run) => run(&mut Guarded(driver)),
     }));
+    if let Some(e) = record_failed {
+        return Err(StepFailure::Record(e));
+    }
     let result =
         outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))));
+    step_outcome(driver, mode, intact, result).map_err(StepFailure::Step)
+}
+
+/// Why [`run_step`] failed: its in-progress record (the step did not
+/// run), or the step.
+enum StepFailure {
+    Record(Error),
+    Step(Error),
+}
+
+impl StepFailure {
+    fn into_error(self) -> Error {
+        match self {
+            StepFailure::Record(e) | StepFailure::Step(e) => e,
+        }
+    }
+}
+
+/// What a step that ran amounts to, beyond its own result: a transactional
+/// step that ended its transaction, or a no-transaction one that left one
+/// open, failed.
+fn step_outcome<D: Driver>(
+    driver: &mut D,
+    mode: SqlMode,
+    intact: Option<bool>,
+    result: Result<()>,
+) -> Result<()> {
     if mode != SqlMode::NoTransaction {
         // Checked after errors too: a step that committed part of itself
         // and then failed was not rolled back, whatever its error says.

@@ -191,6 +191,11 @@ impl Statement<'_> {
         None
     }
 
+    /// Whether this is MySQL's `XA` transaction control (`XA START`, ...).
+    pub fn is_xa(&self) -> bool {
+        self.keyword_is(0, "XA")
+    }
+
     /// Whether this is the `mysql` client's `DELIMITER` command, which no
     /// server understands.
     pub fn is_client_delimiter(&self) -> bool {
@@ -331,6 +336,22 @@ pub fn is_blank(sql: &str) -> bool {
 /// assert_eq!(order, [1, 0]);
 /// ```
 pub fn positional_placeholders(sql: &str, rules: LexicalRules) -> Option<(String, Vec<usize>)> {
+    let mut order = Vec::new();
+    let rewritten = replace_placeholders(sql, rules, |n| {
+        order.push(n);
+        "?".to_owned()
+    })?;
+    Some((rewritten, order))
+}
+
+/// `sql` with each `$1, $2, ...` placeholder (0-based `n`) replaced by
+/// `replace(n)`, strings, quoted identifiers and comments left alone;
+/// `None` when `sql` has no placeholder. Read with MySQL's `rules`.
+pub fn replace_placeholders(
+    sql: &str,
+    rules: LexicalRules,
+    mut replace: impl FnMut(usize) -> String,
+) -> Option<String> {
     if !sql.contains('$') {
         return None;
     }
@@ -343,7 +364,7 @@ pub fn positional_placeholders(sql: &str, rules: LexicalRules) -> Option<(String
     };
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    let mut order = Vec::new();
+    let mut found = false;
     let mut copied = 0;
     let mut i = 0;
     // Where a run of text that is left alone ends, from `i`.
@@ -386,8 +407,8 @@ pub fn positional_placeholders(sql: &str, rules: LexicalRules) -> Option<(String
                 match sql[i + 1..digits].parse::<usize>() {
                     Ok(n) if n >= 1 => {
                         out.push_str(&sql[copied..i]);
-                        out.push('?');
-                        order.push(n - 1);
+                        out.push_str(&replace(n - 1));
+                        found = true;
                         copied = digits;
                     }
                     _ => {}
@@ -397,11 +418,11 @@ pub fn positional_placeholders(sql: &str, rules: LexicalRules) -> Option<(String
             _ => i + 1,
         };
     }
-    if order.is_empty() {
+    if !found {
         return None;
     }
     out.push_str(&sql[copied.min(sql.len())..]);
-    Some((out, order))
+    Some(out)
 }
 
 /// What kind of statement may hold a compound body.
