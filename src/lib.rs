@@ -191,7 +191,9 @@
 //!
 //! A `.rs` migration is compiled into your crate. It defines `up` and,
 //! optionally, `down`, working through a driver-neutral [`Tx`]: `$1, $2, ...`
-//! placeholders and [`Value`]s work the same on SQLite and PostgreSQL.
+//! placeholders and [`Value`]s work the same on SQLite, PostgreSQL and MySQL.
+//! On MySQL a Rust migration changes data only: its transaction would be
+//! committed halfway by a schema change, which `Tx` refuses there.
 //!
 //! ```
 //! # /*

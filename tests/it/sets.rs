@@ -112,8 +112,6 @@ pub static MYSQL_DATA_ONLY: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-data-only");
 pub static MYSQL_PROGRAMS: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-programs");
-pub static MYSQL_DELIMITER: migrate::Migrations =
-    migrate::embed_migrations!("tests/fixtures/mysql-delimiter");
 pub static MYSQL_ROLLBACK: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-rollback");
 pub static MYSQL_SLOW: migrate::Migrations =

@@ -75,6 +75,13 @@ pub enum Problem {
         /// The command, e.g. `COMMIT`.
         command: String,
     },
+    /// The `mysql` client's `DELIMITER` command, which no server runs.
+    ClientDelimiter {
+        /// The file name.
+        file: String,
+        /// 1-based line of the command.
+        line: usize,
+    },
     /// `PRAGMA foreign_keys = ...` in a transactional migration, where SQLite ignores it.
     ForeignKeysInTransaction {
         /// The file name.
@@ -181,6 +188,7 @@ impl Problem {
             | Problem::UnknownDirective { file, .. }
             | Problem::MisplacedDirective { file, .. }
             | Problem::TransactionControl { file, .. }
+            | Problem::ClientDelimiter { file, .. }
             | Problem::ForeignKeysInTransaction { file, .. }
             | Problem::DoesNotStartAtOne { file, .. }
             | Problem::DownWithoutUp { file, .. }
@@ -252,6 +260,13 @@ impl fmt::Display for Problem {
                 "`{file}` line {line}: `{command}` is transaction control, but this migration \
                  already runs in a transaction; delete it, or put `-- migrate:no-transaction` \
                  on line 1 to manage transactions yourself"
+            ),
+            Problem::ClientDelimiter { file, line } => write!(
+                f,
+                "`{file}` line {line}: `DELIMITER` is a command of the `mysql` client, not SQL, \
+                 and no database runs it; delete the DELIMITER lines and end each stored \
+                 program with `END;` (migrate finds where `CREATE PROCEDURE|FUNCTION|TRIGGER|\
+                 EVENT ... BEGIN ... END` ends by itself)"
             ),
             Problem::ForeignKeysInTransaction { file, line } => write!(
                 f,

@@ -257,6 +257,13 @@ fn check_contents(
 /// transaction the runtime wraps it in, or switch foreign keys inside it
 /// (a no-op there, so a table rebuild would cascade its deletes).
 fn check_statements(file: &str, text: &str, mode: SqlMode, problems: &mut Vec<Problem>) {
+    // No database runs the `mysql` client's `DELIMITER`, in any mode.
+    if let Some(line) = super::sql::client_delimiter(text) {
+        problems.push(Problem::ClientDelimiter {
+            file: file.to_owned(),
+            line,
+        });
+    }
     if mode == SqlMode::NoTransaction {
         return;
     }

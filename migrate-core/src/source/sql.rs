@@ -1,17 +1,21 @@
 //! A SQL lexer just deep enough to find statement boundaries: where each
 //! top-level statement starts and ends, skipping what only looks like one.
 //!
-//! SQLite and PostgreSQL disagree on what hides a `;` or a keyword:
+//! SQLite, PostgreSQL and MySQL disagree on what hides a `;` or a keyword:
 //! PostgreSQL nests `/* */` comments, has `E'...'` escape strings and
 //! `$tag$ ... $tag$` dollar quotes; SQLite does not nest comments, has no
 //! escape strings, reads `$name` as a parameter, and quotes identifiers
-//! with `[...]` and `` `...` `` too. Each is lexed by its own [`LexicalRules`].
-//! A migration file does not say which database it is for, so the
-//! compile-time checks that guard atomicity ([`transaction_controls`],
-//! [`sets_foreign_keys`]) lex it both ways and report what either finds
-//! (unless it holds syntax only one database has): a `COMMIT` hidden from
-//! one database's rules is still seen by the other's. At run time the
-//! database is known, and [`transaction_control`] reads with its rules.
+//! with `[...]` and `` `...` `` too; MySQL has `#` comments, `/*! ... */`
+//! comments that are code, backslash escapes and (by `sql_mode`) `"`
+//! strings, and stored programs whose bodies nest blocks. Each is lexed by
+//! its own [`LexicalRules`]. A migration file does not say which database
+//! it is for, so the compile-time check that guards atomicity
+//! ([`transaction_controls`]) lexes it every way and reports what any
+//! reading finds, unless the file holds syntax that tells which databases
+//! it is for (a dollar quote, a MySQL `END IF`): then only their readings
+//! count. A `COMMIT` hidden from one database's rules is still seen by the
+//! others'. At run time the database is known, and [`transaction_control`]
+//! reads with its rules.
 //!
 //! Compound bodies end nothing at their inner `;`: a SQLite `CREATE TRIGGER
 //! ... BEGIN ... END` and a PostgreSQL `CREATE FUNCTION|PROCEDURE ... BEGIN
@@ -286,6 +290,24 @@ pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
     found.sort_unstable();
     found.dedup_by_key(|(line, _)| *line);
     found
+}
+
+/// The line of the first top-level `DELIMITER` under any database's rules:
+/// a command of the `mysql` client that no server runs.
+pub fn client_delimiter(sql: &str) -> Option<usize> {
+    [
+        LexicalRules::Sqlite,
+        LexicalRules::Postgres,
+        LexicalRules::MYSQL,
+    ]
+    .iter()
+    .filter_map(|rules| {
+        statements(sql, *rules)
+            .iter()
+            .find(|s| s.is_client_delimiter())
+            .map(|s| s.line)
+    })
+    .min()
 }
 
 /// The first statement in `sql` under `rules` that commits implicitly
