@@ -99,7 +99,10 @@ fn generate(lib: &Lib, root: &Path, count: usize) {
     fs::create_dir_all(root.join("src")).expect("create src");
     fs::create_dir_all(&migrations).expect("create migrations");
     let dependencies = if lib.name == "migrate" {
-        format!("migrate = {{ path = {:?} }}", workspace())
+        format!(
+            "migrate = {{ package = \"migrate-embed\", path = {:?} }}",
+            workspace()
+        )
     } else {
         lib.dependencies.to_owned()
     };

@@ -46,7 +46,7 @@ fn scratch_crate() -> tempfile::TempDir {
     let root = dir.path();
     let manifest = format!(
         "[package]\nname = \"rebuild-scratch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-         \n[dependencies]\nmigrate = {{ path = {:?} }}\n\n[workspace]\n",
+         \n[dependencies]\nmigrate = {{ package = \"migrate-embed\", path = {:?} }}\n\n[workspace]\n",
         workspace()
     );
     fs::write(root.join("Cargo.toml"), manifest).unwrap();
