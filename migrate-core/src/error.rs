@@ -468,8 +468,10 @@ impl fmt::Display for Error {
                  connection (nothing was changed)",
             ),
             Error::TransactionEnded => f.write_str(
-                "the migration ended its own transaction (a COMMIT or ROLLBACK, or a conflict \
-                 clause such as INSERT OR ROLLBACK), so part of it may already be committed",
+                "the migration ended its own transaction (a COMMIT or ROLLBACK, a conflict \
+                 clause such as INSERT OR ROLLBACK, or on MySQL a statement that commits \
+                 implicitly, such as a schema change inside a CALLed procedure), so part of it \
+                 may already be committed",
             ),
             Error::Unconfirmed(source) => write!(
                 f,

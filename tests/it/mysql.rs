@@ -527,3 +527,104 @@ fn a_no_transaction_migration_that_leaves_its_transaction_open_fails() {
     assert_eq!(count, Some(0), "its uncommitted insert was rolled back");
     assert_eq!(state_of(db.conn(), 2).as_deref(), Some("in_progress"));
 }
+
+/// A session with `autocommit` off (a pool's init command): migrate's own
+/// writes between steps still commit, and the setting is put back.
+#[test]
+fn a_session_with_autocommit_off_still_records_every_migration() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    db.exec("SET autocommit = 0");
+    let report = MYSQL_DDL_FIXED.run_pending(db.conn()).unwrap();
+    assert_eq!(report.applied.len(), 2);
+    assert!(!in_transaction(db.conn()), "nothing left uncommitted");
+    let autocommit: Option<u32> = db.conn.query_first("SELECT @@autocommit").unwrap();
+    assert_eq!(autocommit, Some(0), "the session's setting is put back");
+    db.reconnect();
+    assert_eq!(state_of(db.conn(), 1).as_deref(), Some("applied"));
+    assert_eq!(state_of(db.conn(), 2).as_deref(), Some("applied"));
+    assert!(MYSQL_DDL_FIXED
+        .run_pending(db.conn())
+        .unwrap()
+        .applied
+        .is_empty());
+}
+
+/// A `CALL` returns a result per `SELECT` in its procedure: the failing
+/// statement is still named by its place in the file.
+#[test]
+fn a_call_returning_rows_does_not_shift_the_failing_statement() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let message = MYSQL_CALL_DDL
+        .run_pending(db.conn())
+        .unwrap_err()
+        .to_string();
+    assert!(!db.table_exists("after_it"));
+    assert!(
+        message.contains("statement 3 of 4 (line 3) failed: ERROR 1146"),
+        "{message}"
+    );
+    assert!(
+        message.contains("committed statements 1 to 2 of this file"),
+        "{message}"
+    );
+
+    let Some(mut db) = Mysql::fresh() else { return };
+    let message = MYSQL_CALL_DATA
+        .run_pending(db.conn())
+        .unwrap_err()
+        .to_string();
+    // Which statement cannot be told from the results: none is named wrongly.
+    assert!(message.contains("ERROR 1062"), "{message}");
+    assert!(!message.contains("statement 4"), "{message}");
+}
+
+/// An unquoted column named `begin` in an event's one-statement body.
+#[test]
+fn a_begin_column_in_a_one_statement_event_body() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let message = MYSQL_EVENT_BEGIN_COLUMN
+        .run_pending(db.conn())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("statement 2 of 3 (line 2) failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("1. line 1: CREATE EVENT tidy_sessions"),
+        "{message}"
+    );
+}
+
+/// A migration that sets `NO_BACKSLASH_ESCAPES` itself is read with it
+/// after that statement: its `CREATE` is seen, it runs recorded, and the
+/// session's `sql_mode` is put back after the run.
+#[test]
+fn a_migration_that_sets_sql_mode_is_read_with_it() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let mode_before: Option<String> = db.conn.query_first("SELECT @@sql_mode").unwrap();
+    MYSQL_SETS_SQL_MODE.run_pending(db.conn()).unwrap();
+    let mode_after: Option<String> = db.conn.query_first("SELECT @@sql_mode").unwrap();
+    assert_eq!(mode_after, mode_before);
+    let paths: Vec<(u32, String)> = db.conn.query("SELECT id, p FROM paths").unwrap();
+    assert_eq!(paths, [(1, "C:\\".to_owned())]);
+    assert!(db.table_exists("more_paths"));
+    assert_eq!(state_of(db.conn(), 2).as_deref(), Some("applied"));
+}
+
+/// MariaDB's `SET STATEMENT ... FOR CREATE ...` is a schema change too.
+#[test]
+fn a_rust_migration_may_not_hide_a_schema_change_in_set_statement() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let message = MYSQL_RUST_SET_STATEMENT
+        .run_pending(db.conn())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`CREATE` (line 1 of the SQL passed to `Tx`) commits implicitly"),
+        "{message}"
+    );
+    assert!(!db.table_exists("audit"));
+    let items: Vec<u32> = db.conn.query("SELECT id FROM items").unwrap();
+    assert!(items.is_empty(), "{items:?}");
+}

@@ -119,3 +119,13 @@ pub static MYSQL_SLOW: migrate::Migrations =
 pub static MYSQL_EXAMPLE: migrate::Migrations = migrate::embed_migrations!("examples/mysql");
 pub static MYSQL_LEFT_OPEN: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-left-open");
+pub static MYSQL_CALL_DDL: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-call-ddl");
+pub static MYSQL_CALL_DATA: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-call-data");
+pub static MYSQL_EVENT_BEGIN_COLUMN: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-event-begin-column");
+pub static MYSQL_SETS_SQL_MODE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-sets-sql-mode");
+pub static MYSQL_RUST_SET_STATEMENT: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-rust-set-statement");

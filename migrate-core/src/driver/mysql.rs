@@ -46,6 +46,11 @@ pub struct MysqlDriver<'c> {
     /// migrate's own `START TRANSACTION`, `COMMIT` or `ROLLBACK`, and
     /// after SQL that could not have opened one.
     open: Option<bool>,
+    /// The session's `sql_mode` and `autocommit` when the run began, put
+    /// back after it (`restore_session`) when a migration changed them.
+    session: Option<(String, bool)>,
+    /// A migration changed `sql_mode` or `autocommit` during the run.
+    session_changed: bool,
 }
 
 impl Database for Conn {
@@ -57,6 +62,8 @@ impl Database for Conn {
             lock: None,
             rules: LexicalRules::MYSQL,
             open: None,
+            session: None,
+            session_changed: false,
         }
     }
 }
@@ -94,6 +101,15 @@ impl MysqlError {
     /// sent one.
     pub fn code(&self) -> Option<u16> {
         self.code
+    }
+}
+
+/// How MySQL reads SQL under `sql_mode`.
+fn rules_of(mode: &str) -> LexicalRules {
+    let has = |flag: &str| mode.split(',').any(|m| m.eq_ignore_ascii_case(flag));
+    LexicalRules::Mysql {
+        ansi_quotes: has("ANSI_QUOTES") || has("ANSI"),
+        backslash_escapes: !has("NO_BACKSLASH_ESCAPES"),
     }
 }
 
@@ -302,6 +318,35 @@ impl MysqlDriver<'_> {
         }
     }
 
+    /// After SQL that may have changed `sql_mode` or `autocommit`: reads
+    /// them again, so that later SQL is read as MySQL reads it, and turns
+    /// `autocommit` back on outside a transaction — migrate's own writes
+    /// between steps would otherwise open a transaction nobody commits.
+    fn after_session_sql(&mut self, sql: &str) -> Result<()> {
+        let lower = sql.to_ascii_lowercase();
+        if !lower.contains("sql_mode") && !lower.contains("autocommit") {
+            return Ok(());
+        }
+        let rows = self.query_text("SELECT @@SESSION.sql_mode, @@SESSION.autocommit")?;
+        let row = rows.first();
+        let mode = row
+            .and_then(|r| r.first())
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        let autocommit = row.and_then(|r| r.get(1)).cloned().flatten().as_deref() == Some("1");
+        self.rules = rules_of(&mode);
+        if let Some((mode_at_start, autocommit_at_start)) = &self.session {
+            self.session_changed |= *mode_at_start != mode || (*autocommit_at_start && !autocommit);
+        }
+        if !autocommit && self.open != Some(true) {
+            self.session_changed = true;
+            self.text("SET autocommit = 1")?;
+            self.open = Some(false);
+        }
+        Ok(())
+    }
+
     /// Asks the server whether a transaction is open. MariaDB has a
     /// variable for it. MySQL has none: there, InnoDB lists a transaction
     /// once it has read or written, and one that has not cannot be told
@@ -331,7 +376,9 @@ impl MysqlDriver<'_> {
         run_text(self.conn, sql).map_err(|(index, e)| {
             let (mut message, code) = describe(&e);
             let found = statements(sql, self.rules);
-            if found.len() > 1 {
+            // Results count statements unless one may return several.
+            let counted = !found.iter().any(Statement::may_return_several_results);
+            if found.len() > 1 && counted {
                 if let Some(statement) = found.get(index) {
                     message = format!(
                         "statement {} (line {}): {message}",
@@ -406,13 +453,17 @@ fn refuse_client_commands(sql: &str, rules: LexicalRules) -> Result<()> {
 impl Tx for MysqlDriver<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         self.note_transaction_control(sql);
-        self.run(sql, params).map(|(_, changed)| changed)
+        let result = self.run(sql, params).map(|(_, changed)| changed);
+        self.after_session_sql(sql)?;
+        result
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.note_transaction_control(sql);
         refuse_client_commands(sql, self.rules)?;
-        self.text(sql).map(drop)
+        let result = self.text(sql).map(drop);
+        self.after_session_sql(sql)?;
+        result
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
@@ -586,6 +637,10 @@ impl Driver for MysqlDriver<'_> {
                     source: Some(e),
                 })));
             }
+            // `SET autocommit = 0` would leave the statements after it,
+            // and migrate's record of the step, in a transaction nobody
+            // commits.
+            self.after_session_sql(statement.text)?;
         }
         Ok(())
     }
@@ -598,12 +653,19 @@ impl Driver for MysqlDriver<'_> {
     ) -> Result<Result<()>> {
         self.note_transaction_control(batch);
         let found = statements(batch, self.rules);
+        // One at a time when results would not count statements (`CALL`),
+        // when a statement changes how the session reads or commits, or
+        // when the file is refused or the values cannot be written inline.
+        let lower = batch.to_ascii_lowercase();
+        let one_at_a_time = found.iter().any(Statement::may_return_several_results)
+            || lower.contains("sql_mode")
+            || lower.contains("autocommit");
         let record = match (
+            one_at_a_time,
             refuse_client_commands(batch, self.rules),
             inline(sql, params, self.rules),
         ) {
-            (Ok(()), Ok(record)) => record,
-            // Refused, or values that cannot be written inline: one at a time.
+            (false, Ok(()), Ok(record)) => record,
             _ => {
                 self.execute(sql, params)?;
                 return Ok(self.batch_without_transaction(batch));
@@ -633,18 +695,21 @@ impl Driver for MysqlDriver<'_> {
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
-        let rows = self.query_text("SELECT DATABASE(), @@SESSION.sql_mode")?;
+        let rows =
+            self.query_text("SELECT DATABASE(), @@SESSION.sql_mode, @@SESSION.autocommit")?;
         let row = rows.first();
-        let mode = row
-            .and_then(|r| r.get(1))
-            .cloned()
-            .flatten()
-            .unwrap_or_default();
-        let has = |flag: &str| mode.split(',').any(|m| m.eq_ignore_ascii_case(flag));
-        self.rules = LexicalRules::Mysql {
-            ansi_quotes: has("ANSI_QUOTES"),
-            backslash_escapes: !has("NO_BACKSLASH_ESCAPES"),
-        };
+        let column = |n: usize| row.and_then(|r| r.get(n)).cloned().flatten();
+        let mode = column(1).unwrap_or_default();
+        let autocommit = column(2).as_deref() != Some("0");
+        self.rules = rules_of(&mode);
+        self.session = Some((mode, autocommit));
+        if !autocommit {
+            // Outside a transaction (the runtime checked): each of
+            // migrate's writes between steps must commit on its own.
+            self.text("SET autocommit = 1")?;
+            self.session_changed = true;
+            self.open = Some(false);
+        }
         match row.and_then(|r| r.first()).cloned().flatten() {
             Some(database) => Ok(Some(database)),
             None => Err(my_message(
@@ -653,6 +718,30 @@ impl Driver for MysqlDriver<'_> {
                  as `database.table`"
                     .to_owned(),
             )),
+        }
+    }
+
+    fn restore_session(&mut self) {
+        let Some((mode, autocommit)) = self.session.clone() else {
+            return;
+        };
+        if !std::mem::take(&mut self.session_changed) {
+            return;
+        }
+        let no_backslash_escapes = !matches!(
+            self.rules,
+            LexicalRules::Mysql {
+                backslash_escapes: true,
+                ..
+            }
+        );
+        let quoted = mysql::Value::Bytes(mode.into_bytes()).as_sql(no_backslash_escapes);
+        let restore = format!(
+            "SET SESSION sql_mode = {quoted}, SESSION autocommit = {}",
+            u8::from(autocommit)
+        );
+        if let Err(e) = self.text(&restore) {
+            log::warn!("could not put back the session's sql_mode and autocommit: {e}");
         }
     }
 

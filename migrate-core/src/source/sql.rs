@@ -183,16 +183,68 @@ impl Statement<'_> {
             {
                 return Some("LOAD INDEX");
             }
-            // `SET [SESSION|LOCAL|@@] autocommit = 1` commits too.
-            let scoped = self.keyword_is(1, "SESSION") || self.keyword_is(1, "LOCAL");
-            let setting = if scoped { 2 } else { 1 };
-            if self.keyword_is(0, "SET")
-                && (self.name_is(1, "PASSWORD") || self.name_is(setting, "autocommit"))
-            {
-                return Some("SET");
+            if self.keyword_is(0, "SET") {
+                // MariaDB's `SET STATEMENT var = value FOR <statement>`.
+                if self.keyword_is(1, "STATEMENT") {
+                    return self.inner_statement(" FOR ", rules);
+                }
+                // `SET [SESSION|@@] autocommit = 1`, alone or among others.
+                if self.name_is(1, "PASSWORD") || mentions_word(self.text, "autocommit") {
+                    return Some("SET");
+                }
+            }
+            // `EXECUTE IMMEDIATE '<statement>'`: what a literal says, and
+            // a computed one could say anything.
+            if self.keyword_is(0, "EXECUTE") && self.keyword_is(1, "IMMEDIATE") {
+                return match self.inner_literal() {
+                    Some(inner) => first_ddl(inner, rules).map(|(_, c)| c),
+                    None => Some("EXECUTE IMMEDIATE"),
+                };
             }
         }
         None
+    }
+
+    /// What the statement after `marker` in this one commits, if anything.
+    fn inner_statement(&self, marker: &str, rules: LexicalRules) -> Option<&'static str> {
+        let upper = self.text.to_ascii_uppercase();
+        let at = upper.find(marker)?;
+        first_ddl(&self.text[at + marker.len()..], rules).map(|(_, c)| c)
+    }
+
+    /// The text of the first string literal in this statement.
+    fn inner_literal(&self) -> Option<&str> {
+        let start = self.text.find(['\'', '"'])?;
+        let quote = self.text[start..].chars().next()?;
+        self.text[start + 1..].split(quote).next()
+    }
+
+    /// Whether this statement may return several result sets (`CALL`, or
+    /// `EXECUTE` of a prepared `CALL`), so that counting results does not
+    /// count statements.
+    pub fn may_return_several_results(&self) -> bool {
+        self.keyword_is(0, "CALL") || self.keyword_is(0, "EXECUTE")
+    }
+
+    /// The rules MySQL reads the statements after this one with, when it
+    /// is `SET [SESSION] sql_mode = '...'` (or `DEFAULT`); `None` for any
+    /// other statement, and for a value only the server can work out.
+    fn sets_sql_mode(&self) -> Option<LexicalRules> {
+        let names_mode = (1..4).any(|n| self.name_is(n, "sql_mode"));
+        if !self.keyword_is(0, "SET") || !names_mode || self.keyword_is(1, "GLOBAL") {
+            return None;
+        }
+        let value = self.text[self.text.find('=')? + 1..].trim_start();
+        let mode = match value.chars().next()? {
+            quote @ ('\'' | '"') => value[1..].split(quote).next()?,
+            _ if value.len() >= 7 && value[..7].eq_ignore_ascii_case("DEFAULT") => "",
+            _ => return None,
+        };
+        let has = |flag: &str| mode.split(',').any(|m| m.trim().eq_ignore_ascii_case(flag));
+        Some(LexicalRules::Mysql {
+            ansi_quotes: has("ANSI_QUOTES") || has("ANSI"),
+            backslash_escapes: !has("NO_BACKSLASH_ESCAPES"),
+        })
     }
 
     /// Whether this is MySQL's `XA` transaction control (`XA START`, ...).
@@ -268,23 +320,32 @@ pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
             Lexer::new(sql, LexicalRules::MYSQL).run_noting_belonging(),
         ),
     ];
+    // A reading that ran off the end of the text (a string or comment
+    // never closed) misread it: when another reading did not, it does not
+    // count. (Whatever it hid is still checked at run time, with the
+    // connected database's rules.)
+    let any_clean = readings.iter().any(|(_, r)| r.clean);
+    let readings: Vec<&(u8, Reading<'_>)> = readings
+        .iter()
+        .filter(|(_, r)| r.clean || !any_clean)
+        .collect();
     // The databases every piece of telling syntax belongs to; when none
     // is left (syntax of several databases mixed), every reading counts.
-    let belongs = readings.iter().fold(ANY, |set, (_, (_, b))| set & b);
+    let belongs = readings.iter().fold(ANY, |set, (_, r)| set & r.belongs);
     // Readings that disagree (a PostgreSQL function's dollar-quoted body
     // reads as a MySQL stored program too): each that found syntax of its
     // own counts, the others do not.
     let belongs = match belongs {
         0 => readings
             .iter()
-            .filter(|(database, (_, b))| *b != ANY && b & database != 0)
+            .filter(|(database, r)| r.belongs != ANY && r.belongs & database != 0)
             .fold(0, |set, (database, _)| set | database),
         some => some,
     };
     let mut found: Vec<(usize, &'static str)> = readings
         .iter()
         .filter(|(database, _)| belongs & database != 0)
-        .flat_map(|(_, (statements, _))| statements)
+        .flat_map(|(_, r)| &r.statements)
         .filter_map(|s| s.transaction_control().map(|c| (s.line, c)))
         .collect();
     found.sort_unstable();
@@ -308,6 +369,19 @@ pub fn client_delimiter(sql: &str) -> Option<usize> {
             .map(|s| s.line)
     })
     .min()
+}
+
+/// Whether `text` holds `word` as a whole word, ignoring ASCII case.
+fn mentions_word(text: &str, word: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    let word = word.to_ascii_uppercase();
+    upper.match_indices(&word).any(|(at, _)| {
+        let before = upper[..at].chars().next_back();
+        let after = upper[at + word.len()..].chars().next();
+        let part_of_word =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !part_of_word(before) && !part_of_word(after)
+    })
 }
 
 /// The first statement in `sql` under `rules` that commits implicitly
@@ -414,9 +488,17 @@ pub fn replace_placeholders(
             b'"' => skip_quoted(i, b, backslash_escapes && !ansi_quotes),
             b'`' => skip_quoted(i, b, false),
             b'#' => sql[i..].find('\n').map_or(bytes.len(), |n| i + n),
-            b'-' if sql[i..].starts_with("--") => {
+            // MySQL's `--` comment needs a space (or control character) after it.
+            b'-' if sql[i..].starts_with("--")
+                && bytes
+                    .get(i + 2)
+                    .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
+            {
                 sql[i..].find('\n').map_or(bytes.len(), |n| i + n)
             }
+            // `/*! ... */` and `/*M! ... */` are code: read on after the marker.
+            b'/' if sql[i..].starts_with("/*!") => i + 3,
+            b'/' if sql[i..].starts_with("/*M!") => i + 4,
             b'/' if sql[i..].starts_with("/*") => {
                 sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4)
             }
@@ -447,6 +529,16 @@ pub fn replace_placeholders(
     Some(out)
 }
 
+/// A text's statements under one database's rules, and what the reading
+/// tells of the text.
+struct Reading<'a> {
+    statements: Vec<Statement<'a>>,
+    /// The databases its telling syntax belongs to (`ANY`: nothing told).
+    belongs: u8,
+    /// No string, identifier, comment or body ran to the end of the text.
+    clean: bool,
+}
+
 /// What kind of statement may hold a compound body.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Compound {
@@ -456,11 +548,126 @@ enum Compound {
     Trigger,
     /// PostgreSQL's `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: at `BEGIN ATOMIC`.
     Routine,
-    /// A MySQL stored program (`CREATE ... PROCEDURE|FUNCTION|TRIGGER|EVENT`):
-    /// the body opens at its first `BEGIN`; the bits say which databases
-    /// such a body belongs to (a trigger's reads as SQLite's too).
-    MysqlProgram(u8),
+    /// A MySQL stored program (`CREATE ... PROCEDURE|FUNCTION|TRIGGER|EVENT`),
+    /// whose body — when it is a compound statement — is read by
+    /// [`MysqlProgram`].
+    MysqlProgram(ProgramKind),
 }
+
+/// The kind of a MySQL stored program: where its body begins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ProgramKind {
+    /// `CREATE TRIGGER ... FOR EACH ROW [FOLLOWS|PRECEDES other] <body>`;
+    /// SQLite's `CREATE TRIGGER ... BEGIN` reads alike.
+    Trigger,
+    /// `CREATE EVENT ... DO <body>`.
+    Event,
+    /// `CREATE PROCEDURE|FUNCTION name (...) [characteristics] <body>`.
+    Routine,
+}
+
+/// A compound statement open inside a MySQL body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Block {
+    /// `BEGIN ... END`.
+    Begin,
+    /// `CASE ... END CASE` (a statement) or `CASE ... END` (an expression).
+    Case { statement: bool },
+    /// `IF`, `LOOP`, `WHILE`, `REPEAT` or `FOR` (MariaDB), closed by `END`
+    /// and that word.
+    Ends(&'static str),
+}
+
+/// Where a MySQL stored program's header stands: whether the next word
+/// may open its body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Header {
+    /// Not there yet.
+    Before,
+    /// The next word begins the body (after a trigger's `ROW`, an event's `DO`).
+    Body,
+    /// A trigger's `FOLLOWS|PRECEDES`: the next word names the other trigger.
+    OrderName,
+    /// A routine's characteristics and return type: any word but a
+    /// statement's first may still come before its body.
+    Routine,
+    /// The body is one simple statement, or already open.
+    Done,
+}
+
+/// What the lexer knows of the MySQL stored program being read.
+struct MysqlProgram {
+    header: Header,
+    /// The compound statements open in the body, outermost first.
+    blocks: Vec<Block>,
+    /// An `END` was read; the next word says what it ends.
+    pending_end: bool,
+    /// The next word starts one of the body's statements.
+    statement_start: bool,
+    /// The body statement being read began with `DECLARE` (a handler's
+    /// body may follow its condition).
+    declaring: bool,
+    /// The word just read may be a label (`name:`).
+    maybe_label: bool,
+    /// The body holds what only MySQL's stored programs have
+    /// (`DECLARE`, `END IF`, a nested block), even in a trigger.
+    program_syntax: bool,
+}
+
+impl MysqlProgram {
+    const fn new() -> Self {
+        MysqlProgram {
+            header: Header::Before,
+            blocks: Vec::new(),
+            pending_end: false,
+            statement_start: false,
+            declaring: false,
+            maybe_label: false,
+            program_syntax: false,
+        }
+    }
+}
+
+/// Words that begin a statement: a routine whose body is one statement
+/// begins it with one of these, so a later `begin` is a name, not a block.
+const STATEMENT_WORDS: [&str; 36] = [
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "REPLACE",
+    "SET",
+    "RETURN",
+    "CALL",
+    "DO",
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "TRUNCATE",
+    "RENAME",
+    "GRANT",
+    "REVOKE",
+    "LOCK",
+    "UNLOCK",
+    "PREPARE",
+    "EXECUTE",
+    "DEALLOCATE",
+    "START",
+    "COMMIT",
+    "ROLLBACK",
+    "SIGNAL",
+    "RESIGNAL",
+    "LEAVE",
+    "ITERATE",
+    "OPEN",
+    "FETCH",
+    "CLOSE",
+    "DECLARE",
+    "WITH",
+    "VALUES",
+    "SHOW",
+    "LOAD",
+];
 
 struct Lexer<'a> {
     sql: &'a str,
@@ -491,13 +698,8 @@ struct Lexer<'a> {
     /// The databases all telling syntax seen so far belongs to (`ANY`
     /// when none was seen).
     belongs: u8,
-    /// Inside a MySQL body: the `BEGIN` blocks (`true`) and `CASE`s open.
-    blocks: Vec<bool>,
-    /// A MySQL body's `END` was read; the next token says what it ends.
-    pending_end: bool,
-    /// The MySQL body holds what only MySQL's stored programs have
-    /// (`DECLARE`, `END IF`, a nested block), even in a trigger.
-    program_syntax: bool,
+    /// The MySQL stored program being read, if any.
+    program: MysqlProgram,
     /// Inside MySQL's `/*! ... */`, whose text is code.
     executable_comment: bool,
     /// Where the last `E'...'` string ended: a string after it, separated
@@ -530,9 +732,7 @@ impl<'a> Lexer<'a> {
             after_dot: false,
             previous_word: None,
             belongs: ANY,
-            blocks: Vec::new(),
-            pending_end: false,
-            program_syntax: false,
+            program: MysqlProgram::new(),
             executable_comment: false,
             escape_string_end: None,
             unterminated: false,
@@ -540,7 +740,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(self) -> Vec<Statement<'a>> {
-        self.run_noting_belonging().0
+        self.run_noting_belonging().statements
     }
 
     /// Notes syntax that belongs to `databases` only.
@@ -550,7 +750,7 @@ impl<'a> Lexer<'a> {
 
     /// The statements, and the databases whose syntax they hold (`ANY`
     /// when nothing told, or these rules misread the text).
-    fn run_noting_belonging(mut self) -> (Vec<Statement<'a>>, u8) {
+    fn run_noting_belonging(mut self) -> Reading<'a> {
         while self.i < self.bytes.len() {
             let b = self.bytes[self.i];
             match b {
@@ -652,6 +852,8 @@ impl<'a> Lexer<'a> {
                     self.resolve_end(None);
                     if self.in_body {
                         self.body_statement_start = true;
+                        self.program.statement_start = true;
+                        self.program.declaring = false;
                         self.i += 1;
                     } else if self.parens == 0 {
                         self.finish(self.i);
@@ -670,7 +872,18 @@ impl<'a> Lexer<'a> {
                         self.parens += 1;
                     } else {
                         self.parens = self.parens.saturating_sub(1);
+                        // A routine's parameters end: its characteristics follow.
+                        if self.parens == 0
+                            && self.compound == Compound::MysqlProgram(ProgramKind::Routine)
+                            && self.program.header == Header::Before
+                        {
+                            self.program.header = Header::Routine;
+                        }
                     }
+                    self.i += 1;
+                }
+                b':' if self.rules.mysql() => {
+                    self.mysql_colon();
                     self.i += 1;
                 }
                 b if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
@@ -694,7 +907,11 @@ impl<'a> Lexer<'a> {
         self.resolve_end(None);
         let clean = !self.unterminated && self.parens == 0 && !self.in_body;
         self.finish(self.bytes.len());
-        (self.out, if clean { self.belongs } else { ANY })
+        Reading {
+            statements: self.out,
+            belongs: if clean { self.belongs } else { ANY },
+            clean,
+        }
     }
 
     /// MySQL's `/*! ... */` and `/*M! ... */` (MariaDB's), with an
@@ -718,35 +935,49 @@ impl<'a> Lexer<'a> {
         true
     }
 
-    /// After a MySQL body's `END`, the next word (`None`: a `;` or the
-    /// end of the text) says what it closes: `END IF`, `END LOOP`, `END
-    /// WHILE`, `END REPEAT` close no block, `END CASE` and a `CASE`
-    /// expression's `END` close a `CASE`, and any other a `BEGIN` block —
-    /// the body's own when it is the last one open. Returns whether the
-    /// word was consumed as part of the `END`.
+    /// After a MySQL body's `END`, the next word (`None`: another token,
+    /// a `;` or the end of the text) says what it closes: `END IF`, `END
+    /// LOOP`, `END WHILE`, `END REPEAT`, `END FOR` and `END CASE` their
+    /// statement, a bare `END` a `BEGIN` block or a `CASE` expression. The
+    /// body closes with its last block. Returns whether the word was
+    /// consumed as part of the `END`.
     fn resolve_end(&mut self, next: Option<&str>) -> bool {
-        if !std::mem::take(&mut self.pending_end) {
+        if !std::mem::take(&mut self.program.pending_end) {
             return false;
         }
-        let is = |k: &str| next.is_some_and(|w| w.eq_ignore_ascii_case(k));
-        if ["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|k| is(k)) {
-            self.program_syntax = true;
-            return true;
+        let named = ["IF", "LOOP", "WHILE", "REPEAT", "FOR", "CASE"]
+            .into_iter()
+            .find(|k| next.is_some_and(|w| w.eq_ignore_ascii_case(k)));
+        let top = self.program.blocks.last().copied();
+        let (closes, consumed) = match (top, named) {
+            // `END CASE`, or a CASE expression's `END` before other words
+            // (`... END FOR UPDATE`).
+            (Some(Block::Case { .. }), named) => (true, named == Some("CASE")),
+            (Some(Block::Ends(open)), Some(kind)) => (kind == open, true),
+            (Some(Block::Begin), None) => (true, false),
+            // `END IF` where its `IF` was not seen opening: nothing closes.
+            (_, named) => (false, named.is_some()),
+        };
+        if named.is_some() {
+            self.program.program_syntax = true;
         }
-        if self.blocks.pop() == Some(false) {
-            return is("CASE");
-        }
-        if self.blocks.is_empty() {
-            self.in_body = false;
-            if let Compound::MysqlProgram(databases) = self.compound {
-                self.belongs_to(if self.program_syntax {
-                    MYSQL
-                } else {
-                    databases
-                });
+        if closes {
+            self.program.blocks.pop();
+            if self.program.blocks.is_empty() {
+                self.in_body = false;
+                let databases = match self.compound {
+                    Compound::MysqlProgram(ProgramKind::Trigger)
+                        if !self.program.program_syntax =>
+                    {
+                        SQLITE | MYSQL
+                    }
+                    _ => MYSQL,
+                };
+                self.belongs_to(databases);
             }
         }
-        false
+        // The body's next statement starts after the `;` that follows.
+        consumed
     }
 
     /// Whether the string starting here continues an `E'...'` string:
@@ -801,6 +1032,8 @@ impl<'a> Lexer<'a> {
         if self.first_line == 0 {
             self.first_line = self.line;
         }
+        self.program.statement_start = false;
+        self.program.maybe_label = false;
         self.body_statement_start = false;
         self.after_dot = false;
         self.begin_seen = false;
@@ -854,12 +1087,15 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// A word under MySQL's rules: a stored program's body opens at its
-    /// first `BEGIN` and closes at the `END` of that block, counting the
-    /// `BEGIN ... END` blocks and `CASE ... END [CASE]` inside it.
+    /// A word under MySQL's rules: a stored program's body, when it is a
+    /// compound statement (`BEGIN`, `IF`, `CASE`, `LOOP`, `WHILE`,
+    /// `REPEAT`, `FOR`, perhaps labelled), opens where the program's header
+    /// ends, and closes with the last block open in it.
     fn mysql_word(&mut self, text: &'a str, quoted: bool, after_dot: bool) {
         let keyword = |k: &str| !quoted && !after_dot && text.eq_ignore_ascii_case(k);
-        if self.resolve_end(Some(text)) && !quoted {
+        let was_start = std::mem::take(&mut self.program.statement_start);
+        self.program.maybe_label = false;
+        if !quoted && self.resolve_end(Some(text)) {
             return;
         }
         if self.in_body {
@@ -867,28 +1103,127 @@ impl<'a> Lexer<'a> {
                 // PostgreSQL's `BEGIN ATOMIC` body: MySQL has none.
                 self.belongs_to(POSTGRES);
             }
-            if keyword("BEGIN") {
-                self.blocks.push(true);
-                self.program_syntax = true;
+            if was_start {
+                self.program.declaring = keyword("DECLARE");
+            }
+            // A handler's body follows its condition: `DECLARE ... HANDLER
+            // FOR SQLEXCEPTION BEGIN ... END`.
+            let opens = was_start || (self.program.declaring && keyword("BEGIN"));
+            if keyword("END") {
+                self.program.pending_end = true;
             } else if keyword("DECLARE") {
-                self.program_syntax = true;
+                self.program.program_syntax = true;
             } else if keyword("CASE") {
-                self.blocks.push(false);
-            } else if keyword("END") {
-                self.pending_end = true;
+                self.program.blocks.push(Block::Case {
+                    statement: was_start,
+                });
+                if was_start {
+                    self.program.program_syntax = true;
+                }
+            } else if opens && self.opens_block(text, quoted, after_dot) {
+                self.program.program_syntax = true;
+            } else if keyword("THEN") || keyword("ELSE") || keyword("DO") {
+                // A statement follows, unless inside a CASE expression.
+                self.program.statement_start = !matches!(
+                    self.program.blocks.last(),
+                    Some(Block::Case { statement: false })
+                );
+            } else if was_start && !quoted {
+                self.program.maybe_label = true;
             }
             return;
         }
         if self.compound == Compound::No && self.word_count <= 8 && self.parens == 0 {
             self.compound = self.mysql_program(text, quoted);
+            return;
         }
-        if matches!(self.compound, Compound::MysqlProgram(_))
-            && self.parens == 0
-            && keyword("BEGIN")
-        {
-            self.in_body = true;
-            self.blocks = vec![true];
-            self.begin_seen = true;
+        let Compound::MysqlProgram(kind) = self.compound else {
+            return;
+        };
+        if self.parens != 0 || after_dot {
+            return;
+        }
+        match self.program.header {
+            Header::Before => match kind {
+                ProgramKind::Trigger if keyword("ROW") => self.program.header = Header::Body,
+                // SQLite's trigger names no `FOR EACH ROW` before its body.
+                ProgramKind::Trigger if keyword("BEGIN") => {
+                    self.open_body(Block::Begin);
+                }
+                ProgramKind::Event if keyword("DO") => self.program.header = Header::Body,
+                _ => {}
+            },
+            Header::OrderName => self.program.header = Header::Body,
+            Header::Body | Header::Routine => {
+                if kind == ProgramKind::Trigger && (keyword("FOLLOWS") || keyword("PRECEDES")) {
+                    self.program.header = Header::OrderName;
+                } else if self.opens_block(text, quoted, after_dot) {
+                    self.in_body = true;
+                    self.program.header = Header::Done;
+                    self.begin_seen = keyword("BEGIN");
+                } else if self.program.header == Header::Body
+                    || STATEMENT_WORDS.iter().any(|w| keyword(w))
+                {
+                    // A one-statement body: it ends at the next `;`.
+                    self.program.header = Header::Done;
+                } else if !quoted {
+                    // A characteristic, a return type, or a label.
+                    self.program.maybe_label = self.program.header == Header::Body;
+                }
+            }
+            Header::Done => {}
+        }
+    }
+
+    /// Opens the body of a stored program with `block`.
+    fn open_body(&mut self, block: Block) {
+        self.in_body = true;
+        self.program.header = Header::Done;
+        self.program.blocks = vec![block];
+        self.program.statement_start = block == Block::Begin;
+        self.begin_seen = block == Block::Begin;
+    }
+
+    /// If `text` opens a compound statement where a statement starts,
+    /// pushes it and returns true.
+    fn opens_block(&mut self, text: &str, quoted: bool, after_dot: bool) -> bool {
+        if quoted || after_dot {
+            return false;
+        }
+        let block = match text.to_ascii_uppercase().as_str() {
+            "BEGIN" => Block::Begin,
+            "CASE" => Block::Case { statement: true },
+            "IF" => Block::Ends("IF"),
+            "LOOP" => Block::Ends("LOOP"),
+            "WHILE" => Block::Ends("WHILE"),
+            "REPEAT" => Block::Ends("REPEAT"),
+            "FOR" => Block::Ends("FOR"),
+            _ => return false,
+        };
+        self.program.blocks.push(block);
+        // A block's first statement starts right after `BEGIN`, `LOOP` and
+        // `REPEAT`; after `IF`, `WHILE`, `FOR` and `CASE` comes a condition.
+        self.program.statement_start =
+            matches!(block, Block::Begin | Block::Ends("LOOP" | "REPEAT"));
+        self.program.declaring = false;
+        true
+    }
+
+    /// A `:` under MySQL's rules: after a label at a statement's start, the
+    /// labelled statement starts.
+    fn mysql_colon(&mut self) {
+        let label = std::mem::take(&mut self.program.maybe_label);
+        self.token();
+        if label {
+            if self.in_body {
+                self.program.statement_start = true;
+            } else if self.program.header == Header::Done || self.program.header == Header::Routine
+            {
+                // `label: BEGIN` as a routine's body.
+                self.program.header = Header::Routine;
+            } else {
+                self.program.header = Header::Body;
+            }
         }
     }
 
@@ -904,8 +1239,9 @@ impl<'a> Lexer<'a> {
             return Compound::No;
         }
         match word.to_ascii_uppercase().as_str() {
-            "TRIGGER" => Compound::MysqlProgram(SQLITE | MYSQL),
-            "PROCEDURE" | "FUNCTION" | "EVENT" => Compound::MysqlProgram(MYSQL),
+            "TRIGGER" => Compound::MysqlProgram(ProgramKind::Trigger),
+            "EVENT" => Compound::MysqlProgram(ProgramKind::Event),
+            "PROCEDURE" | "FUNCTION" => Compound::MysqlProgram(ProgramKind::Routine),
             _ => Compound::No,
         }
     }
@@ -1043,12 +1379,20 @@ impl<'a> Lexer<'a> {
 
     fn finish(&mut self, end: usize) {
         if self.first_line != 0 {
-            self.out.push(Statement {
+            let statement = Statement {
                 text: &self.sql[self.start..end],
                 start_line: self.start_line,
                 line: self.first_line,
                 words: std::mem::take(&mut self.words),
-            });
+            };
+            // A file may set the session's `sql_mode` for the statements
+            // after it: read those as MySQL will.
+            if self.rules.mysql() {
+                if let Some(rules) = statement.sets_sql_mode() {
+                    self.rules = rules;
+                }
+            }
+            self.out.push(statement);
         }
         self.first_line = 0;
         self.words.clear();
@@ -1056,9 +1400,7 @@ impl<'a> Lexer<'a> {
         self.compound = Compound::No;
         self.begin_seen = false;
         self.in_body = false;
-        self.blocks.clear();
-        self.pending_end = false;
-        self.program_syntax = false;
+        self.program = MysqlProgram::new();
         self.body_statement_start = false;
         self.parens = 0;
         self.after_dot = false;
@@ -1161,6 +1503,108 @@ mod tests {
         assert_eq!(transaction_controls(sqlite), vec![(2, "COMMIT")]);
     }
 
+    /// MariaDB's `FOR ... END FOR` loop, a handler's `BEGIN ... END`, a
+    /// labelled `LOOP`, `REPEAT ... UNTIL ... END REPEAT`, and `CASE`
+    /// statements and expressions nest in a body without closing it.
+    #[test]
+    fn mysql_bodies_nest_every_compound_statement() {
+        let sql = "CREATE PROCEDURE p()\nBEGIN\n\
+                     DECLARE done INT DEFAULT 0;\n\
+                     DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = 1;\n\
+                     DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n\
+                     FOR i IN 1..3 DO INSERT INTO t VALUES (i); END FOR;\n\
+                     spin: LOOP SET done = done + 1; IF done > 5 THEN LEAVE spin; END IF; END LOOP spin;\n\
+                     REPEAT SET done = done - 1; UNTIL done = 0 END REPEAT;\n\
+                     CASE WHEN done = 0 THEN SELECT IF(done = 0, 'a', 'b'); ELSE BEGIN END; END CASE;\n\
+                     SELECT * FROM t WHERE CASE WHEN i > 1 THEN IF(i > 2, 1, 0) ELSE 0 END FOR UPDATE;\n\
+                   END;\n\
+                   INSERT INTO t VALUES (100)";
+        let found = texts(sql, LexicalRules::MYSQL);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].ends_with("END"), "{}", found[0]);
+        assert!(
+            transaction_controls(sql).is_empty(),
+            "{:?}",
+            transaction_controls(sql)
+        );
+    }
+
+    /// A body that is one compound statement without `BEGIN`, or one simple
+    /// statement naming a column `begin` (not reserved in MySQL).
+    #[test]
+    fn mysql_bodies_without_begin() {
+        for (sql, count) in [
+            ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW IF NEW.a < 0 THEN SET NEW.a = 0; END IF;\nSELECT 1", 2),
+            ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW FOLLOWS other BEGIN SET NEW.a = 0; END;\nSELECT 1", 2),
+            ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW UPDATE y SET begin = 1;\nSELECT 1; SELECT 2", 3),
+            ("CREATE EVENT purge ON SCHEDULE EVERY 1 DAY DO DELETE FROM sessions WHERE begin < NOW();\n\
+              ALTER TABLE missing ADD COLUMN x INT;\nCREATE TABLE z (id INT);", 3),
+            ("CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM s; DELETE FROM t; END;\nSELECT 1", 2),
+            ("CREATE PROCEDURE p() DELETE FROM s WHERE begin < NOW();\nSELECT 1", 2),
+            ("CREATE FUNCTION f(x INT) RETURNS VARCHAR(10) CHARSET utf8mb4 DETERMINISTIC\n\
+              COMMENT 'a; b' BEGIN RETURN 'x'; END;\nSELECT 1", 2),
+            ("CREATE FUNCTION f() RETURNS INT NO SQL RETURN 1;\nSELECT begin FROM t", 2),
+            ("CREATE PROCEDURE p() outer_block: BEGIN SELECT 1; END outer_block;\nSELECT 1", 2),
+        ] {
+            let found = texts(sql, LexicalRules::MYSQL);
+            assert_eq!(found.len(), count, "{sql}\n{found:#?}");
+        }
+    }
+
+    /// A backslash ends a string on SQLite and PostgreSQL; MySQL's reading,
+    /// which runs off the end of the file, does not count.
+    #[test]
+    fn a_reading_that_runs_off_the_end_does_not_count() {
+        let sql = "SELECT count(*) FROM t WHERE name LIKE '%\\_%' ESCAPE '\\';\n\
+                   CREATE FUNCTION f() RETURNS int AS 'BEGIN RETURN 1; END;' LANGUAGE plpgsql;";
+        assert_eq!(transaction_control(sql, LexicalRules::Postgres), None);
+        assert!(
+            transaction_controls(sql).is_empty(),
+            "{:?}",
+            transaction_controls(sql)
+        );
+        let sql = "INSERT INTO paths VALUES ('C:\\');\nINSERT INTO notes VALUES ('begin; end');";
+        assert!(
+            transaction_controls(sql).is_empty(),
+            "{:?}",
+            transaction_controls(sql)
+        );
+    }
+
+    #[test]
+    fn placeholders_after_a_double_minus_without_a_space() {
+        // `--$1` is minus minus `$1` to MySQL, as its lexer reads it.
+        let found = positional_placeholders(
+            "UPDATE t SET n = n--$1 WHERE id = $2 -- $3",
+            LexicalRules::MYSQL,
+        );
+        assert_eq!(
+            found,
+            Some((
+                "UPDATE t SET n = n--? WHERE id = ? -- $3".to_owned(),
+                vec![0, 1]
+            ))
+        );
+        // `/*! ... */` is code.
+        let found = positional_placeholders("SELECT /*!50000 $1 */ + $2", LexicalRules::MYSQL);
+        assert_eq!(
+            found,
+            Some(("SELECT /*!50000 ? */ + ?".to_owned(), vec![0, 1]))
+        );
+    }
+
+    #[test]
+    fn a_file_that_sets_sql_mode_is_read_with_it_after_that() {
+        let sql = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\n\
+                   INSERT INTO paths VALUES (1, 'C:\\');\n\
+                   CREATE TABLE more_paths (id INT);\n\
+                   SET @@session.sql_mode = DEFAULT;\n\
+                   SELECT 'it\\'s; one';";
+        let found = texts(sql, LexicalRules::MYSQL);
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert_eq!(first_ddl(sql, LexicalRules::MYSQL), Some((3, "CREATE")));
+    }
+
     #[test]
     fn mysql_sql_mode_changes_what_quotes_mean() {
         let ansi = LexicalRules::Mysql {
@@ -1194,6 +1638,21 @@ mod tests {
             assert_eq!(first(set), Some((1, "SET")), "{set}");
         }
         assert_eq!(first("SET @x = 1"), None);
+        assert_eq!(first("SET @x = 1, autocommit = 0"), Some((1, "SET")));
+        assert_eq!(
+            first("SET STATEMENT max_statement_time = 60 FOR CREATE TABLE audit (id INT)"),
+            Some((1, "CREATE"))
+        );
+        assert_eq!(
+            first("SET STATEMENT max_statement_time = 60 FOR SELECT 1"),
+            None
+        );
+        assert_eq!(first("EXECUTE IMMEDIATE 'DROP TABLE t'"), Some((1, "DROP")));
+        assert_eq!(first("EXECUTE IMMEDIATE 'SELECT 1'"), None);
+        assert_eq!(
+            first("EXECUTE IMMEDIATE @sql"),
+            Some((1, "EXECUTE IMMEDIATE"))
+        );
         assert_eq!(first("UPDATE t SET x = 'CREATE TABLE'"), None);
         assert_eq!(
             first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres),
