@@ -356,16 +356,30 @@ fn not_built(database: &str, feature: &str) -> Failure {
 
 #[cfg(feature = "postgres")]
 fn connect_postgres(db: &Postgres) -> Result<Conn, Failure> {
-    let config: migrate_core::postgres::Config = db.keywords().parse().map_err(|e| {
-        Failure::usage(format!(
-            "invalid PostgreSQL connection settings in `{db}`: {}",
-            with_causes(&e)
-        ))
-    })?;
-    config.connect(NoTls).map(Conn::Postgres).map_err(|e| {
+    let rootcert = db.param("sslrootcert");
+    let mode = crate::tls::mode(db.param("sslmode"), rootcert)
+        .map_err(|e| Failure::usage(format!("{e} (in `{db}`)")))?;
+    let driver_sslmode = mode.map_or("disable", |(_, driver)| driver);
+    let config: migrate_core::postgres::Config =
+        db.keywords(driver_sslmode).parse().map_err(|e| {
+            Failure::usage(format!(
+                "invalid PostgreSQL connection settings in `{db}`: {}",
+                with_causes(&e)
+            ))
+        })?;
+    let connected = match mode {
+        None => config.connect(NoTls),
+        Some((verify, _)) => {
+            let tls = crate::tls::connector(verify, rootcert)
+                .map_err(|e| Failure::usage(format!("{e} (in `{db}`)")))?;
+            config.connect(tls)
+        }
+    };
+    connected.map(Conn::Postgres).map_err(|e| {
+        let cause = with_causes(&e);
         Failure::problem(format!(
-            "cannot connect to PostgreSQL at `{db}`: {}",
-            with_causes(&e)
+            "cannot connect to PostgreSQL at `{db}`: {cause}{}",
+            crate::tls::hint(&cause)
         ))
     })
 }
@@ -467,14 +481,30 @@ impl Postgres {
     /// The parameters as the driver's keyword string, every value quoted,
     /// so that the driver connects to exactly what was read here (it would
     /// read an unencoded `/` or `@` in a URL's password differently).
+    ///
+    /// `sslrootcert` is left out and `sslmode` given as `driver_sslmode`:
+    /// TLS is set up here (see `tls.rs`), the driver only knows whether to
+    /// ask for it.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    fn keywords(&self) -> String {
-        let quoted: Vec<String> = self
+    fn keywords(&self, driver_sslmode: &str) -> String {
+        let mut quoted: Vec<String> = self
             .params
             .iter()
+            .filter(|(key, _)| key != "sslrootcert" && key != "sslmode")
             .map(|(key, value)| format!("{key}={}", quote(value)))
             .collect();
+        quoted.push(format!("sslmode={driver_sslmode}"));
         quoted.join(" ")
+    }
+
+    /// The last value given for `key`.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -501,6 +531,7 @@ const POSTGRES_PARAMETERS: &[&str] = &[
     "options",
     "application_name",
     "sslmode",
+    "sslrootcert",
     "sslnegotiation",
     "host",
     "hostaddr",
@@ -1073,11 +1104,15 @@ mod tests {
 
     #[test]
     fn the_driver_reads_what_was_parsed() {
-        let db = postgres("postgres://app:p@ss/w'r\\d@db:5433/prod?application_name=x");
-        assert_eq!(
-            db.keywords(),
-            r"user='app' password='p@ss/w\'r\\d' host='db' port='5433' dbname='prod' application_name='x'"
+        let db = postgres(
+            "postgres://app:p@ss/w'r\\d@db:5433/prod?application_name=x&sslmode=verify-full&sslrootcert=/ca.pem",
         );
+        // TLS is set up by the tool: the driver is told only whether to ask for it.
+        assert_eq!(
+            db.keywords("require"),
+            r"user='app' password='p@ss/w\'r\\d' host='db' port='5433' dbname='prod' application_name='x' sslmode=require"
+        );
+        assert_eq!(db.param("sslrootcert"), Some("/ca.pem"));
     }
 
     #[cfg(feature = "postgres")]
@@ -1091,7 +1126,7 @@ mod tests {
             "postgres://app@%2Ftmp/prod",
             "host=localhost user=app password='with space' dbname=prod port=5433",
         ] {
-            let ours: Config = postgres(url).keywords().parse().unwrap();
+            let ours: Config = postgres(url).keywords("prefer").parse().unwrap();
             let theirs: Config = url.parse().unwrap();
             assert_eq!(ours.get_user(), theirs.get_user(), "{url}");
             assert_eq!(ours.get_password(), theirs.get_password(), "{url}");
@@ -1111,7 +1146,7 @@ mod tests {
         }
         // Where the driver would read the password short, we do not.
         let ours: Config = postgres("postgres://app:p@ss@db/prod")
-            .keywords()
+            .keywords("prefer")
             .parse()
             .unwrap();
         assert_eq!(ours.get_password(), Some(&b"p@ss"[..]));

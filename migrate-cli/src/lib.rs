@@ -36,6 +36,8 @@ mod commands;
 mod database;
 mod new;
 mod output;
+#[cfg(feature = "postgres")]
+mod tls;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

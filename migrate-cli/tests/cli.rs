@@ -348,6 +348,104 @@ fn postgres_from_the_command_line() {
     assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
 }
 
+/// TLS with libpq's `sslmode` meanings, against the test server's
+/// certificate for `localhost` (signed by a throwaway CA): `tls_only` may
+/// connect over TLS only.
+#[test]
+fn postgres_over_tls_as_sslmode_says() {
+    let Some(server) = test_server() else {
+        return;
+    };
+    let Ok(ca) = std::env::var("MIGRATE_TEST_POSTGRES_CA") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "the test server's CA (MIGRATE_TEST_POSTGRES_CA) is required in CI"
+        );
+        return;
+    };
+    let port = server
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let dir = fixture("flyway");
+    let work = tempfile::tempdir().unwrap();
+    let status = |host: &str, query: &str| {
+        let url = format!("postgres://tls_only@{host}:{port}/postgres?{query}");
+        let out = migrate(
+            work.path(),
+            &["status", "--dir", dir.to_str().unwrap(), "--database", &url],
+        );
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let ok = |(code, stdout, stderr): (Option<i32>, String, String)| {
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(stdout.contains("pending"), "{stdout}");
+    };
+    // Encrypted, the certificate checked as far as each mode says.
+    ok(status(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ));
+    ok(status(
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ));
+    ok(status("127.0.0.1", "sslmode=require"));
+    ok(status("127.0.0.1", "sslmode=prefer"));
+    ok(status("127.0.0.1", ""));
+    // The certificate is for `localhost`, not 127.0.0.1.
+    let (code, _, stderr) = status(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at `postgres://tls_only@127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not valid for name"), "{stderr}");
+    assert!(
+        stderr.contains("connect by the name it was issued for, or use sslmode=verify-ca"),
+        "{stderr}"
+    );
+    // Mozilla's roots do not know the test CA.
+    let (code, _, stderr) = status("localhost", "sslmode=verify-full");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    assert!(
+        stderr.contains("name its CA with `sslrootcert=/path/to/ca.pem`"),
+        "{stderr}"
+    );
+    // Without TLS, the server's own refusal.
+    let (code, _, stderr) = status("127.0.0.1", "sslmode=disable");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pg_hba.conf rejects connection for host \"127.0.0.1\", user \"tls_only\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no encryption"), "{stderr}");
+    // Mistakes in the URL are usage errors naming the fix.
+    let (code, _, stderr) = status("localhost", "sslmode=verify-everything");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unsupported sslmode `verify-everything`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = status(
+        "localhost",
+        "sslmode=verify-full&sslrootcert=/no/such/ca.crt",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the root certificates in sslrootcert `/no/such/ca.crt`"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn mysql_from_the_command_line() {
     let Ok(server) = std::env::var("MIGRATE_TEST_MYSQL_URL") else {
