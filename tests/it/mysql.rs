@@ -547,6 +547,27 @@ fn a_session_with_autocommit_off_still_records_every_migration() {
         .unwrap()
         .applied
         .is_empty());
+
+    // Put back when the run gives up waiting for the lock, too.
+    let Some(mut db) = Mysql::fresh() else { return };
+    let mut holder = db.other();
+    let database = db.url.rsplit('/').next().unwrap().to_owned();
+    let name: String = holder
+        .exec_first(
+            "SELECT CONCAT('migrate:', LEFT(SHA2(?, 256), 40))",
+            (format!("{database}.{HISTORY}"),),
+        )
+        .unwrap()
+        .unwrap();
+    holder.exec_drop("SELECT GET_LOCK(?, 0)", (&name,)).unwrap();
+    db.exec("SET autocommit = 0");
+    MYSQL_DDL_FIXED
+        .runner()
+        .lock_timeout(Duration::from_millis(100))
+        .run_pending(db.conn())
+        .unwrap_err();
+    let autocommit: Option<u32> = db.conn.query_first("SELECT @@autocommit").unwrap();
+    assert_eq!(autocommit, Some(0), "put back after a lock timeout");
 }
 
 /// A `CALL` returns a result per `SELECT` in its procedure: the failing

@@ -267,7 +267,9 @@ fn locked<D: Driver, T>(
     f: impl FnOnce(&mut D) -> Result<T>,
 ) -> Result<T> {
     if let Err(e) = driver.lock(table, timeout) {
-        // It may have been taken before the failure was reported.
+        // It may have been taken before the failure was reported; and the
+        // session may have been adjusted for the run (MySQL's autocommit).
+        driver.restore_session();
         let _ = driver.unlock();
         return Err(e);
     }
