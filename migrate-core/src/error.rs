@@ -465,7 +465,9 @@ impl fmt::Display for Error {
             Error::InsideTransaction => f.write_str(
                 "the connection is inside a transaction of its own, and migrations run in \
                  transactions of theirs; commit or roll back first, or migrate on another \
-                 connection (nothing was changed)",
+                 connection (nothing was changed). On MySQL with autocommit off, every read \
+                 opens a transaction, migrate's own check of the history too: migrate on a \
+                 connection with autocommit on",
             ),
             Error::TransactionEnded => f.write_str(
                 "the migration ended its own transaction (a COMMIT or ROLLBACK, a conflict \

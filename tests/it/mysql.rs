@@ -649,3 +649,95 @@ fn a_rust_migration_may_not_hide_a_schema_change_in_set_statement() {
     let items: Vec<u32> = db.conn.query("SELECT id FROM items").unwrap();
     assert!(items.is_empty(), "{items:?}");
 }
+
+fn autocommit_of(conn: &mut Conn) -> Option<u32> {
+    conn.query_first("SELECT @@autocommit").unwrap()
+}
+
+/// A connection with autocommit off and a history to read: boot's own
+/// read opens a transaction there, which cannot be told from the caller's
+/// work in progress, so the run is refused with what to do, and nothing
+/// of the caller's is committed.
+#[test]
+fn autocommit_off_with_a_history_is_told_to_turn_it_on() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    db.exec("SET autocommit = 0");
+    V1.run_pending(db.conn()).unwrap();
+    assert_eq!(autocommit_of(db.conn()), Some(0));
+    db.reconnect();
+    db.exec("SET autocommit = 0");
+    let err = V2.run_pending(db.conn()).unwrap_err();
+    assert!(matches!(err, Error::InsideTransaction), "{err}");
+    assert!(
+        err.to_string()
+            .contains("migrate on a connection with autocommit on"),
+        "{err}"
+    );
+    assert_eq!(autocommit_of(db.conn()), Some(0));
+    db.exec("ROLLBACK; SET autocommit = 1");
+    assert_eq!(V2.run_pending(db.conn()).unwrap().applied.len(), 2);
+}
+
+/// `status` changes nothing of the caller's: its open transaction and its
+/// autocommit setting stay.
+#[test]
+fn status_leaves_the_callers_transaction_alone() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    V1.run_pending(db.conn()).unwrap();
+    db.exec("CREATE TABLE mine (x INT) ENGINE=InnoDB");
+    db.exec("SET autocommit = 0");
+    db.exec("INSERT INTO mine VALUES (1)");
+    assert_eq!(V1.status(db.conn()).unwrap().len(), 3);
+    assert_eq!(autocommit_of(db.conn()), Some(0));
+    db.exec("ROLLBACK");
+    let kept: Option<i64> = db.conn.query_first("SELECT COUNT(*) FROM mine").unwrap();
+    assert_eq!(kept, Some(0), "the caller's rolled-back row is gone");
+    // And a run on it is refused: the insert is the caller's work in progress.
+    db.exec("INSERT INTO mine VALUES (2)");
+    let err = V2.run_pending(db.conn()).unwrap_err();
+    assert!(matches!(err, Error::InsideTransaction), "{err}");
+}
+
+/// A no-transaction migration's own `SET autocommit = 0 ... COMMIT`
+/// transaction is left whole: its failure commits none of it.
+#[test]
+fn a_migrations_own_autocommit_transaction_stays_whole() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    MYSQL_OWN_AUTOCOMMIT.run_pending(db.conn()).unwrap_err();
+    let rows: Option<i64> = db.other().query_first("SELECT COUNT(*) FROM acct").unwrap();
+    assert_eq!(rows, Some(0), "nothing of its transaction was committed");
+    assert_eq!(
+        autocommit_of(db.conn()),
+        Some(1),
+        "the session is as it was"
+    );
+}
+
+/// `SET STATEMENT sql_mode = ... FOR` lasts one statement; `SET STATEMENT
+/// ... FOR CALL` returns several results; `PREPARE ... FROM '<ALTER>'` is
+/// a schema change.
+#[test]
+fn set_statement_and_prepared_statements() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    MYSQL_SET_STATEMENT_MODE.run_pending(db.conn()).unwrap();
+    let notes: Vec<String> = db.conn.query("SELECT a FROM notes ORDER BY a").unwrap();
+    assert_eq!(notes, ["it's; here"]);
+
+    let Some(mut db) = Mysql::fresh() else { return };
+    let message = MYSQL_SET_STATEMENT_CALL
+        .run_pending(db.conn())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("statement 3 of 5 (line 3)"), "{message}");
+    assert!(!message.contains("CREATE TABLE b"), "{message}");
+    assert!(!db.table_exists("b"));
+
+    let Some(mut db) = Mysql::fresh() else { return };
+    MYSQL_PREPARE_DDL.run_pending(db.conn()).unwrap();
+    let price: Option<i64> = db
+        .conn
+        .query_first("SELECT price FROM items WHERE id = 1")
+        .unwrap();
+    assert_eq!(price, Some(5));
+    assert_eq!(state_of(db.conn(), 2).as_deref(), Some("applied"));
+}

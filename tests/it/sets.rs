@@ -129,3 +129,11 @@ pub static MYSQL_SETS_SQL_MODE: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-sets-sql-mode");
 pub static MYSQL_RUST_SET_STATEMENT: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-rust-set-statement");
+pub static MYSQL_SET_STATEMENT_MODE: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-set-statement-mode");
+pub static MYSQL_SET_STATEMENT_CALL: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-set-statement-call");
+pub static MYSQL_PREPARE_DDL: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-prepare-ddl");
+pub static MYSQL_OWN_AUTOCOMMIT: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-own-autocommit");

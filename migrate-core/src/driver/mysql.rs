@@ -49,8 +49,9 @@ pub struct MysqlDriver<'c> {
     /// The session's `sql_mode` and `autocommit` when the run began, put
     /// back after it (`restore_session`) when a migration changed them.
     session: Option<(String, bool)>,
-    /// A migration changed `sql_mode` or `autocommit` during the run.
-    session_changed: bool,
+    /// The session's `sql_mode` or `autocommit` may differ from `session`:
+    /// migrate or a migration set them during the run.
+    session_touched: bool,
 }
 
 impl Database for Conn {
@@ -63,7 +64,7 @@ impl Database for Conn {
             rules: LexicalRules::MYSQL,
             open: None,
             session: None,
-            session_changed: false,
+            session_touched: false,
         }
     }
 }
@@ -318,39 +319,49 @@ impl MysqlDriver<'_> {
         }
     }
 
-    /// After SQL that may have changed `sql_mode` or `autocommit`: reads
-    /// them again, so that later SQL is read as MySQL reads it, and turns
-    /// `autocommit` back on outside a transaction — migrate's own writes
-    /// between steps would otherwise open a transaction nobody commits.
+    /// After SQL that may have changed `sql_mode` or `autocommit` (at the
+    /// end of a step, never between a step's statements): reads them
+    /// again, so that later SQL is read as MySQL reads it, and — when no
+    /// transaction is open — turns `autocommit` back on: migrate's own
+    /// writes between steps would otherwise open a transaction nobody
+    /// commits. A transaction the step left open is the runtime's to
+    /// report, so it is not committed here.
     fn after_session_sql(&mut self, sql: &str) -> Result<()> {
-        let lower = sql.to_ascii_lowercase();
-        if !lower.contains("sql_mode") && !lower.contains("autocommit") {
+        if !self.note_session_sql(sql) {
             return Ok(());
         }
-        let rows = self.query_text("SELECT @@SESSION.sql_mode, @@SESSION.autocommit")?;
+        let rows = self.query_text(
+            "SELECT @@SESSION.sql_mode, @@SESSION.autocommit, \
+             (SELECT COUNT(*) FROM information_schema.innodb_trx \
+              WHERE trx_mysql_thread_id = CONNECTION_ID())",
+        )?;
         let row = rows.first();
-        let mode = row
-            .and_then(|r| r.first())
-            .cloned()
-            .flatten()
-            .unwrap_or_default();
-        let autocommit = row.and_then(|r| r.get(1)).cloned().flatten().as_deref() == Some("1");
-        self.rules = rules_of(&mode);
-        if let Some((mode_at_start, autocommit_at_start)) = &self.session {
-            self.session_changed |= *mode_at_start != mode || (*autocommit_at_start && !autocommit);
-        }
-        if !autocommit && self.open != Some(true) {
-            self.session_changed = true;
+        let column = |n: usize| row.and_then(|r| r.get(n)).cloned().flatten();
+        self.rules = rules_of(&column(0).unwrap_or_default());
+        let autocommit = column(1).as_deref() == Some("1");
+        let open = column(2).as_deref().is_some_and(|n| n != "0");
+        if !autocommit && self.open != Some(true) && !open {
             self.text("SET autocommit = 1")?;
             self.open = Some(false);
         }
         Ok(())
     }
 
+    /// Notes, before it runs, that `sql` may change `sql_mode` or
+    /// `autocommit`, so that the run puts them back whatever becomes of
+    /// it. Returns whether it may.
+    fn note_session_sql(&mut self, sql: &str) -> bool {
+        let lower = sql.to_ascii_lowercase();
+        let touches = lower.contains("sql_mode") || lower.contains("autocommit");
+        self.session_touched |= touches;
+        touches
+    }
+
     /// Asks the server whether a transaction is open. MariaDB has a
     /// variable for it. MySQL has none: there, InnoDB lists a transaction
-    /// once it has read or written, and one that has not cannot be told
-    /// from none.
+    /// that has written (its list may lag a moment behind), and one that
+    /// has not cannot be told from none. With `autocommit` off any read
+    /// opens one, and whose work it holds cannot be told: it counts as open.
     fn ask_in_transaction(&mut self) -> Option<bool> {
         match self.query_text("SELECT @@in_transaction") {
             Ok(rows) => {
@@ -460,6 +471,7 @@ impl Tx for MysqlDriver<'_> {
 
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.note_transaction_control(sql);
+        self.note_session_sql(sql);
         refuse_client_commands(sql, self.rules)?;
         let result = self.text(sql).map(drop);
         self.after_session_sql(sql)?;
@@ -567,6 +579,19 @@ impl Driver for MysqlDriver<'_> {
             Some(schema) => schema.to_owned(),
             None => self.default_schema()?.unwrap_or_default(),
         };
+        // The run writes between steps outside any transaction: with
+        // autocommit off each write would open one nobody commits. No
+        // transaction of the caller's is open (the runtime checked); one
+        // opened by a read of migrate's own commits nothing.
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|(_, autocommit)| !autocommit)
+        {
+            self.session_touched = true;
+            self.text("SET autocommit = 1")?;
+            self.open = Some(false);
+        }
         let name = lock_name(&database, table.table);
         let shown = format!("{database}.{}", table.table);
         let started = Instant::now();
@@ -624,6 +649,7 @@ impl Driver for MysqlDriver<'_> {
 
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
         self.note_transaction_control(sql);
+        self.note_session_sql(sql);
         refuse_client_commands(sql, self.rules)?;
         // One statement at a time, so that a failure can say which of the
         // file's statements MySQL had already committed.
@@ -637,12 +663,10 @@ impl Driver for MysqlDriver<'_> {
                     source: Some(e),
                 })));
             }
-            // `SET autocommit = 0` would leave the statements after it,
-            // and migrate's record of the step, in a transaction nobody
-            // commits.
-            self.after_session_sql(statement.text)?;
         }
-        Ok(())
+        // `SET autocommit = 0` in the step would leave migrate's record of
+        // it in a transaction nobody commits.
+        self.after_session_sql(sql)
     }
 
     fn execute_then_batch_without_transaction(
@@ -703,13 +727,6 @@ impl Driver for MysqlDriver<'_> {
         let autocommit = column(2).as_deref() != Some("0");
         self.rules = rules_of(&mode);
         self.session = Some((mode, autocommit));
-        if !autocommit {
-            // Outside a transaction (the runtime checked): each of
-            // migrate's writes between steps must commit on its own.
-            self.text("SET autocommit = 1")?;
-            self.session_changed = true;
-            self.open = Some(false);
-        }
         match row.and_then(|r| r.first()).cloned().flatten() {
             Some(database) => Ok(Some(database)),
             None => Err(my_message(
@@ -725,7 +742,21 @@ impl Driver for MysqlDriver<'_> {
         let Some((mode, autocommit)) = self.session.clone() else {
             return;
         };
-        if !std::mem::take(&mut self.session_changed) {
+        if !std::mem::take(&mut self.session_touched) {
+            return;
+        }
+        let rows = match self.query_text("SELECT @@SESSION.sql_mode, @@SESSION.autocommit") {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::warn!("could not read the session's sql_mode and autocommit: {e}");
+                return;
+            }
+        };
+        let row = rows.first();
+        let column = |n: usize| row.and_then(|r| r.get(n)).cloned().flatten();
+        let unchanged = column(0).as_deref() == Some(mode.as_str())
+            && column(1).as_deref() == Some(if autocommit { "1" } else { "0" });
+        if unchanged {
             return;
         }
         let no_backslash_escapes = !matches!(

@@ -129,6 +129,11 @@ impl Statement<'_> {
             "SAVEPOINT",
             "RELEASE",
         ];
+        // MariaDB's `BEGIN NOT ATOMIC ... END` is a block, not a transaction.
+        if self.keyword_is(0, "BEGIN") && self.keyword_is(1, "NOT") && self.keyword_is(2, "ATOMIC")
+        {
+            return None;
+        }
         if let Some(word) = SIMPLE.iter().find(|w| self.keyword_is(0, w)) {
             return Some(word);
         }
@@ -196,9 +201,16 @@ impl Statement<'_> {
             // `EXECUTE IMMEDIATE '<statement>'`: what a literal says, and
             // a computed one could say anything.
             if self.keyword_is(0, "EXECUTE") && self.keyword_is(1, "IMMEDIATE") {
-                return match self.inner_literal() {
+                return match self.inner_literal(rules) {
                     Some(inner) => first_ddl(inner, rules).map(|(_, c)| c),
                     None => Some("EXECUTE IMMEDIATE"),
+                };
+            }
+            // `PREPARE name FROM '<statement>'`: what its `EXECUTE` will do.
+            if self.keyword_is(0, "PREPARE") && self.keyword_is(2, "FROM") {
+                return match self.inner_literal(rules) {
+                    Some(inner) => first_ddl(inner, rules).map(|(_, c)| c),
+                    None => Some("PREPARE"),
                 };
             }
         }
@@ -213,17 +225,23 @@ impl Statement<'_> {
     }
 
     /// The text of the first string literal in this statement.
-    fn inner_literal(&self) -> Option<&str> {
-        let start = self.text.find(['\'', '"'])?;
-        let quote = self.text[start..].chars().next()?;
-        self.text[start + 1..].split(quote).next()
+    /// The text of the first string literal in this statement, as `rules`
+    /// read it (comments skipped, escapes kept).
+    fn inner_literal(&self, rules: LexicalRules) -> Option<&str> {
+        let mut lexer = Lexer::new(self.text, rules);
+        lexer.first_literal()
     }
 
     /// Whether this statement may return several result sets (`CALL`, or
     /// `EXECUTE` of a prepared `CALL`), so that counting results does not
     /// count statements.
     pub fn may_return_several_results(&self) -> bool {
-        self.keyword_is(0, "CALL") || self.keyword_is(0, "EXECUTE")
+        self.keyword_is(0, "CALL")
+            || self.keyword_is(0, "EXECUTE")
+            // MariaDB's `SET STATEMENT ... FOR CALL p()`.
+            || (self.keyword_is(0, "SET")
+                && self.keyword_is(1, "STATEMENT")
+                && (mentions_word(self.text, "CALL") || mentions_word(self.text, "EXECUTE")))
     }
 
     /// The rules MySQL reads the statements after this one with, when it
@@ -231,7 +249,12 @@ impl Statement<'_> {
     /// other statement, and for a value only the server can work out.
     fn sets_sql_mode(&self) -> Option<LexicalRules> {
         let names_mode = (1..4).any(|n| self.name_is(n, "sql_mode"));
-        if !self.keyword_is(0, "SET") || !names_mode || self.keyword_is(1, "GLOBAL") {
+        // `SET STATEMENT sql_mode = ... FOR ...` sets it for that statement only.
+        if !self.keyword_is(0, "SET")
+            || !names_mode
+            || self.keyword_is(1, "GLOBAL")
+            || self.keyword_is(1, "STATEMENT")
+        {
             return None;
         }
         let value = self.text[self.text.find('=')? + 1..].trim_start();
@@ -329,17 +352,29 @@ pub fn transaction_controls(sql: &str) -> Vec<(usize, &'static str)> {
         .iter()
         .filter(|(_, r)| r.clean || !any_clean)
         .collect();
-    // The databases every piece of telling syntax belongs to; when none
-    // is left (syntax of several databases mixed), every reading counts.
+    // The databases every piece of telling syntax belongs to.
     let belongs = readings.iter().fold(ANY, |set, (_, r)| set & r.belongs);
-    // Readings that disagree (a PostgreSQL function's dollar-quoted body
-    // reads as a MySQL stored program too): each that found syntax of its
-    // own counts, the others do not.
-    let belongs = match belongs {
-        0 => readings
+    let claims = |database: u8| {
+        readings
             .iter()
-            .filter(|(database, r)| r.belongs != ANY && r.belongs & database != 0)
-            .fold(0, |set, (database, _)| set | database),
+            .any(|(d, r)| *d == database && r.belongs != ANY && r.belongs & database != 0)
+    };
+    let belongs = match belongs {
+        // Nothing told: SQLite's and PostgreSQL's readings count. MySQL's
+        // counts only when the file shows MySQL's syntax: its `--x`, `#`
+        // and unquoted `begin`/`end` would otherwise misread the others'
+        // files (whatever it alone would find is refused at run time, by
+        // the connected database's own reading).
+        ANY => SQLITE | POSTGRES,
+        // Readings that disagree: a PostgreSQL dollar quote, escape string
+        // or nested comment is PostgreSQL's beyond doubt (a MySQL reading
+        // of a dollar-quoted body finds a stored program in it); otherwise
+        // each reading that found syntax of its own counts.
+        0 if claims(POSTGRES) => POSTGRES,
+        0 => [SQLITE, POSTGRES, MYSQL]
+            .into_iter()
+            .filter(|d| claims(*d))
+            .fold(0, |set, d| set | d),
         some => some,
     };
     let mut found: Vec<(usize, &'static str)> = readings
@@ -609,6 +644,10 @@ struct MysqlProgram {
     declaring: bool,
     /// The word just read may be a label (`name:`).
     maybe_label: bool,
+    /// The `DECLARE` being read is a handler's: its body may follow.
+    handler: bool,
+    /// The previous word of the header (`RETURNS`, `CHARACTER`, ...).
+    previous: Option<&'static str>,
     /// The body holds what only MySQL's stored programs have
     /// (`DECLARE`, `END IF`, a nested block), even in a trigger.
     program_syntax: bool,
@@ -623,6 +662,8 @@ impl MysqlProgram {
             statement_start: false,
             declaring: false,
             maybe_label: false,
+            handler: false,
+            previous: None,
             program_syntax: false,
         }
     }
@@ -914,6 +955,48 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// The content of the first string literal, skipping comments, as
+    /// these rules read them (MySQL only).
+    fn first_literal(&mut self) -> Option<&'a str> {
+        let LexicalRules::Mysql {
+            ansi_quotes,
+            backslash_escapes,
+        } = self.rules
+        else {
+            return None;
+        };
+        while self.i < self.bytes.len() {
+            let b = self.bytes[self.i];
+            match b {
+                b'#' => {
+                    self.i = self.sql[self.i..]
+                        .find('\n')
+                        .map_or(self.bytes.len(), |n| self.i + n);
+                }
+                b'-' if self.sql[self.i..].starts_with("-- ") => {
+                    self.i = self.sql[self.i..]
+                        .find('\n')
+                        .map_or(self.bytes.len(), |n| self.i + n);
+                }
+                b'/' if self.sql[self.i..].starts_with("/*")
+                    && !self.sql[self.i..].starts_with("/*!") =>
+                {
+                    self.i = self.sql[self.i + 2..]
+                        .find("*/")
+                        .map_or(self.bytes.len(), |n| self.i + n + 4);
+                }
+                b'`' => self.quoted(b, b, false),
+                b'\'' | b'"' if b == b'\'' || !ansi_quotes => {
+                    let start = self.i + 1;
+                    self.quoted(b, b, backslash_escapes);
+                    return self.sql.get(start..self.i.saturating_sub(1));
+                }
+                _ => self.i += 1,
+            }
+        }
+        None
+    }
+
     /// MySQL's `/*! ... */` and `/*M! ... */` (MariaDB's), with an
     /// optional version number: the text inside is code (a `mysqldump`
     /// file's `/*!50003 CREATE*/`). Returns whether one opened here.
@@ -1105,11 +1188,23 @@ impl<'a> Lexer<'a> {
             }
             if was_start {
                 self.program.declaring = keyword("DECLARE");
+                self.program.handler = false;
+            }
+            if self.program.declaring && keyword("HANDLER") {
+                self.program.handler = true;
+            }
+            // Inside parentheses `end` and `begin` are names (neither is
+            // reserved in MySQL): `INSERT INTO t (begin, end)`.
+            if self.parens > 0 {
+                return;
             }
             // A handler's body follows its condition: `DECLARE ... HANDLER
             // FOR SQLEXCEPTION BEGIN ... END`.
-            let opens = was_start || (self.program.declaring && keyword("BEGIN"));
-            if keyword("END") {
+            let opens = was_start || (self.program.handler && keyword("BEGIN"));
+            // `END` closes a CASE whatever follows (`CASE ... END, x`);
+            // elsewhere `end =`, `end,` name a column.
+            let in_case = matches!(self.program.blocks.last(), Some(Block::Case { .. }));
+            if keyword("END") && (in_case || !self.names_a_column()) {
                 self.program.pending_end = true;
             } else if keyword("DECLARE") {
                 self.program.program_syntax = true;
@@ -1133,6 +1228,24 @@ impl<'a> Lexer<'a> {
             }
             return;
         }
+        // MariaDB's anonymous block, `BEGIN NOT ATOMIC ... END`.
+        if self.compound == Compound::No
+            && self.word_count == 3
+            && keyword("ATOMIC")
+            && self
+                .words
+                .first()
+                .is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case("BEGIN"))
+            && self
+                .words
+                .get(1)
+                .is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case("NOT"))
+        {
+            self.compound = Compound::MysqlProgram(ProgramKind::Routine);
+            self.open_body(Block::Begin);
+            self.program.program_syntax = true;
+            return;
+        }
         if self.compound == Compound::No && self.word_count <= 8 && self.parens == 0 {
             self.compound = self.mysql_program(text, quoted);
             return;
@@ -1143,6 +1256,7 @@ impl<'a> Lexer<'a> {
         if self.parens != 0 || after_dot {
             return;
         }
+        let previous = std::mem::take(&mut self.program.previous);
         match self.program.header {
             Header::Before => match kind {
                 ProgramKind::Trigger if keyword("ROW") => self.program.header = Header::Body,
@@ -1157,22 +1271,50 @@ impl<'a> Lexer<'a> {
             Header::Body | Header::Routine => {
                 if kind == ProgramKind::Trigger && (keyword("FOLLOWS") || keyword("PRECEDES")) {
                     self.program.header = Header::OrderName;
+                } else if kind == ProgramKind::Trigger && keyword("WHEN") {
+                    // SQLite's `FOR EACH ROW WHEN ... BEGIN`: MySQL has no
+                    // WHEN there. Its body opens at `BEGIN`.
+                    self.belongs_to(SQLITE);
+                    self.program.header = Header::Before;
+                } else if !quoted && self.label_follows() {
+                    // `label: BEGIN`: the body follows the label.
+                    self.program.maybe_label = true;
                 } else if self.opens_block(text, quoted, after_dot) {
                     self.in_body = true;
                     self.program.header = Header::Done;
                     self.begin_seen = keyword("BEGIN");
                 } else if self.program.header == Header::Body
-                    || STATEMENT_WORDS.iter().any(|w| keyword(w))
+                    || (STATEMENT_WORDS.iter().any(|w| keyword(w))
+                        // `RETURNS SET(...)`, `CHARACTER SET utf8mb4`: a type.
+                        && !(keyword("SET")
+                            && matches!(previous, Some("RETURNS" | "CHARACTER" | "CHARSET"))))
                 {
                     // A one-statement body: it ends at the next `;`.
                     self.program.header = Header::Done;
                 } else if !quoted {
-                    // A characteristic, a return type, or a label.
-                    self.program.maybe_label = self.program.header == Header::Body;
+                    // A characteristic or a return type.
+                    self.program.previous = ["RETURNS", "CHARACTER", "CHARSET"]
+                        .into_iter()
+                        .find(|k| keyword(k));
                 }
             }
             Header::Done => {}
         }
+    }
+
+    /// Whether the word just read is followed by `=`, `,` or `)` — a name
+    /// (`SET end = 4`), not the keyword.
+    fn names_a_column(&self) -> bool {
+        let rest = self.sql[self.i..].trim_start();
+        rest.starts_with('=') && !rest.starts_with("=>")
+            || rest.starts_with(',')
+            || rest.starts_with(')')
+    }
+
+    /// Whether a `:` follows the word just read (a label).
+    fn label_follows(&self) -> bool {
+        let rest = self.sql[self.i..].trim_start();
+        rest.starts_with(':') && !rest.starts_with(":=")
     }
 
     /// Opens the body of a stored program with `block`.
@@ -1231,10 +1373,11 @@ impl<'a> Lexer<'a> {
     /// [OR REPLACE] [DEFINER = user@host] [AGGREGATE]
     /// PROCEDURE|FUNCTION|TRIGGER|EVENT`.
     fn mysql_program(&self, word: &str, quoted: bool) -> Compound {
-        let creates = self
-            .words
-            .first()
-            .is_some_and(|w| !w.quoted && w.text.eq_ignore_ascii_case("CREATE"));
+        // `CREATE ...`, or `ALTER EVENT ... DO <body>`.
+        let creates = self.words.first().is_some_and(|w| {
+            !w.quoted
+                && (w.text.eq_ignore_ascii_case("CREATE") || w.text.eq_ignore_ascii_case("ALTER"))
+        });
         if !creates || quoted {
             return Compound::No;
         }
@@ -1594,6 +1737,19 @@ mod tests {
     }
 
     #[test]
+    fn set_statement_sets_sql_mode_for_its_statement_only() {
+        let sql = "SET STATEMENT sql_mode = 'NO_BACKSLASH_ESCAPES' FOR SELECT 1;\n\
+                   CREATE TABLE t (a VARCHAR(20));\n\
+                   UPDATE t SET a = 'it\\'s; here';";
+        assert_eq!(texts(sql, LexicalRules::MYSQL).len(), 3);
+        let call = statements(
+            "SET STATEMENT max_statement_time = 100 FOR CALL p()",
+            LexicalRules::MYSQL,
+        );
+        assert!(call[0].may_return_several_results());
+    }
+
+    #[test]
     fn a_file_that_sets_sql_mode_is_read_with_it_after_that() {
         let sql = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\n\
                    INSERT INTO paths VALUES (1, 'C:\\');\n\
@@ -1603,6 +1759,53 @@ mod tests {
         let found = texts(sql, LexicalRules::MYSQL);
         assert_eq!(found.len(), 5, "{found:#?}");
         assert_eq!(first_ddl(sql, LexicalRules::MYSQL), Some((3, "CREATE")));
+    }
+
+    /// Valid files of each database that a MySQL reading must not turn
+    /// into transaction control.
+    #[test]
+    fn other_databases_files_are_not_misread_as_mysql() {
+        for sql in [
+            // SQLite's `FOR EACH ROW WHEN ... BEGIN`.
+            "CREATE TRIGGER tr AFTER UPDATE OF x ON t FOR EACH ROW WHEN NEW.x > 0 BEGIN\n\
+             UPDATE t SET y = 1 WHERE rowid = NEW.rowid;\nUPDATE t SET y = 2;\nEND;",
+            // PL/pgSQL beside a DO block, and with a DECLARE section.
+            "CREATE FUNCTION a() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;\n\
+             DO $$ BEGIN PERFORM a(); END $$;",
+            "CREATE FUNCTION b() RETURNS int AS $$\nDECLARE\n  x int := 2;\nBEGIN\n  RETURN x;\nEND;\n$$ LANGUAGE plpgsql;",
+            // `--` comments without a space (Liquibase's `--rollback`).
+            "CREATE TABLE users (id INT);\n--rollback DROP TABLE users;",
+            "--Begin: the users table\nCREATE TABLE users (id INT);",
+        ] {
+            assert!(transaction_controls(sql).is_empty(), "{sql}\n{:?}", transaction_controls(sql));
+        }
+        // A COMMIT any of them would run is still found.
+        assert_eq!(
+            transaction_controls("CREATE TABLE users (id INT);\n--rollback\nCOMMIT;"),
+            vec![(3, "COMMIT")]
+        );
+    }
+
+    /// Valid MySQL and MariaDB stored programs, each one statement.
+    #[test]
+    fn mysql_stored_programs_in_their_many_shapes() {
+        for sql in [
+            "CREATE FUNCTION f_cs(x INT) RETURNS VARCHAR(20) CHARACTER SET utf8mb4 DETERMINISTIC\n\
+             BEGIN\n  DECLARE s VARCHAR(20);\n  SET s = CONCAT('v', x);\n  RETURN s;\nEND",
+            "CREATE FUNCTION f_set() RETURNS SET('a','b') DETERMINISTIC BEGIN DECLARE s INT DEFAULT 1; RETURN 'a'; END",
+            "CREATE PROCEDURE p_end()\nBEGIN\n  INSERT INTO periods (id, start, end) VALUES (1, 2, 3);\n\
+             UPDATE periods SET end = 4 WHERE id = 1;\n  SELECT CASE WHEN id > 1 THEN 1 END, id FROM periods;\nEND",
+            "CREATE TRIGGER trg_l BEFORE INSERT ON periods FOR EACH ROW lbl: BEGIN\n\
+             IF NEW.id < 0 THEN LEAVE lbl; END IF;\n  SET NEW.start = 0;\nEND",
+            "CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO lbl: BEGIN\n  DELETE FROM p WHERE id = 99;\n  DELETE FROM p WHERE id = 98;\nEND",
+            "ALTER EVENT ev DO BEGIN DELETE FROM p WHERE id = 98; DELETE FROM p WHERE id = 97; END",
+            "BEGIN NOT ATOMIC DECLARE x INT DEFAULT 1; INSERT INTO p VALUES (x, x, x); END",
+            "CREATE PROCEDURE p()\nBEGIN\n  DECLARE c CURSOR FOR SELECT begin FROM periods;\n  OPEN c;\n  CLOSE c;\nEND",
+        ] {
+            let found = texts(&format!("{sql};\nCREATE TABLE after_it (id INT);"), LexicalRules::MYSQL);
+            assert_eq!(found.len(), 2, "{sql}\n{found:#?}");
+            assert!(transaction_controls(sql).is_empty(), "{sql}\n{:?}", transaction_controls(sql));
+        }
     }
 
     #[test]
@@ -1653,6 +1856,15 @@ mod tests {
             first("EXECUTE IMMEDIATE @sql"),
             Some((1, "EXECUTE IMMEDIATE"))
         );
+        assert_eq!(
+            first("EXECUTE IMMEDIATE /* don't */ 'CREATE TABLE x (a INT)'"),
+            Some((1, "CREATE"))
+        );
+        assert_eq!(
+            first("INSERT INTO t VALUES (1);\nPREPARE add_price FROM 'ALTER TABLE items ADD COLUMN p INT'"),
+            Some((2, "ALTER"))
+        );
+        assert_eq!(first("PREPARE q FROM 'SELECT * FROM t WHERE id = ?'"), None);
         assert_eq!(first("UPDATE t SET x = 'CREATE TABLE'"), None);
         assert_eq!(
             first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres),
