@@ -215,17 +215,69 @@ pub fn open(url: Option<&str>, writes: bool) -> Result<Conn, Failure> {
 
 #[cfg(feature = "mysql")]
 fn connect_mysql(db: &Mysql) -> Result<Conn, Failure> {
-    let opts = mysql::OptsBuilder::new()
-        .user(db.user.as_deref())
-        .pass(db.password.as_deref())
-        .ip_or_hostname(Some(db.host.as_str()))
-        .tcp_port(db.port)
-        .db_name(db.database.as_deref())
-        .socket(db.socket.as_deref())
-        .prefer_socket(db.socket.is_some());
-    mysql::Conn::new(opts)
-        .map(Conn::Mysql)
-        .map_err(|e| Failure::problem(format!("cannot connect to MySQL at `{db}`: {e}")))
+    let opts = |ssl: Option<mysql::SslOpts>| {
+        mysql::OptsBuilder::new()
+            .user(db.user.as_deref())
+            .pass(db.password.as_deref())
+            .ip_or_hostname(Some(db.host.as_str()))
+            .tcp_port(db.port)
+            .db_name(db.database.as_deref())
+            .socket(db.socket.as_deref())
+            .prefer_socket(db.socket.is_some())
+            .ssl_opts(ssl)
+    };
+    // As the `mysql` client's --ssl-mode: PREFERRED (the default) uses TLS
+    // when the server offers it, without checking its certificate;
+    // REQUIRED insists on TLS; VERIFY_CA checks the chain against ssl-ca
+    // (or Mozilla's roots), VERIFY_IDENTITY the host name too.
+    let ssl = match db.ssl_mode {
+        MysqlSslMode::Disabled => None,
+        MysqlSslMode::Preferred | MysqlSslMode::Required => Some(
+            mysql::SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ),
+        MysqlSslMode::VerifyCa | MysqlSslMode::VerifyIdentity => {
+            let mut ssl = mysql::SslOpts::default()
+                .with_danger_skip_domain_validation(db.ssl_mode == MysqlSslMode::VerifyCa);
+            if let Some(ca) = &db.ssl_ca {
+                ssl = ssl.with_root_cert_path(Some(PathBuf::from(ca)));
+            }
+            Some(ssl)
+        }
+    };
+    let connected = match mysql::Conn::new(opts(ssl)) {
+        // PREFERRED falls back to a plain connection when the server has no TLS.
+        Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported))
+            if db.ssl_mode == MysqlSslMode::Preferred =>
+        {
+            mysql::Conn::new(opts(None))
+        }
+        other => other,
+    };
+    connected.map(Conn::Mysql).map_err(|e| {
+        let text = e.to_string();
+        let hint = if text.contains("UnknownIssuer") {
+            "; the server's certificate is not signed by a trusted root: name its CA with \
+             `ssl-ca=/path/to/ca.pem` (or use ssl-mode=REQUIRED, which does not check it)"
+        } else if text.to_ascii_lowercase().contains("not valid for name") {
+            "; the server's certificate was issued for another name: connect by the name it \
+             was issued for, or use ssl-mode=VERIFY_CA, which checks the CA only"
+        } else {
+            ""
+        };
+        Failure::problem(format!("cannot connect to MySQL at `{db}`: {text}{hint}"))
+    })
+}
+
+/// The `mysql` client's `--ssl-mode`, from the URL's `ssl-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MysqlSslMode {
+    Disabled,
+    Preferred,
+    Required,
+    VerifyCa,
+    VerifyIdentity,
 }
 
 /// A MySQL or MariaDB database: `mysql://` (or `mariadb://`)
@@ -238,6 +290,8 @@ pub struct Mysql {
     port: u16,
     database: Option<String>,
     socket: Option<String>,
+    ssl_mode: MysqlSslMode,
+    ssl_ca: Option<String>,
     /// The URL rebuilt from its parts, the password as `***`.
     shown: String,
 }
@@ -320,19 +374,40 @@ fn parse_mysql_url(scheme: &str, rest: &str) -> Result<Mysql, String> {
         None => (None, rest),
     };
     let mut socket = None;
+    let mut ssl_mode = MysqlSslMode::Preferred;
+    let mut ssl_ca = None;
     if let Some(query) = query.strip_prefix('?') {
         shown.push('?');
         shown.push_str(query);
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = decode(key, "a parameter name in the MySQL URL")?;
-            if key != "socket" {
-                return Err(format!(
-                    "unsupported parameter `{key}` in the MySQL URL; the one supported is \
-                     `socket=/path/to/mysqld.sock`"
-                ));
+            let value = decode(value, "a parameter in the MySQL URL")?;
+            match key.as_str() {
+                "socket" => socket = Some(value),
+                "ssl-ca" => ssl_ca = Some(value),
+                "ssl-mode" => {
+                    ssl_mode = match value.to_ascii_uppercase().as_str() {
+                        "DISABLED" => MysqlSslMode::Disabled,
+                        "PREFERRED" => MysqlSslMode::Preferred,
+                        "REQUIRED" => MysqlSslMode::Required,
+                        "VERIFY_CA" => MysqlSslMode::VerifyCa,
+                        "VERIFY_IDENTITY" => MysqlSslMode::VerifyIdentity,
+                        _ => {
+                            return Err(format!(
+                                "unsupported ssl-mode `{value}` in the MySQL URL; use DISABLED, \
+                                 PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
+                            ))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "unsupported parameter `{key}` in the MySQL URL; the supported ones are \
+                         `socket=/path/to/mysqld.sock`, `ssl-mode=...` and `ssl-ca=/path/ca.pem`"
+                    ))
+                }
             }
-            socket = Some(decode(value, "the socket in the MySQL URL")?);
         }
     }
     Ok(Mysql {
@@ -342,6 +417,8 @@ fn parse_mysql_url(scheme: &str, rest: &str) -> Result<Mysql, String> {
         port,
         database,
         socket,
+        ssl_mode,
+        ssl_ca,
         shown,
     })
 }
@@ -899,9 +976,9 @@ mod tests {
                 "the MySQL URL names several hosts; name one",
             ),
             (
-                "mysql://db/x?ssl-mode=REQUIRED",
-                "unsupported parameter `ssl-mode` in the MySQL URL; the one supported is \
-                 `socket=/path/to/mysqld.sock`",
+                "mysql://db/x?sslmode=REQUIRED",
+                "unsupported parameter `sslmode` in the MySQL URL; the supported ones are \
+                 `socket=/path/to/mysqld.sock`, `ssl-mode=...` and `ssl-ca=/path/ca.pem`",
             ),
         ] {
             assert_eq!(Target::parse(url).unwrap_err(), problem, "{url}");

@@ -503,6 +503,86 @@ fn mysql_from_the_command_line() {
     assert!(!stderr.contains("not-the-password"), "{stderr}");
 }
 
+/// TLS to MySQL with the `mysql` client's `ssl-mode` meanings, against
+/// the test server's certificate for `localhost` (signed by a throwaway
+/// CA): `tls_only` may connect over TLS only.
+#[test]
+fn mysql_over_tls_as_ssl_mode_says() {
+    let (Ok(server), Ok(ca)) = (
+        std::env::var("MIGRATE_TEST_MYSQL_URL"),
+        std::env::var("MIGRATE_TEST_MYSQL_CA"),
+    ) else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "MariaDB with TLS (MIGRATE_TEST_MYSQL_URL, MIGRATE_TEST_MYSQL_CA) is required in CI"
+        );
+        return;
+    };
+    let port = server
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let dir = fixture("flyway");
+    let work = tempfile::tempdir().unwrap();
+    let status = |host: &str, query: &str| {
+        let url = format!("mysql://tls_only:tls_only@{host}:{port}/migrate?{query}");
+        let out = migrate(
+            work.path(),
+            &["status", "--dir", dir.to_str().unwrap(), "--database", &url],
+        );
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let ok = |(code, _, stderr): (Option<i32>, String, String)| {
+        assert_eq!(code, Some(0), "{stderr}");
+    };
+    ok(status(
+        "localhost",
+        &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+    ));
+    ok(status(
+        "127.0.0.1",
+        &format!("ssl-mode=VERIFY_CA&ssl-ca={ca}"),
+    ));
+    ok(status("127.0.0.1", "ssl-mode=REQUIRED"));
+    ok(status("127.0.0.1", ""));
+    let (code, _, stderr) = status(
+        "127.0.0.1",
+        &format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("connect by the name it was issued for"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = status("localhost", "ssl-mode=VERIFY_IDENTITY");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("name its CA with `ssl-ca=/path/to/ca.pem`"),
+        "{stderr}"
+    );
+    // Without TLS, the server's own refusal, and no password in it.
+    let (code, _, stderr) = status("127.0.0.1", "ssl-mode=DISABLED");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Access denied for user 'tls_only'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("mysql://tls_only:***@127.0.0.1"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = status("localhost", "ssl-mode=SOMETIMES");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unsupported ssl-mode `SOMETIMES`"),
+        "{stderr}"
+    );
+}
+
 /// `count` SQL migrations with down steps in `dir/migrations`.
 fn write_migrations(dir: &Path, count: u64) -> PathBuf {
     let migrations = dir.join("migrations");
