@@ -69,6 +69,25 @@ pub fn table_exists(conn: &mut Conn, name: &str) -> bool {
     found.is_some()
 }
 
+/// Takes, on `holder`, the lock a migrator of the default history table in
+/// the database at `url` takes — `GET_LOCK` on SHA-256 of
+/// `<database>.<table>`, 20 bytes in hex — and returns its name.
+fn take_the_lock(holder: &mut Conn, url: &str) -> String {
+    let database = url.rsplit('/').next().unwrap();
+    let name: String = holder
+        .exec_first(
+            "SELECT CONCAT('migrate:', LEFT(SHA2(?, 256), 40))",
+            (format!("{database}.{HISTORY}"),),
+        )
+        .unwrap()
+        .unwrap();
+    let taken: Option<u32> = holder
+        .exec_first("SELECT GET_LOCK(?, 0)", (&name,))
+        .unwrap();
+    assert_eq!(taken, Some(1));
+    name
+}
+
 fn in_transaction(conn: &mut Conn) -> bool {
     let open: Option<u32> = conn.query_first("SELECT @@in_transaction").unwrap();
     open == Some(1)
@@ -342,19 +361,7 @@ fn the_lock_times_out_naming_the_holders_connection() {
     let Some(url) = fresh_database() else { return };
     let mut holder = connect(&url);
     V1.run_pending(&mut holder).unwrap();
-    let database = url.rsplit('/').next().unwrap().to_owned();
-    // The name migrate locks: SHA-256 of `<database>.<table>`, 20 bytes in hex.
-    let name: String = holder
-        .exec_first(
-            "SELECT CONCAT('migrate:', LEFT(SHA2(?, 256), 40))",
-            (format!("{database}.{HISTORY}"),),
-        )
-        .unwrap()
-        .unwrap();
-    let taken: Option<u32> = holder
-        .exec_first("SELECT GET_LOCK(?, 0)", (&name,))
-        .unwrap();
-    assert_eq!(taken, Some(1));
+    let name = take_the_lock(&mut holder, &url);
     let mut other = connect(&url);
     let started = std::time::Instant::now();
     let err = V2
@@ -551,15 +558,7 @@ fn a_session_with_autocommit_off_still_records_every_migration() {
     // Put back when the run gives up waiting for the lock, too.
     let Some(mut db) = Mysql::fresh() else { return };
     let mut holder = db.other();
-    let database = db.url.rsplit('/').next().unwrap().to_owned();
-    let name: String = holder
-        .exec_first(
-            "SELECT CONCAT('migrate:', LEFT(SHA2(?, 256), 40))",
-            (format!("{database}.{HISTORY}"),),
-        )
-        .unwrap()
-        .unwrap();
-    holder.exec_drop("SELECT GET_LOCK(?, 0)", (&name,)).unwrap();
+    take_the_lock(&mut holder, &db.url);
     db.exec("SET autocommit = 0");
     MYSQL_DDL_FIXED
         .runner()
