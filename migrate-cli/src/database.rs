@@ -230,7 +230,36 @@ fn connect_mysql(db: &Mysql) -> Result<Conn, Failure> {
     // when the server offers it, without checking its certificate;
     // REQUIRED insists on TLS; VERIFY_CA checks the chain against ssl-ca
     // (or Mozilla's roots), VERIFY_IDENTITY the host name too.
-    let ssl = match db.ssl_mode {
+    if db.socket.is_some()
+        && !matches!(
+            db.ssl_mode,
+            MysqlSslMode::Disabled | MysqlSslMode::Preferred
+        )
+    {
+        return Err(Failure::usage(format!(
+            "ssl-mode={} does not apply over a Unix socket (`socket=` in `{db}`): the \
+             connection is local and not encrypted; drop ssl-mode, or connect over TCP",
+            db.ssl_mode.name()
+        )));
+    }
+    if let Some(ca) = &db.ssl_ca {
+        let pem = std::fs::read_to_string(ca).map_err(|e| {
+            Failure::usage(format!(
+                "cannot read the CA certificates in ssl-ca `{ca}`: {e}"
+            ))
+        })?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(Failure::usage(format!(
+                "ssl-ca `{ca}` holds no PEM certificate"
+            )));
+        }
+    }
+    // REQUIRED with a CA checks the chain, as the `mysql` client does.
+    let mode = match (db.ssl_mode, &db.ssl_ca) {
+        (MysqlSslMode::Required, Some(_)) => MysqlSslMode::VerifyCa,
+        (mode, _) => mode,
+    };
+    let ssl = match mode {
         MysqlSslMode::Disabled => None,
         MysqlSslMode::Preferred | MysqlSslMode::Required => Some(
             mysql::SslOpts::default()
@@ -239,7 +268,7 @@ fn connect_mysql(db: &Mysql) -> Result<Conn, Failure> {
         ),
         MysqlSslMode::VerifyCa | MysqlSslMode::VerifyIdentity => {
             let mut ssl = mysql::SslOpts::default()
-                .with_danger_skip_domain_validation(db.ssl_mode == MysqlSslMode::VerifyCa);
+                .with_danger_skip_domain_validation(mode == MysqlSslMode::VerifyCa);
             if let Some(ca) = &db.ssl_ca {
                 ssl = ssl.with_root_cert_path(Some(PathBuf::from(ca)));
             }
@@ -257,7 +286,10 @@ fn connect_mysql(db: &Mysql) -> Result<Conn, Failure> {
     };
     connected.map(Conn::Mysql).map_err(|e| {
         let text = e.to_string();
-        let hint = if text.contains("UnknownIssuer") {
+        let hint = if text.contains("UnknownIssuer") && db.ssl_ca.is_some() {
+            "; the server's certificate is not signed by the CA in ssl-ca: check that the file \
+             holds the CA that signed the server's certificate"
+        } else if text.contains("UnknownIssuer") {
             "; the server's certificate is not signed by a trusted root: name its CA with \
              `ssl-ca=/path/to/ca.pem` (or use ssl-mode=REQUIRED, which does not check it)"
         } else if text.to_ascii_lowercase().contains("not valid for name") {
@@ -278,6 +310,20 @@ pub enum MysqlSslMode {
     Required,
     VerifyCa,
     VerifyIdentity,
+}
+
+impl MysqlSslMode {
+    /// The mode as the URL writes it.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    fn name(self) -> &'static str {
+        match self {
+            MysqlSslMode::Disabled => "DISABLED",
+            MysqlSslMode::Preferred => "PREFERRED",
+            MysqlSslMode::Required => "REQUIRED",
+            MysqlSslMode::VerifyCa => "VERIFY_CA",
+            MysqlSslMode::VerifyIdentity => "VERIFY_IDENTITY",
+        }
+    }
 }
 
 /// A MySQL or MariaDB database: `mysql://` (or `mariadb://`)
@@ -456,7 +502,7 @@ fn connect_postgres(db: &Postgres) -> Result<Conn, Failure> {
         let cause = with_causes(&e);
         Failure::problem(format!(
             "cannot connect to PostgreSQL at `{db}`: {cause}{}",
-            crate::tls::hint(&cause)
+            crate::tls::hint(&cause, rootcert)
         ))
     })
 }

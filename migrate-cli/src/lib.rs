@@ -126,9 +126,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match args::Standalone::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match args::Standalone::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     let verbose = cli.verbose;
     finish(commands::standalone(cli), verbose)
@@ -143,17 +144,35 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match args::Embedded::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match args::Embedded::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     let verbose = cli.verbose;
     finish(commands::embedded(migrations, cli), verbose)
 }
 
-fn usage_error(error: clap::Error) -> ExitCode {
+fn usage_error(error: clap::Error, args: &[OsString]) -> ExitCode {
     // Help and version are successes; everything else is a usage error (2).
-    let code = if error.use_stderr() { 2 } else { 0 };
-    let _ = error.print();
-    ExitCode::from(code)
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap repeats a stray argument; a database URL given without
+    // `--database` may hold a password, so it is not shown.
+    let mut text = error.render().to_string();
+    for arg in args.iter().filter_map(|a| a.to_str()) {
+        if may_hold_a_password(arg) {
+            text = text.replace(arg, "<not shown: it may hold a password>");
+        }
+    }
+    eprint!("{text}");
+    ExitCode::from(2)
+}
+
+/// Whether a command-line argument looks like a database URL or connection
+/// string with credentials.
+fn may_hold_a_password(arg: &str) -> bool {
+    (arg.contains("://") && arg.contains('@')) || arg.to_ascii_lowercase().contains("password=")
 }

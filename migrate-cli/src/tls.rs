@@ -44,6 +44,17 @@ pub fn mode(
     sslmode: Option<&str>,
     rootcert: Option<&str>,
 ) -> Result<Option<(Verify, &'static str)>, String> {
+    // As libpq (16+): the system's roots vouch for any name they signed,
+    // so only `verify-full` may use them, and it is the default with them.
+    if rootcert == Some("system") {
+        return match sslmode.unwrap_or("verify-full") {
+            "verify-full" => Ok(Some((Verify::Full, "require"))),
+            weak => Err(format!(
+                "sslmode `{weak}` may not be used with sslrootcert=system: a certificate from a \
+                 public CA proves nothing without its name checked; use sslmode=verify-full"
+            )),
+        };
+    }
     let verify_ca_if_root = if rootcert.is_some() {
         Verify::Chain
     } else {
@@ -93,8 +104,11 @@ pub fn connector(verify: Verify, rootcert: Option<&str>) -> Result<MakeRustlsCon
 
 /// What to do about a certificate the handshake refused, from the
 /// driver's words; empty for any other failure.
-pub fn hint(error: &str) -> &'static str {
-    if error.contains("UnknownIssuer") {
+pub fn hint(error: &str, rootcert: Option<&str>) -> &'static str {
+    if error.contains("UnknownIssuer") && rootcert.is_some_and(|r| r != "system") {
+        "; the server's certificate is not signed by the CA in sslrootcert: check that the \
+         file holds the CA that signed the server's certificate"
+    } else if error.contains("UnknownIssuer") {
         "; the server's certificate is not signed by a trusted root: name its CA with \
          `sslrootcert=/path/to/ca.pem` (or use sslmode=require, which does not check it)"
     } else if error.to_ascii_lowercase().contains("not valid for name") {

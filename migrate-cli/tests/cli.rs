@@ -429,6 +429,19 @@ fn postgres_over_tls_as_sslmode_says() {
     );
     assert!(stderr.contains("no encryption"), "{stderr}");
     // Mistakes in the URL are usage errors naming the fix.
+    // The system's roots vouch for any name they signed: verify-full only,
+    // and by default.
+    let (code, _, stderr) = status("localhost", "sslrootcert=system");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    let (code, _, stderr) = status("localhost", "sslmode=require&sslrootcert=system");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("sslmode `require` may not be used with sslrootcert=system"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = status("localhost", "sslmode=verify-full&sslrootcert=system");
+    assert_eq!(code, Some(1), "{stderr}");
     let (code, _, stderr) = status("localhost", "sslmode=verify-everything");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -575,6 +588,35 @@ fn mysql_over_tls_as_ssl_mode_says() {
         stderr.contains("mysql://tls_only:***@127.0.0.1"),
         "{stderr}"
     );
+    // Over a socket TLS cannot apply: asking for it is refused, not ignored.
+    let (code, _, stderr) = status(
+        "localhost",
+        "socket=/tmp/mysqld.sock&ssl-mode=VERIFY_IDENTITY",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ssl-mode=VERIFY_IDENTITY does not apply over a Unix socket"),
+        "{stderr}"
+    );
+    // The CA file is read before connecting, and REQUIRED with it checks the chain.
+    let (code, _, stderr) = status("localhost", "ssl-mode=REQUIRED&ssl-ca=/no/such/ca.pem");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the CA certificates in ssl-ca `/no/such/ca.pem`"),
+        "{stderr}"
+    );
+    let not_pem = work.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let (code, _, stderr) = status(
+        "localhost",
+        &format!("ssl-mode=REQUIRED&ssl-ca={}", not_pem.display()),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("holds no PEM certificate"), "{stderr}");
+    ok(status(
+        "127.0.0.1",
+        &format!("ssl-mode=REQUIRED&ssl-ca={ca}"),
+    ));
     let (code, _, stderr) = status("localhost", "ssl-mode=SOMETIMES");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -850,6 +892,26 @@ fn connection_errors_say_why() {
     let stderr = stderr_for_url("postgres://app:hunter2@127.0.0.1:1/prod", "hunter2");
     assert!(stderr.contains("error connecting to server: "), "{stderr}");
     assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+}
+
+/// A URL given without `--database` is a stray argument to clap, which
+/// repeats it: the password must not be.
+#[test]
+fn a_stray_database_url_is_not_printed() {
+    let work = tempfile::tempdir().unwrap();
+    for url in [
+        "postgres://u:SeCrEt1@localhost/db",
+        "host=db password=SeCrEt1 dbname=x",
+    ] {
+        let out = migrate(work.path(), &["status", url]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(!stderr.contains("SeCrEt1"), "{stderr}");
+        assert!(
+            stderr.contains("<not shown: it may hold a password>"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
