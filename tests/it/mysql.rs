@@ -740,3 +740,29 @@ fn set_statement_and_prepared_statements() {
     assert_eq!(price, Some(5));
     assert_eq!(state_of(db.conn(), 2).as_deref(), Some("applied"));
 }
+
+/// A no-transaction migration that turns autocommit off and ends with
+/// uncommitted work: turning autocommit back on would commit it, so the
+/// run reports the open transaction instead, and the work is rolled back.
+#[test]
+fn autocommit_off_left_by_a_migration_is_reported_not_committed() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    let err = MYSQL_AUTOCOMMIT_LEFT_OPEN
+        .run_pending(db.conn())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("left a transaction of its own open"),
+        "{err}"
+    );
+    let rows: Option<i64> = db
+        .other()
+        .query_first("SELECT COUNT(*) FROM items")
+        .unwrap();
+    assert_eq!(rows, Some(0), "its uncommitted insert was not committed");
+    assert_eq!(
+        autocommit_of(db.conn()),
+        Some(1),
+        "the session is as it was"
+    );
+}

@@ -137,3 +137,5 @@ pub static MYSQL_PREPARE_DDL: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-prepare-ddl");
 pub static MYSQL_OWN_AUTOCOMMIT: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-own-autocommit");
+pub static MYSQL_AUTOCOMMIT_LEFT_OPEN: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-autocommit-left-open");

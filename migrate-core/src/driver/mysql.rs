@@ -140,12 +140,39 @@ fn describe(e: &mysql::Error) -> (String, Option<u16>) {
 }
 
 fn my_error(e: mysql::Error) -> Error {
+    my_error_in(e, |message| message)
+}
+
+/// MySQL's error, its message put in context by `context`.
+fn my_error_in(e: mysql::Error, context: impl FnOnce(String) -> String) -> Error {
     let (message, code) = describe(&e);
     Error::Driver(Box::new(MysqlError {
-        message,
+        message: context(message),
         code,
         source: Some(e),
     }))
+}
+
+/// Column `n` of the first row of a [`Driver::query_text`] answer.
+fn cell(rows: &[Vec<Option<String>>], n: usize) -> Option<String> {
+    rows.first()?.get(n)?.clone()
+}
+
+/// Whether `sql` may change `sql_mode` or `autocommit`.
+fn touches_session(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("sql_mode") || lower.contains("autocommit")
+}
+
+/// Whether strings are read without backslash escapes (`NO_BACKSLASH_ESCAPES`).
+fn no_backslash_escapes(rules: LexicalRules) -> bool {
+    matches!(
+        rules,
+        LexicalRules::Mysql {
+            backslash_escapes: false,
+            ..
+        }
+    )
 }
 
 /// An error that is migrate's own words about MySQL.
@@ -253,16 +280,9 @@ fn bind<'s>(
 /// `sql` with its `$n` parameters written inline as MySQL literals, for a
 /// statement sent with others in one message.
 fn inline(sql: &str, params: &[Value], rules: LexicalRules) -> Result<String> {
-    let no_backslash_escapes = matches!(
-        rules,
-        LexicalRules::Mysql {
-            backslash_escapes: false,
-            ..
-        }
-    );
     let mut missing = None;
     let inlined = replace_placeholders(sql, rules, |n| match params.get(n) {
-        Some(value) => to_mysql(value).as_sql(no_backslash_escapes),
+        Some(value) => to_mysql(value).as_sql(no_backslash_escapes(rules)),
         None => {
             missing = Some(n);
             String::new()
@@ -330,19 +350,15 @@ impl MysqlDriver<'_> {
         if !self.note_session_sql(sql) {
             return Ok(());
         }
-        let rows = self.query_text(
-            "SELECT @@SESSION.sql_mode, @@SESSION.autocommit, \
-             (SELECT COUNT(*) FROM information_schema.innodb_trx \
-              WHERE trx_mysql_thread_id = CONNECTION_ID())",
-        )?;
-        let row = rows.first();
-        let column = |n: usize| row.and_then(|r| r.get(n)).cloned().flatten();
-        self.rules = rules_of(&column(0).unwrap_or_default());
-        let autocommit = column(1).as_deref() == Some("1");
-        let open = column(2).as_deref().is_some_and(|n| n != "0");
-        if !autocommit && self.open != Some(true) && !open {
-            self.text("SET autocommit = 1")?;
-            self.open = Some(false);
+        let rows = self.query_text("SELECT @@SESSION.sql_mode, @@SESSION.autocommit")?;
+        self.rules = rules_of(&cell(&rows, 0).unwrap_or_default());
+        if cell(&rows, 1).as_deref() == Some("0") && self.open != Some(true) {
+            // Asked, not taken from the cache: the SQL may have opened one.
+            self.open = None;
+            if self.ask_in_transaction() != Some(true) {
+                self.text("SET autocommit = 1")?;
+                self.open = Some(false);
+            }
         }
         Ok(())
     }
@@ -351,8 +367,7 @@ impl MysqlDriver<'_> {
     /// `autocommit`, so that the run puts them back whatever becomes of
     /// it. Returns whether it may.
     fn note_session_sql(&mut self, sql: &str) -> bool {
-        let lower = sql.to_ascii_lowercase();
-        let touches = lower.contains("sql_mode") || lower.contains("autocommit");
+        let touches = touches_session(sql);
         self.session_touched |= touches;
         touches
     }
@@ -364,10 +379,7 @@ impl MysqlDriver<'_> {
     /// opens one, and whose work it holds cannot be told: it counts as open.
     fn ask_in_transaction(&mut self) -> Option<bool> {
         match self.query_text("SELECT @@in_transaction") {
-            Ok(rows) => {
-                let value = rows.first()?.first()?.clone()?;
-                Some(value == "1")
-            }
+            Ok(rows) => Some(cell(&rows, 0)? == "1"),
             Err(_) => {
                 let rows = self
                     .query_text(
@@ -375,8 +387,7 @@ impl MysqlDriver<'_> {
                          WHERE trx_mysql_thread_id = CONNECTION_ID()",
                     )
                     .ok()?;
-                let count = rows.first()?.first()?.clone()?;
-                (count != "0").then_some(true)
+                (cell(&rows, 0)? != "0").then_some(true)
             }
         }
     }
@@ -385,24 +396,20 @@ impl MysqlDriver<'_> {
     /// `sql` that failed when there are several.
     fn text(&mut self, sql: &str) -> Result<(Vec<Row>, u64)> {
         run_text(self.conn, sql).map_err(|(index, e)| {
-            let (mut message, code) = describe(&e);
             let found = statements(sql, self.rules);
             // Results count statements unless one may return several.
             let counted = !found.iter().any(Statement::may_return_several_results);
-            if found.len() > 1 && counted {
-                if let Some(statement) = found.get(index) {
-                    message = format!(
+            let failed = found.get(index).filter(|_| found.len() > 1 && counted);
+            my_error_in(e, |message| match failed {
+                Some(statement) => {
+                    format!(
                         "statement {} (line {}): {message}",
                         index + 1,
                         statement.line
-                    );
+                    )
                 }
-            }
-            Error::Driver(Box::new(MysqlError {
-                message,
-                code,
-                source: Some(e),
-            }))
+                None => message,
+            })
         })
     }
 
@@ -656,12 +663,7 @@ impl Driver for MysqlDriver<'_> {
         let found = statements(sql, self.rules);
         for (i, statement) in found.iter().enumerate() {
             if let Err((_, e)) = run_text(self.conn, statement.text) {
-                let (message, code) = describe(&e);
-                return Err(Error::Driver(Box::new(MysqlError {
-                    message: failed_statement(&found, i, &message),
-                    code,
-                    source: Some(e),
-                })));
+                return Err(my_error_in(e, |m| failed_statement(&found, i, &m)));
             }
         }
         // `SET autocommit = 0` in the step would leave migrate's record of
@@ -680,10 +682,8 @@ impl Driver for MysqlDriver<'_> {
         // One at a time when results would not count statements (`CALL`),
         // when a statement changes how the session reads or commits, or
         // when the file is refused or the values cannot be written inline.
-        let lower = batch.to_ascii_lowercase();
-        let one_at_a_time = found.iter().any(Statement::may_return_several_results)
-            || lower.contains("sql_mode")
-            || lower.contains("autocommit");
+        let one_at_a_time =
+            found.iter().any(Statement::may_return_several_results) || touches_session(batch);
         let record = match (
             one_at_a_time,
             refuse_client_commands(batch, self.rules),
@@ -707,13 +707,10 @@ impl Driver for MysqlDriver<'_> {
             Ok(_) => Ok(Ok(())),
             Err((0, e)) => Err(my_error(e)),
             Err((index, e)) => {
-                let (message, code) = describe(&e);
                 let failed = (index - 1).min(found.len().saturating_sub(1));
-                Ok(Err(Error::Driver(Box::new(MysqlError {
-                    message: failed_statement(&found, failed, &message),
-                    code,
-                    source: Some(e),
-                }))))
+                Ok(Err(my_error_in(e, |m| {
+                    failed_statement(&found, failed, &m)
+                })))
             }
         }
     }
@@ -721,13 +718,11 @@ impl Driver for MysqlDriver<'_> {
     fn default_schema(&mut self) -> Result<Option<String>> {
         let rows =
             self.query_text("SELECT DATABASE(), @@SESSION.sql_mode, @@SESSION.autocommit")?;
-        let row = rows.first();
-        let column = |n: usize| row.and_then(|r| r.get(n)).cloned().flatten();
-        let mode = column(1).unwrap_or_default();
-        let autocommit = column(2).as_deref() != Some("0");
+        let mode = cell(&rows, 1).unwrap_or_default();
+        let autocommit = cell(&rows, 2).as_deref() != Some("0");
         self.rules = rules_of(&mode);
         self.session = Some((mode, autocommit));
-        match row.and_then(|r| r.first()).cloned().flatten() {
+        match cell(&rows, 0) {
             Some(database) => Ok(Some(database)),
             None => Err(my_message(
                 "no database is selected on this MySQL connection: name one in the URL \
@@ -752,21 +747,13 @@ impl Driver for MysqlDriver<'_> {
                 return;
             }
         };
-        let row = rows.first();
-        let column = |n: usize| row.and_then(|r| r.get(n)).cloned().flatten();
-        let unchanged = column(0).as_deref() == Some(mode.as_str())
-            && column(1).as_deref() == Some(if autocommit { "1" } else { "0" });
+        let unchanged = cell(&rows, 0).as_deref() == Some(mode.as_str())
+            && cell(&rows, 1).as_deref() == Some(if autocommit { "1" } else { "0" });
         if unchanged {
             return;
         }
-        let no_backslash_escapes = !matches!(
-            self.rules,
-            LexicalRules::Mysql {
-                backslash_escapes: true,
-                ..
-            }
-        );
-        let quoted = mysql::Value::Bytes(mode.into_bytes()).as_sql(no_backslash_escapes);
+        let quoted =
+            mysql::Value::Bytes(mode.into_bytes()).as_sql(no_backslash_escapes(self.rules));
         let restore = format!(
             "SET SESSION sql_mode = {quoted}, SESSION autocommit = {}",
             u8::from(autocommit)
