@@ -29,83 +29,60 @@ pub(crate) fn execute<D: Driver>(
     let mut failure = None;
     let mut at = 0;
     while let Some(op) = script.ops.get(at) {
-        let result = match *op {
-            Op::CheckForeignKeysBefore | Op::CheckForeignKeysAfter => driver.check_foreign_keys(),
-            Op::ForeignKeysOff => driver
-                .foreign_keys(false)
-                .map(|was| foreign_keys_were = Some(was)),
-            // A check right after it is sent with it (one round trip
-            // where the driver can), and judged at its own operation.
-            Op::Begin => match (script.ops.get(at + 1), expected) {
-                (Some(Op::Verify), Some(expected)) => driver
-                    .begin_and_query(&sql.recent_rows_sql(expected))
-                    .map(|rows| checked = Some(rows)),
-                _ => driver.begin(),
-            },
-            Op::Verify => match (expected, checked.take()) {
-                (Some(expected), Some(rows)) => sql.verify(Ok(rows), expected),
-                (Some(expected), None) => {
-                    sql.verify(driver.query_text(&sql.recent_rows_sql(expected)), expected)
+        // A no-transaction SQL step's in-progress record goes with the step
+        // (one round trip where the driver can): the step runs only once it
+        // is recorded.
+        let result = if let Some((i, step)) = recorded_sql_step(script, at) {
+            started[i] = Instant::now();
+            let record = row_statement(sql, script, Write::InProgress(i), &started);
+            let sent = run_step(driver, step, SqlMode::NoTransaction, Some(record));
+            sent_together(&mut at, sent, |e| sql.write_failed(e))
+        } else {
+            match *op {
+                Op::CheckForeignKeysBefore | Op::CheckForeignKeysAfter => {
+                    driver.check_foreign_keys()
                 }
-                (None, _) => Ok(()),
-            },
-            Op::CommitHolding => driver.commit_and_hold().map(|()| held = true),
-            Op::CommitReleasing => driver.commit_and_release().map(|()| held = false),
-            Op::Run(i) => {
-                started[i] = Instant::now();
-                match script.units[i].step {
-                    Some(step) => run_step(driver, step, script.units[i].mode, None)
-                        .map_err(StepFailure::into_error),
-                    None => Ok(()),
-                }
-            }
-            // The last write of a transaction goes with its COMMIT (one
-            // round trip where the driver can); a failing commit is the
-            // commit's own failure.
-            Op::Write(write) if script.ops.get(at + 1) == Some(&Op::Commit) => {
-                let statement = row_statement(sql, script, write, &started);
-                match driver.execute_and_commit(statement.0, &statement.1) {
-                    Err(e) => Err(sql.write_failed(e)),
-                    Ok(Err(e)) => {
-                        at += 1;
-                        Err(e)
+                Op::ForeignKeysOff => driver
+                    .foreign_keys(false)
+                    .map(|was| foreign_keys_were = Some(was)),
+                // A check right after it is sent with it (one round trip
+                // where the driver can), and judged at its own operation.
+                Op::Begin => match (script.ops.get(at + 1), expected) {
+                    (Some(Op::Verify), Some(expected)) => driver
+                        .begin_and_query(&sql.recent_rows_sql(expected))
+                        .map(|rows| checked = Some(rows)),
+                    _ => driver.begin(),
+                },
+                Op::Verify => match (expected, checked.take()) {
+                    (Some(expected), Some(rows)) => sql.verify(Ok(rows), expected),
+                    (Some(expected), None) => {
+                        sql.verify(driver.query_text(&sql.recent_rows_sql(expected)), expected)
                     }
-                    Ok(Ok(())) => {
-                        at += 1;
-                        Ok(())
-                    }
-                }
-            }
-            // A no-transaction SQL step's in-progress record goes with the
-            // step (one round trip where the driver can): the step runs only
-            // once it is recorded.
-            Op::Write(write @ Write::InProgress(i))
-                if script.ops.get(at + 1) == Some(&Op::Run(i))
-                    && script.units[i].mode == SqlMode::NoTransaction
-                    && matches!(script.units[i].step, Some(Step::Sql { .. })) =>
-            {
-                started[i] = Instant::now();
-                let record = row_statement(sql, script, write, &started);
-                match script.units[i].step {
-                    Some(step) => {
-                        match run_step(driver, step, SqlMode::NoTransaction, Some(record)) {
-                            Err(StepFailure::Record(e)) => Err(sql.write_failed(e)),
-                            Err(StepFailure::Step(e)) => {
-                                at += 1;
-                                Err(e)
-                            }
-                            Ok(()) => {
-                                at += 1;
-                                Ok(())
-                            }
+                    (None, _) => Ok(()),
+                },
+                Op::CommitHolding => driver.commit_and_hold().map(|()| held = true),
+                Op::CommitReleasing => driver.commit_and_release().map(|()| held = false),
+                Op::Run(i) => {
+                    started[i] = Instant::now();
+                    match script.units[i].step {
+                        Some(step) => {
+                            run_step(driver, step, script.units[i].mode, None).and_then(|r| r)
                         }
+                        None => Ok(()),
                     }
-                    None => Ok(()),
                 }
+                // The last write of a transaction goes with its COMMIT (one
+                // round trip where the driver can); a failing commit is the
+                // commit's own failure.
+                Op::Write(write) if script.ops.get(at + 1) == Some(&Op::Commit) => {
+                    let statement = row_statement(sql, script, write, &started);
+                    let sent = driver.execute_and_commit(statement.0, &statement.1);
+                    sent_together(&mut at, sent, |e| sql.write_failed(e))
+                }
+                Op::Write(write) => sql.write(driver, row_statement(sql, script, write, &started)),
+                Op::SchemaVersion(version) => sql.set_schema_version(driver, version),
+                Op::Commit => driver.commit(),
             }
-            Op::Write(write) => sql.write(driver, row_statement(sql, script, write, &started)),
-            Op::SchemaVersion(version) => sql.set_schema_version(driver, version),
-            Op::Commit => driver.commit(),
         };
         if let Err(error) = result {
             failure = Some((at, error));
@@ -177,15 +154,15 @@ fn row_statement<'s>(
 /// the connected database's rules, for statements that would end the
 /// transaction it runs in; and a step that ended it anyway is a failure.
 ///
-/// `record`: the statement that records a no-transaction SQL step in
-/// progress, sent with it where the driver can; the step runs only if it
-/// succeeded.
+/// `record`: the statement that records a no-transaction step in progress,
+/// sent with a SQL step where the driver can; the step runs only if it
+/// succeeded. `Err`: the record failed; `Ok(Err)`: the step did.
 fn run_step<D: Driver>(
     driver: &mut D,
     step: &Step,
     mode: SqlMode,
     record: Option<(&str, Vec<Value>)>,
-) -> Result<(), StepFailure> {
+) -> Result<Result<()>> {
     // Whether the driver checked the transaction with the step's own SQL.
     let mut intact = None;
     let mut record_failed = None;
@@ -209,27 +186,47 @@ fn run_step<D: Driver>(
                 Ok(())
             }
         },
+        // Rust steps run in a transaction: none is recorded first.
         Step::Rust(run) => run(&mut Guarded(driver)),
     }));
     if let Some(e) = record_failed {
-        return Err(StepFailure::Record(e));
+        return Err(e);
     }
     let result =
         outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))));
-    step_outcome(driver, mode, intact, result).map_err(StepFailure::Step)
+    Ok(step_outcome(driver, mode, intact, result))
 }
 
-/// Why [`run_step`] failed: its in-progress record (the step did not
-/// run), or the step.
-enum StepFailure {
-    Record(Error),
-    Step(Error),
+/// When operation `at` records unit `i` in progress and the next runs its
+/// no-transaction SQL step: `i` and the step.
+fn recorded_sql_step(script: &Script, at: usize) -> Option<(usize, &'static Step)> {
+    let (Some(Op::Write(Write::InProgress(i))), Some(Op::Run(run))) =
+        (script.ops.get(at), script.ops.get(at + 1))
+    else {
+        return None;
+    };
+    let unit = &script.units[*i];
+    match unit.step {
+        Some(step @ Step::Sql { .. }) if run == i && unit.mode == SqlMode::NoTransaction => {
+            Some((*i, step))
+        }
+        _ => None,
+    }
 }
 
-impl StepFailure {
-    fn into_error(self) -> Error {
-        match self {
-            StepFailure::Record(e) | StepFailure::Step(e) => e,
+/// The outcome of two operations sent together, as one executor step: `Err`
+/// is the first's failure (`first_failed` names it), reported at the first;
+/// `Ok(Err)` the second's, reported at the second, so `at` moves on to it.
+fn sent_together(
+    at: &mut usize,
+    outcome: Result<Result<()>>,
+    first_failed: impl FnOnce(Error) -> Error,
+) -> Result<()> {
+    match outcome {
+        Err(e) => Err(first_failed(e)),
+        Ok(second) => {
+            *at += 1;
+            second
         }
     }
 }
