@@ -751,8 +751,11 @@ fn autocommit_off_left_by_a_migration_is_reported_not_committed() {
         .run_pending(db.conn())
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("left a transaction of its own open"),
+        err.to_string().starts_with(
+            "migration 2 (`0002_left_open.sql`) failed outside a transaction, so the database \
+             may be partly changed and is marked dirty: the migration left a transaction of its \
+             own open (a BEGIN, or on MySQL a SET autocommit = 0, without its COMMIT)"
+        ),
         "{err}"
     );
     let rows: Option<i64> = db

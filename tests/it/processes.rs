@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use migrate::rusqlite::Connection;
 use migrate::Error;
 
-use crate::sets::{MYSQL_SLOW, NO_TX_SLOW, SLOW, V2};
+use crate::sets::{MYSQL_DDL_SLOW, MYSQL_SLOW, NO_TX_SLOW, SLOW, V2};
 use crate::sqlite::{db, history_versions, open, table_exists};
 
 const ROLE: &str = "MIGRATE_IT_CHILD";
@@ -52,6 +52,7 @@ fn child_process_entry() {
         let outcome = match role {
             "boot-v2" => V2.run_pending(&mut conn),
             "slow" => MYSQL_SLOW.run_pending(&mut conn),
+            "ddl-slow" => MYSQL_DDL_SLOW.run_pending(&mut conn),
             other => panic!("unknown child role my-{other}"),
         };
         write_outcome(&result, outcome);
@@ -484,4 +485,52 @@ fn a_process_killed_mid_migration_on_mysql_leaves_no_trace_and_releases_the_lock
     assert_eq!(MYSQL_SLOW.run_pending(&mut conn).unwrap().applied.len(), 1);
     let rows: Option<u64> = conn.query_first("SELECT COUNT(*) FROM filled").unwrap();
     assert_eq!(rows, Some(500));
+}
+
+/// A child is SIGKILLed between two schema changes of one migration: MySQL
+/// has committed the first, so the migration stays recorded in progress,
+/// and the next run refuses it, naming the file, until it is repaired.
+#[test]
+fn a_process_killed_between_two_schema_changes_on_mysql_leaves_it_dirty() {
+    let Some(url) = crate::mysql::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("result");
+    let mut child = spawn("my-ddl-slow", Path::new(&url), &result, &[]);
+    let mut conn = crate::mysql::connect(&url);
+    let start = Instant::now();
+    while !crate::mysql::table_exists(&mut conn, "first_half") {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended before the pause"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the migration never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server finishes the message it had (and then drops the session
+    // and its lock); the history still says the migration did not finish.
+    let err = MYSQL_DDL_SLOW.run_pending(&mut conn).unwrap_err();
+    assert!(
+        matches!(&err, Error::Dirty { version: 2, file, .. } if file == "0002_slow.sql"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("repair"), "{err}");
+    assert_eq!(
+        crate::mysql::versions(&mut conn, "migrate_schema_history"),
+        [1, 2]
+    );
+    MYSQL_DDL_SLOW
+        .repair(&mut conn, 2, migrate::Repair::Completed)
+        .unwrap();
+    assert!(MYSQL_DDL_SLOW
+        .run_pending(&mut conn)
+        .unwrap()
+        .applied
+        .is_empty());
 }

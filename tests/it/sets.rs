@@ -139,3 +139,5 @@ pub static MYSQL_OWN_AUTOCOMMIT: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-own-autocommit");
 pub static MYSQL_AUTOCOMMIT_LEFT_OPEN: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-autocommit-left-open");
+pub static MYSQL_DDL_SLOW: migrate::Migrations =
+    migrate::embed_migrations!("tests/fixtures/mysql-ddl-slow");

@@ -252,8 +252,9 @@ fn step_outcome<D: Driver>(
         }
     } else if result.is_ok() && driver.in_transaction() == Some(true) {
         return Err(Error::other(
-            "the migration left a transaction of its own open (a BEGIN without its COMMIT), \
-             so its changes since that BEGIN were rolled back; end it with COMMIT",
+            "the migration left a transaction of its own open (a BEGIN, or on MySQL a SET \
+             autocommit = 0, without its COMMIT), so its changes since then were rolled back; \
+             end it with COMMIT",
         ));
     }
     result
