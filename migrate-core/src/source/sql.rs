@@ -224,12 +224,13 @@ impl Statement<'_> {
         first_ddl(&self.text[at + marker.len()..], rules).map(|(_, c)| c)
     }
 
-    /// The text of the first string literal in this statement.
-    /// The text of the first string literal in this statement, as `rules`
-    /// read it (comments skipped, escapes kept).
+    /// The text of the first string literal in this statement, as MySQL's
+    /// `rules` read it (comments skipped, escapes kept).
     fn inner_literal(&self, rules: LexicalRules) -> Option<&str> {
-        let mut lexer = Lexer::new(self.text, rules);
-        lexer.first_literal()
+        mysql_pieces(self.text, rules)
+            .into_iter()
+            .find(|(_, piece)| *piece == Piece::String)
+            .and_then(|(range, _)| self.text.get(range.start + 1..range.end.saturating_sub(1)))
     }
 
     /// Whether this statement may return several result sets (`CALL`, or
@@ -486,6 +487,59 @@ pub fn replace_placeholders(
     if !sql.contains('$') {
         return None;
     }
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut found = false;
+    let mut copied = 0;
+    for (range, piece) in mysql_pieces(sql, rules) {
+        if piece != Piece::Code {
+            continue;
+        }
+        let mut i = range.start;
+        while i < range.end {
+            let placeholder = bytes[i] == b'$'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                && !(i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+            if !placeholder {
+                i += 1;
+                continue;
+            }
+            let digits = sql[i + 1..range.end]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(range.end, |n| i + 1 + n);
+            if let Ok(n @ 1..) = sql[i + 1..digits].parse::<usize>() {
+                out.push_str(&sql[copied..i]);
+                out.push_str(&replace(n - 1));
+                found = true;
+                copied = digits;
+            }
+            i = digits;
+        }
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// What a piece of MySQL text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// Code (the text of `/*! ... */` included).
+    Code,
+    /// A string literal, its quotes included.
+    String,
+    /// A quoted identifier or a comment.
+    Hidden,
+}
+
+/// `sql` cut into code, strings and what else hides its text, as MySQL
+/// reads it under `rules` (`sql_mode`): `#` and `-- ` comments, flat
+/// `/* */` comments whose `/*!` form is code, backticks, `"` as a string or
+/// (with `ANSI_QUOTES`) an identifier, backslash escapes unless
+/// `NO_BACKSLASH_ESCAPES`. For the scanners that need no statements.
+fn mysql_pieces(sql: &str, rules: LexicalRules) -> Vec<(std::ops::Range<usize>, Piece)> {
     let (ansi_quotes, backslash_escapes) = match rules {
         LexicalRules::Mysql {
             ansi_quotes,
@@ -494,74 +548,57 @@ pub fn replace_placeholders(
         _ => (true, false),
     };
     let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len());
-    let mut found = false;
-    let mut copied = 0;
-    let mut i = 0;
-    // Where a run of text that is left alone ends, from `i`.
-    let skip_quoted = |i: usize, quote: u8, escapes: bool| -> usize {
+    // Where a quoted run that opens at `i` ends.
+    let quoted_end = |i: usize, quote: u8, escapes: bool| -> usize {
         let mut j = i + 1;
         while j < bytes.len() {
             match bytes[j] {
                 b'\\' if escapes => j += 2,
-                b if b == quote => {
-                    if bytes.get(j + 1) == Some(&quote) {
-                        j += 2;
-                    } else {
-                        return j + 1;
-                    }
-                }
+                b if b == quote && bytes.get(j + 1) == Some(&quote) => j += 2,
+                b if b == quote => return j + 1,
                 _ => j += 1,
             }
         }
         bytes.len()
     };
+    let line_end = |i: usize| sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
+    let mut pieces: Vec<(std::ops::Range<usize>, Piece)> = Vec::new();
+    let mut push = |range: std::ops::Range<usize>, piece: Piece| match pieces.last_mut() {
+        Some((last, Piece::Code)) if piece == Piece::Code && last.end == range.start => {
+            last.end = range.end;
+        }
+        _ => pieces.push((range, piece)),
+    };
+    let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        i = match b {
-            b'\'' => skip_quoted(i, b, backslash_escapes),
-            b'"' => skip_quoted(i, b, backslash_escapes && !ansi_quotes),
-            b'`' => skip_quoted(i, b, false),
-            b'#' => sql[i..].find('\n').map_or(bytes.len(), |n| i + n),
+        let (end, piece) = match bytes[i] {
+            b'\'' => (quoted_end(i, b'\'', backslash_escapes), Piece::String),
+            b'"' if ansi_quotes => (quoted_end(i, b'"', false), Piece::Hidden),
+            b'"' => (quoted_end(i, b'"', backslash_escapes), Piece::String),
+            b'`' => (quoted_end(i, b'`', false), Piece::Hidden),
+            b'#' => (line_end(i), Piece::Hidden),
             // MySQL's `--` comment needs a space (or control character) after it.
             b'-' if sql[i..].starts_with("--")
                 && bytes
                     .get(i + 2)
                     .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
             {
-                sql[i..].find('\n').map_or(bytes.len(), |n| i + n)
+                (line_end(i), Piece::Hidden)
             }
-            // `/*! ... */` and `/*M! ... */` are code: read on after the marker.
-            b'/' if sql[i..].starts_with("/*!") => i + 3,
-            b'/' if sql[i..].starts_with("/*M!") => i + 4,
-            b'/' if sql[i..].starts_with("/*") => {
-                sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4)
-            }
-            b'$' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-                && !(i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')) =>
-            {
-                let digits = sql[i + 1..]
-                    .find(|c: char| !c.is_ascii_digit())
-                    .map_or(bytes.len(), |n| i + 1 + n);
-                match sql[i + 1..digits].parse::<usize>() {
-                    Ok(n) if n >= 1 => {
-                        out.push_str(&sql[copied..i]);
-                        out.push_str(&replace(n - 1));
-                        found = true;
-                        copied = digits;
-                    }
-                    _ => {}
-                }
-                digits
-            }
-            _ => i + 1,
+            // `/*! ... */` and `/*M! ... */` are code: only the marker hides.
+            b'/' if sql[i..].starts_with("/*!") => (i + 3, Piece::Hidden),
+            b'/' if sql[i..].starts_with("/*M!") => (i + 4, Piece::Hidden),
+            b'/' if sql[i..].starts_with("/*") => (
+                sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4),
+                Piece::Hidden,
+            ),
+            _ => (i + 1, Piece::Code),
         };
+        let end = end.min(bytes.len());
+        push(i..end, piece);
+        i = end;
     }
-    if !found {
-        return None;
-    }
-    out.push_str(&sql[copied.min(sql.len())..]);
-    Some(out)
+    pieces
 }
 
 /// A text's statements under one database's rules, and what the reading
@@ -953,48 +990,6 @@ impl<'a> Lexer<'a> {
             belongs: if clean { self.belongs } else { ANY },
             clean,
         }
-    }
-
-    /// The content of the first string literal, skipping comments, as
-    /// these rules read them (MySQL only).
-    fn first_literal(&mut self) -> Option<&'a str> {
-        let LexicalRules::Mysql {
-            ansi_quotes,
-            backslash_escapes,
-        } = self.rules
-        else {
-            return None;
-        };
-        while self.i < self.bytes.len() {
-            let b = self.bytes[self.i];
-            match b {
-                b'#' => {
-                    self.i = self.sql[self.i..]
-                        .find('\n')
-                        .map_or(self.bytes.len(), |n| self.i + n);
-                }
-                b'-' if self.sql[self.i..].starts_with("-- ") => {
-                    self.i = self.sql[self.i..]
-                        .find('\n')
-                        .map_or(self.bytes.len(), |n| self.i + n);
-                }
-                b'/' if self.sql[self.i..].starts_with("/*")
-                    && !self.sql[self.i..].starts_with("/*!") =>
-                {
-                    self.i = self.sql[self.i + 2..]
-                        .find("*/")
-                        .map_or(self.bytes.len(), |n| self.i + n + 4);
-                }
-                b'`' => self.quoted(b, b, false),
-                b'\'' | b'"' if b == b'\'' || !ansi_quotes => {
-                    let start = self.i + 1;
-                    self.quoted(b, b, backslash_escapes);
-                    return self.sql.get(start..self.i.saturating_sub(1));
-                }
-                _ => self.i += 1,
-            }
-        }
-        None
     }
 
     /// MySQL's `/*! ... */` and `/*M! ... */` (MariaDB's), with an
@@ -1865,6 +1860,10 @@ mod tests {
             Some((2, "ALTER"))
         );
         assert_eq!(first("PREPARE q FROM 'SELECT * FROM t WHERE id = ?'"), None);
+        assert_eq!(
+            first("EXECUTE IMMEDIATE # it's a comment\n'DROP TABLE t'"),
+            Some((1, "DROP"))
+        );
         assert_eq!(first("UPDATE t SET x = 'CREATE TABLE'"), None);
         assert_eq!(
             first_ddl("LOCK TABLE t IN SHARE MODE", LexicalRules::Postgres),
