@@ -769,3 +769,34 @@ fn autocommit_off_left_by_a_migration_is_reported_not_committed() {
         "the session is as it was"
     );
 }
+
+/// A history table in another database (`table = "app.schema_history"`):
+/// migrate creates that database, keeps the history there for every
+/// operation and locks on it, while the migrations run in the
+/// connection's own database.
+#[test]
+fn a_history_table_in_another_database() {
+    let Some(mut db) = Mysql::fresh() else { return };
+    // The only test that uses the database `app`.
+    db.exec("DROP DATABASE IF EXISTS app");
+    assert_eq!(
+        PG_SCHEMA_TABLE
+            .run_pending(db.conn())
+            .unwrap()
+            .applied
+            .len(),
+        3
+    );
+    assert_eq!(db.versions("app.schema_history"), [1, 2, 3]);
+    assert!(
+        db.table_exists("items"),
+        "the migrations ran in the connection's database"
+    );
+    assert!(!db.table_exists(HISTORY));
+    assert!(PG_SCHEMA_TABLE
+        .run_pending(db.conn())
+        .unwrap()
+        .applied
+        .is_empty());
+    db.exec("DROP DATABASE app");
+}
