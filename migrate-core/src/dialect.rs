@@ -6,6 +6,7 @@
 //! these beside its [`Driver`](crate::Driver).
 
 use crate::table::TableName;
+use crate::tx::Value;
 
 /// How one database writes the statements migrate sends about its history.
 pub trait SqlDialect: Sync {
@@ -72,5 +73,26 @@ pub trait SqlDialect: Sync {
     /// engine, whatever the server's default.
     fn table_options(&self) -> &'static str {
         ""
+    }
+
+    /// `value` as an SQL literal, for a statement sent with others in one
+    /// message, where no parameter can be bound; `None` where the database
+    /// does not send migrations whole ([`Driver::step_at_once`](crate::Driver::step_at_once)).
+    fn literal(&self, _value: &Value) -> Option<String> {
+        None
+    }
+
+    /// An expression for the milliseconds since the database received the
+    /// message the statement is in: what a migration sent whole took.
+    fn elapsed_ms(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// A statement that fails, aborting the transaction it runs in, unless
+    /// `query` returns exactly the rows `expected` (each value as text), in
+    /// the order of its `version` column: a check sent ahead of the statements it guards, in the same
+    /// message. `None` where the database cannot.
+    fn rows_guard(&self, _query: &str, _expected: &[Vec<String>]) -> Option<String> {
+        None
     }
 }

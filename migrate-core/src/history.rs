@@ -197,6 +197,7 @@ impl RecentRows {
 /// statement the runtime sends about history is written here, once, in
 /// the words the driver's [`SqlDialect`] gives.
 pub(crate) struct HistorySql {
+    dialect: &'static dyn SqlDialect,
     table: String,
     /// The table as the registry names it, for messages.
     shown: String,
@@ -237,6 +238,38 @@ fn shown(value: Option<&Value>) -> String {
     }
 }
 
+/// `sql` with each placeholder `$n` outside quoted names replaced by
+/// `values[n - 1]`.
+fn bind_inline(sql: &str, values: &[String]) -> String {
+    let mut out = String::with_capacity(sql.len() + values.iter().map(String::len).sum::<usize>());
+    let mut quoted = false;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == '$' && !quoted {
+            let digits: String = sql[at + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Some(value) = digits
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| values.get(n.wrapping_sub(1)))
+            {
+                out.push_str(value);
+                for _ in 0..digits.len() {
+                    chars.next();
+                }
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The history table's columns, in the order `read_all` selects them.
 const COLUMNS: [&str; 9] = [
     "version",
@@ -254,7 +287,7 @@ impl HistorySql {
     /// The SQL for `table`, which is `configured` (the registry's name)
     /// perhaps qualified with the schema the driver resolved.
     pub(crate) fn new(
-        dialect: &dyn SqlDialect,
+        dialect: &'static dyn SqlDialect,
         table: &TableName<'_>,
         configured: &TableName<'_>,
     ) -> Self {
@@ -295,6 +328,7 @@ impl HistorySql {
             create.push_str(&statement);
         }
         HistorySql {
+            dialect,
             owns_schema_version,
             shown: table.to_string(),
             create,
@@ -309,9 +343,7 @@ impl HistorySql {
             ),
             unfinish: format!("UPDATE {quoted} SET state = $1 WHERE version = $2"),
             delete: format!("DELETE FROM {quoted} WHERE version = $1"),
-            recent_rows: format!(
-                "SELECT version, state, chained_checksum FROM {quoted} WHERE version >= "
-            ),
+            recent_rows: format!("SELECT version, state, chained_checksum FROM {quoted} WHERE "),
             table: quoted,
         }
     }
@@ -412,13 +444,70 @@ impl HistorySql {
             .collect()
     }
 
-    /// The query [`verify`](HistorySql::verify) compares the answer of.
+    /// The query [`verify`](HistorySql::verify) compares the answer of:
+    /// the rows from the expected range's start up, and the unfinished
+    /// ones below it — each read through its index, and at most one more
+    /// than expected (enough to see a difference), whatever the planner
+    /// guesses about a history it has no statistics for yet.
     pub(crate) fn recent_rows_sql(&self, expected: &RecentRows) -> String {
+        let from = version_bound(expected.from);
+        let above = expected
+            .rows
+            .iter()
+            .filter(|r| r.0 >= expected.from)
+            .count();
+        let below = expected.rows.len() - above;
         format!(
-            "{}{} OR state <> 'applied' ORDER BY version",
+            "SELECT * FROM ({}version >= {from} ORDER BY version LIMIT {}) AS recent \
+             UNION ALL SELECT * FROM ({}state <> 'applied' AND version < {from} \
+             ORDER BY version LIMIT {}) AS unfinished ORDER BY version",
             self.recent_rows,
-            version_bound(expected.from)
+            above + 1,
+            self.recent_rows,
+            below + 1,
         )
+    }
+
+    /// A statement failing unless the history's rows are those `expected`
+    /// describes, for a transaction sent whole (see
+    /// [`Driver::step_at_once`](crate::Driver::step_at_once)); `None` where
+    /// the dialect cannot write one.
+    pub(crate) fn recent_rows_guard(&self, expected: &RecentRows) -> Option<String> {
+        let rows: Vec<Vec<String>> = expected
+            .rows
+            .iter()
+            .map(|(version, state, chain)| {
+                vec![
+                    version.to_string(),
+                    state.as_str().to_owned(),
+                    chain.clone(),
+                ]
+            })
+            .collect();
+        self.dialect
+            .rows_guard(&self.recent_rows_sql(expected), &rows)
+    }
+
+    /// The error of a history found changed since the run read it.
+    pub(crate) fn changed(&self) -> Error {
+        Error::HistoryChanged {
+            table: self.shown.clone(),
+        }
+    }
+
+    /// A history write as one statement with its values inline, for a
+    /// transaction sent whole; `execution_ms` (a row's last value) becomes
+    /// the time since the message arrived. `None` where the dialect cannot.
+    pub(crate) fn inline(&self, (sql, params): (&str, Vec<Value>), timed: bool) -> Option<String> {
+        let mut values = Vec::with_capacity(params.len());
+        for (i, value) in params.iter().enumerate() {
+            if timed && i + 1 == params.len() {
+                values.push(self.dialect.elapsed_ms()?.to_owned());
+            } else {
+                values.push(self.dialect.literal(value)?);
+            }
+        }
+        Some(bind_inline(sql, &values))
     }
 
     /// Fails with [`Error::HistoryChanged`] unless the history's rows are
@@ -444,9 +533,7 @@ impl HistorySql {
         if found == expected.rows {
             Ok(())
         } else {
-            Err(Error::HistoryChanged {
-                table: self.shown.clone(),
-            })
+            Err(self.changed())
         }
     }
 
@@ -527,7 +614,18 @@ impl HistorySql {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{RecentRows, RowState, Seen};
+    use super::{bind_inline, RecentRows, RowState, Seen};
+
+    #[test]
+    fn values_go_inline_in_place_of_placeholders_outside_quoted_names() {
+        let values = ["1".to_owned(), "E'x'".to_owned()];
+        assert_eq!(
+            bind_inline(r#"INSERT INTO "a$1" (v, n) VALUES ($1, $2)"#, &values),
+            r#"INSERT INTO "a$1" (v, n) VALUES (1, E'x')"#
+        );
+        let ten: Vec<String> = (1..=10).map(|i| format!("v{i}")).collect();
+        assert_eq!(bind_inline("($10, $1)", &ten), "(v10, v1)");
+    }
 
     fn model(rows: &[(u64, RowState, &str)]) -> BTreeMap<u64, Seen> {
         rows.iter()

@@ -27,7 +27,7 @@ mod testing;
 pub mod tx;
 
 pub use dialect::SqlDialect;
-pub use driver::{Database, Driver, LockScope};
+pub use driver::{AtOnce, Database, Driver, LockScope};
 pub use error::{BoxError, Cleanup, Error, Panicked, Result};
 pub use plan::{MigrationStatus, State};
 pub use registry::{

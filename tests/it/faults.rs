@@ -22,7 +22,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use migrate::{
-    Cleanup, Database, Dialect, Driver, Error, Migrations, Repair, Result, TableName, Tx, Value,
+    AtOnce, Cleanup, Database, Dialect, Driver, Error, Migrations, Repair, Result, TableName, Tx,
+    Value,
 };
 
 use crate::scenarios::Backend;
@@ -42,6 +43,9 @@ enum Kind {
     Panic,
     /// The process dies instead of the operation.
     Abort,
+    /// Every SQL step sent whole gets this SQL appended where the run-time
+    /// check cannot see it: transaction control the check missed.
+    Sneak(&'static str),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +102,7 @@ impl<D> FaultyDriver<'_, D> {
             Some(Kind::ErrorBefore) => Err(Error::Driver(format!("injected fault at {n}").into())),
             Some(Kind::Panic) => panic!("injected panic at {n}"),
             Some(Kind::Abort) => std::process::abort(),
+            Some(Kind::Sneak(_)) => run(&mut self.inner),
             Some(Kind::ErrorAfter) => {
                 run(&mut self.inner)?;
                 Err(Error::Driver(format!("injected lost reply at {n}").into()))
@@ -184,6 +189,28 @@ impl<D: Driver> Driver for FaultyDriver<'_, D> {
     }
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         self.op(|d| d.query_text(sql))
+    }
+    fn step_at_once(&mut self, guard: Option<&str>, sql: &str, record: &str) -> Option<AtOnce> {
+        if let Some(Fault {
+            kind: Kind::Sneak(tail),
+            ..
+        }) = self.fault
+        {
+            let sql = format!("{sql}\n;{tail}");
+            return self.inner.step_at_once(guard, &sql, record);
+        }
+        // One operation: the whole transaction. An error before it is
+        // nothing sent; after it, a reply lost once it had committed.
+        let mut outcome = None;
+        let faulted = self.op(|d| {
+            outcome = d.step_at_once(guard, sql, record);
+            Ok(())
+        });
+        match (faulted, outcome) {
+            (Ok(()), outcome) => outcome,
+            (Err(e), None) => Some(AtOnce::NotBegun(e)),
+            (Err(e), Some(_)) => Some(AtOnce::Commit(e)),
+        }
     }
 }
 
@@ -579,6 +606,45 @@ fn sqlite_every_kill_point() {
     let covered = every_kill_point_keeps_the_invariants::<crate::sqlite::Sqlite>("sqlite");
     assert!(covered > 20, "only {covered} kill points");
     report("sqlite", "kill", covered);
+}
+
+/// A step that ends its transaction unseen (as a missed `COMMIT` would),
+/// alone or followed by a new transaction or a failure: the migration is
+/// left dirty for an operator, never called rolled back or applied.
+#[test]
+fn postgres_a_step_ending_its_transaction_unseen_is_left_dirty() {
+    for tail in [
+        "COMMIT",
+        "COMMIT; BEGIN",
+        "COMMIT; SELECT 1/0",
+        "COMMIT; BEGIN; SELECT 1/0",
+    ] {
+        let Some(mut db) = <crate::postgres::Postgres as Backend>::fresh() else {
+            return;
+        };
+        let fault = Fault {
+            at: 0,
+            kind: Kind::Sneak(tail),
+        };
+        let err = SET
+            .run_pending(&mut Faulty::new(db.conn(), Some(fault)))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Failed {
+                    version: 1,
+                    cleanup: Cleanup::LeftDirty,
+                    ..
+                }
+            ),
+            "{tail}: {err}"
+        );
+        let status = SET.status(&mut db.other()).unwrap();
+        assert_eq!(status[0].state, migrate::State::Dirty, "{tail}");
+        // Its table committed with the step's own COMMIT: that is why.
+        assert!(db.table_exists(TABLES[0]), "{tail}");
+    }
 }
 
 #[test]

@@ -563,20 +563,28 @@ fn a_read_only_connection_reports_dirty_and_future_versions() {
 }
 
 /// Adversarial review: `DEALLOCATE ALL` in a migration dropped the driver's
-/// prepared history statements and was reported as the history table's fault.
+/// prepared history statements and was reported as the history table's
+/// fault. A SQL migration sent whole uses none; a grouped run still does.
 #[test]
 fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
     let Some(mut db) = Postgres::fresh() else {
         return;
     };
-    let err = PG_DEALLOCATE.run_pending(db.conn()).unwrap_err();
+    let err = PG_DEALLOCATE
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, Error::Failed { version: 2, .. }), "{message}");
     assert!(
         message.contains("dropped this connection's prepared statements"),
         "{message}"
     );
-    assert_eq!(db.versions(HISTORY), [1]);
+    assert_eq!(db.versions(HISTORY), Vec::<u64>::new());
+    let report = PG_DEALLOCATE.run_pending(db.conn()).unwrap();
+    assert_eq!(report.applied.len(), 2);
+    assert_eq!(db.versions(HISTORY), [1, 2]);
 }
 
 /// Adversarial review: with `standard_conforming_strings = off` a backslash
@@ -667,4 +675,112 @@ fn a_transaction_a_step_committed_is_not_intact() {
     driver.batch("COMMIT").unwrap();
     assert_eq!(driver.transaction_intact().unwrap(), Some(false));
     assert_eq!(driver.in_transaction(), Some(false));
+}
+
+/// A transactional SQL migration goes to the server whole — BEGIN, the
+/// step, its history row, COMMIT — in one message; what stopped it is
+/// still told apart, and only that migration is rolled back.
+#[test]
+fn a_migration_sent_whole_fails_where_it_failed_and_alone() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    // A deferred constraint the migration violates is checked with it.
+    let deferred = unchecked(&[
+        (
+            "0001_parent.sql",
+            "CREATE TABLE parent (id INT PRIMARY KEY);\n\
+             CREATE TABLE child (p INT REFERENCES parent DEFERRABLE INITIALLY DEFERRED);",
+        ),
+        ("0002_orphan.sql", "INSERT INTO child VALUES (7);"),
+        ("0003_after.sql", "CREATE TABLE after_orphan (x INT);"),
+    ]);
+    let err = deferred.run_pending(db.conn()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: migrate::Cleanup::RolledBack,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("foreign key"), "{err}");
+    assert_eq!(db.versions(HISTORY), [1]);
+    assert!(!db.table_exists("after_orphan"));
+    let orphans: i64 = db
+        .conn()
+        .query_one("SELECT count(*) FROM child", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(orphans, 0);
+
+    // A syntax error: the server parses the message whole, so nothing of
+    // it ran; the position is the file's.
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let typo = unchecked(&[
+        ("0001_ok.sql", "CREATE TABLE ok_t (x INT);"),
+        (
+            "0002_typo.sql",
+            "CREATE TABLE fine (x INT);\n  CREAT TABLE typo (x INT);",
+        ),
+    ]);
+    let err = typo.run_pending(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Failed {
+                version: 2,
+                cleanup: migrate::Cleanup::RolledBack,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(message.contains("(line 2, column 3)"), "{message}");
+    assert!(!db.table_exists("fine"));
+    assert_eq!(db.versions(HISTORY), [1]);
+    // The connection is left outside any transaction.
+    let answer = db
+        .conn()
+        .simple_query("SELECT now() <> statement_timestamp()")
+        .unwrap();
+    let in_tx = answer.iter().find_map(|m| match m {
+        migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(in_tx.as_deref(), Some("f"));
+}
+
+/// The history row written inside the message holds the step's time, and
+/// values inline are quoted whatever `standard_conforming_strings` says.
+#[test]
+fn the_history_row_of_a_migration_sent_whole_holds_its_time_and_its_name() {
+    let Some(url) = fresh_database() else { return };
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    connect(&url)
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} SET standard_conforming_strings = off"
+        ))
+        .unwrap();
+    let set = unchecked(&[(
+        "0001_o'brien\\n.sql",
+        "CREATE TABLE slept (x INT);\nSELECT pg_sleep(0.25);",
+    )]);
+    let mut client = connect(&url);
+    set.run_pending(&mut client).unwrap();
+    let row = client
+        .query_one(
+            "SELECT name, execution_ms FROM migrate_schema_history WHERE version = 1",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "o'brien\\n");
+    let ms: i64 = row.get(1);
+    assert!((250..5000).contains(&ms), "execution_ms {ms}");
 }

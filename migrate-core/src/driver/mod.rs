@@ -36,6 +36,28 @@ pub enum LockScope {
     Transaction,
 }
 
+/// How a transaction sent whole ([`Driver::step_at_once`]) ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AtOnce {
+    /// Committed, with its history row.
+    Done,
+    /// Nothing ran: the transaction or the lock could not be had (the
+    /// error is [`Error::LockTimeout`] when the lock stayed busy).
+    NotBegun(Error),
+    /// The guard found the history changed since the run read it: nothing ran.
+    HistoryChanged,
+    /// The step's SQL failed, and its transaction was rolled back.
+    Step(Error),
+    /// The step ended the transaction it ran in (part of it may be committed).
+    Ended,
+    /// The history write failed, and the transaction was rolled back.
+    Record(Error),
+    /// The commit failed: refused (see [`Driver::commit_refused`]), or
+    /// unanswered, when it may have happened.
+    Commit(Error),
+}
+
 /// A connection the runtime can migrate: `rusqlite::Connection` (feature
 /// `sqlite`), `postgres::Client` (feature `postgres`), `mysql::Conn` and
 /// `mysql::PooledConn` (feature `mysql`).
@@ -114,6 +136,18 @@ pub trait Driver: Tx {
     fn execute_and_commit(&mut self, sql: &str, params: &[Value]) -> Result<Result<()>> {
         self.execute(sql, params)?;
         Ok(self.commit())
+    }
+
+    /// Runs one transactional SQL step whole, in one round trip where the
+    /// driver can: opens a transaction (taking the lock in it and running
+    /// `guard`, where the lock is held per transaction), runs `sql` and
+    /// checks the transaction is still the one it opened, runs `record`
+    /// (the history write, values inline), and commits. Called only where
+    /// [`SqlDialect`] writes inline statements; a driver that keeps a
+    /// schema-version counter does not offer it. `None`: the driver cannot,
+    /// and the runtime goes statement by statement.
+    fn step_at_once(&mut self, _guard: Option<&str>, _sql: &str, _record: &str) -> Option<AtOnce> {
+        None
     }
 
     /// Whether `error`, from a commit, is the database refusing it (a

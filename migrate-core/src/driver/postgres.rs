@@ -33,7 +33,7 @@ use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
 #[cfg(feature = "postgres")]
 use super::Database;
-use super::{Driver, LockScope};
+use super::{AtOnce, Driver, LockScope};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::source::sql::{statements, LexicalRules};
@@ -96,6 +96,12 @@ pub(crate) trait Session {
         Option<std::result::Result<(), Fail>>,
     )> {
         None
+    }
+    /// Sends a transaction whole — `BEGIN` to `COMMIT` — over the
+    /// simple-query protocol. The async client rolls back what an error
+    /// left open if the run is dropped before the driver does.
+    fn send_whole(&mut self, sql: &str) -> std::result::Result<(), Fail> {
+        self.batch(sql)
     }
     /// Waits before polling the lock again (on the calling thread: the
     /// async client's runtime runs on a blocking thread of its own).
@@ -256,6 +262,13 @@ fn cancelled() -> Error {
 
 /// As [`pg_error`], for `sql` that starts on line `first_line` of its file.
 fn pg_error_at(e: Fail, sql: &str, first_line: usize) -> Error {
+    pg_error_in(e, sql, first_line, None)
+}
+
+/// As [`pg_error_at`]; `position` (1-based, in characters of `sql`), when
+/// given, replaces the server's, which counts from the start of a longer
+/// message.
+fn pg_error_in(e: Fail, sql: &str, first_line: usize, position: Option<usize>) -> Error {
     let e = match e {
         Fail::Server(e) => e,
         Fail::Cancelled => return cancelled(),
@@ -277,12 +290,14 @@ fn pg_error_at(e: Fail, sql: &str, first_line: usize) -> Error {
         return Error::Driver(Box::new(PostgresError { message, source: e }));
     };
     let mut message = format!("{}: {}", db.severity(), db.message());
-    if let Some(ErrorPosition::Original(position)) = db.position() {
+    let position = match (position, db.position()) {
+        (Some(p), _) => Some(p),
+        (None, Some(ErrorPosition::Original(p))) => Some(*p as usize),
+        _ => None,
+    };
+    if let Some(position) = position.filter(|p| (1..=sql.chars().count() + 1).contains(p)) {
         // 1-based character offset into the text that was sent.
-        let before: String = sql
-            .chars()
-            .take((*position as usize).saturating_sub(1))
-            .collect();
+        let before: String = sql.chars().take(position - 1).collect();
         let line = before.matches('\n').count() + first_line;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         message.push_str(&format!(" (line {line}, column {column})"));
@@ -467,20 +482,117 @@ impl PostgresDriver<'_> {
                 rows.remove(0);
                 return Ok(rows);
             }
-            // Busy. Wait outside any transaction (a server may end a
-            // session idle in one), probing until it is free, then begin again.
-            self.rollback()?;
-            loop {
-                if start.elapsed() >= timeout {
-                    return Err(self.lock_timeout(key, start.elapsed()));
-                }
-                self.session.sleep(LOCK_POLL);
-                // Outside a transaction, taken and released at once.
-                if granted(&self.query_text(&try_lock)?) {
-                    break;
-                }
+            self.wait_for_lock(key, timeout, start)?;
+        }
+    }
+
+    /// The lock `key` was busy: rolls back, and waits outside any
+    /// transaction (a server may end a session idle in one), probing until
+    /// it is free — then the caller begins again — or `timeout` has passed
+    /// since `start`.
+    fn wait_for_lock(&mut self, key: i64, timeout: Duration, start: Instant) -> Result<()> {
+        self.rollback()?;
+        let try_lock = format!("SELECT pg_try_advisory_xact_lock({key})::int");
+        loop {
+            if start.elapsed() >= timeout {
+                return Err(self.lock_timeout(key, start.elapsed()));
+            }
+            self.session.sleep(LOCK_POLL);
+            // Outside a transaction, taken and released at once.
+            let rows = self.query_text(&try_lock)?;
+            if rows
+                .first()
+                .and_then(|r| r.first())
+                .cloned()
+                .flatten()
+                .as_deref()
+                == Some("1")
+            {
+                return Ok(());
             }
         }
+    }
+
+    /// What a transaction sent whole came to, from the server's `error`
+    /// that stopped its message: every statement after the failing one
+    /// was skipped, the `COMMIT` too. The savepoints it set tell where it
+    /// stopped: they outlive an error in their transaction, and a rollback
+    /// to one fails when it was never set, or when the transaction ended.
+    /// `head` is the message before the step's SQL; `None`: the lock was busy.
+    fn judge_whole(&mut self, error: Fail, head: &str, sql: &str, record: &str) -> Option<AtOnce> {
+        let error = match error {
+            Fail::Server(e) if e.as_db_error().is_some() => e,
+            // The answer was lost: it may have committed.
+            other => return Some(AtOnce::Commit(pg_error(other, "COMMIT"))),
+        };
+        let db = error.as_db_error()?;
+        let code = db.code().clone();
+        let message = db.message().to_owned();
+        let position = match db.position() {
+            Some(ErrorPosition::Original(p)) => Some(*p as usize),
+            _ => None,
+        };
+        let head_chars = head.chars().count();
+        // The lock and the guard fail with a text of ours that is not a number.
+        if code == SqlState::INVALID_TEXT_REPRESENTATION {
+            if message.contains(LOCK_BUSY) {
+                return None;
+            }
+            if message.contains(HISTORY_CHANGED) {
+                return Some(AtOnce::HistoryChanged);
+            }
+        }
+        let in_head = position.is_some_and(|p| p <= head_chars);
+        let step_error = |error| {
+            pg_error_in(
+                Fail::Server(error),
+                sql,
+                1,
+                position.map(|p| p.saturating_sub(head_chars)),
+            )
+        };
+        let probe = |driver: &mut Self, savepoint: &str| match driver
+            .session
+            .batch(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
+        {
+            Ok(()) => Ok(()),
+            Err(Fail::Server(e)) => Err(e.code().cloned()),
+            Err(Fail::Cancelled) => Err(None),
+        };
+        Some(match probe(self, "migrate_record") {
+            // Stopped at the history write.
+            Ok(()) => AtOnce::Record(pg_error(Fail::Server(error), record)),
+            // No transaction. The message never ran: PostgreSQL parses it
+            // whole first, so a syntax error stops it before anything runs.
+            // Otherwise the step ended the transaction — the savepoint
+            // check right after it failed, or a statement after its own
+            // COMMIT did. A refused COMMIT would look the same, but deferred
+            // constraints were checked inside the step's savepoint: what is
+            // left (a serialization failure under a serializable default)
+            // is called dirty too, for an operator to look at, rather than
+            // risk calling a half-committed step rolled back.
+            Err(Some(c)) if c == SqlState::NO_ACTIVE_SQL_TRANSACTION => {
+                if code == SqlState::SYNTAX_ERROR {
+                    AtOnce::Step(step_error(error))
+                } else {
+                    AtOnce::Ended
+                }
+            }
+            Err(Some(c)) if c == SqlState::S_E_INVALID_SPECIFICATION => {
+                match probe(self, "migrate_step") {
+                    // In our head: nothing of the step ran.
+                    Ok(()) if in_head => AtOnce::NotBegun(pg_error(Fail::Server(error), head)),
+                    Ok(()) => AtOnce::Step(step_error(error)),
+                    // Our savepoint is gone in an open transaction: the
+                    // step ended ours and began another.
+                    Err(Some(c)) if c == SqlState::S_E_INVALID_SPECIFICATION => AtOnce::Ended,
+                    Err(_) => AtOnce::Step(step_error(error)),
+                }
+            }
+            // The probe itself failed (a lost connection): the server's
+            // error stopped the message before its COMMIT.
+            Err(_) => AtOnce::Step(step_error(error)),
+        })
     }
 
     /// Releases session-level holds of `key` this session kept from a run
@@ -646,6 +758,79 @@ impl SqlDialect for PostgresSql {
             self.quote_table(table)
         ))
     }
+
+    fn literal(&self, value: &Value) -> Option<String> {
+        Some(match value {
+            Value::Null => "NULL".to_owned(),
+            Value::Integer(i) => i.to_string(),
+            Value::Real(r) if r.is_finite() => format!("{r:?}"),
+            Value::Real(_) => return None,
+            Value::Text(text) => text_literal(text)?,
+            Value::Blob(bytes) => {
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                format!("E'\\\\x{hex}'::bytea")
+            }
+        })
+    }
+
+    fn elapsed_ms(&self) -> Option<&'static str> {
+        // Every statement of a simple-query message shares its arrival time.
+        Some(
+            "(extract(epoch FROM pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()) \
+             * 1000)::bigint",
+        )
+    }
+
+    fn rows_guard(&self, query: &str, expected: &[Vec<String>]) -> Option<String> {
+        // Each row as PostgreSQL writes a record as text, the rows joined
+        // by newlines. A mismatch fails the cast of a text that cannot be
+        // a number, naming what was found (the ELSE branch depends on the
+        // rows, so it is not evaluated while planning).
+        let rows: Vec<String> = expected.iter().map(|row| record_text(row)).collect();
+        Some(format!(
+            "SELECT CASE WHEN found = {} THEN 1 ELSE ('{HISTORY_CHANGED} ' || found)::int END \
+             FROM (SELECT coalesce(string_agg(q::text, E'\\n' ORDER BY q.version), '') AS found FROM ({query}) q) h",
+            text_literal(&rows.join("\n"))?
+        ))
+    }
+}
+
+/// What a failed guard's error says: the history changed since the run read it.
+const HISTORY_CHANGED: &str = "migrate: the history changed:";
+/// What a transaction sent whole says when another session holds the lock.
+const LOCK_BUSY: &str = "migrate: the migration lock is busy:";
+
+/// `text` as a string literal whatever `standard_conforming_strings`
+/// says (`E'...'`); `None` for text PostgreSQL cannot hold (a NUL).
+fn text_literal(text: &str) -> Option<String> {
+    if text.contains('\0') {
+        return None;
+    }
+    Some(format!(
+        "E'{}'",
+        text.replace('\\', "\\\\").replace('\'', "''")
+    ))
+}
+
+/// A row as PostgreSQL's record output writes it: `(a,b)`, a value quoted
+/// when it is empty or holds a quote, a backslash, a comma, a parenthesis
+/// or white space.
+fn record_text(values: &[String]) -> String {
+    let fields: Vec<String> = values
+        .iter()
+        .map(|v| {
+            let plain = !v.is_empty()
+                && !v
+                    .chars()
+                    .any(|c| matches!(c, '"' | '\\' | ',' | '(' | ')') || c.is_whitespace());
+            if plain {
+                v.clone()
+            } else {
+                format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\"\""))
+            }
+        })
+        .collect();
+    format!("({})", fields.join(","))
 }
 
 impl Driver for PostgresDriver<'_> {
@@ -688,6 +873,56 @@ impl Driver for PostgresDriver<'_> {
             None => {
                 self.execute(sql, values)?;
                 Ok(self.commit())
+            }
+        }
+    }
+
+    fn step_at_once(&mut self, guard: Option<&str>, sql: &str, record: &str) -> Option<AtOnce> {
+        let lock = self
+            .lock
+            .as_ref()
+            .filter(|_| self.transaction_locks())
+            .map(|l| (l.key, l.timeout));
+        // Read committed where the lock is taken here: what is read under
+        // it must see what the process that held it before committed.
+        let mut head = String::from(match lock {
+            Some(_) => "BEGIN ISOLATION LEVEL READ COMMITTED;\nSAVEPOINT migrate_step;\n",
+            None => "BEGIN;\nSAVEPOINT migrate_step;\n",
+        });
+        if let Some((key, _)) = lock {
+            head.push_str(&format!(
+                "SELECT CASE WHEN pg_catalog.pg_try_advisory_xact_lock({key}) THEN 1 \
+                 ELSE ('{LOCK_BUSY} ' || pg_catalog.pg_backend_pid())::int END;\n"
+            ));
+        }
+        if let Some(guard) = guard {
+            head.push_str(guard);
+            head.push_str(";\n");
+        }
+        // The step's SQL, then — on lines of their own, so that a trailing
+        // `--` comment cannot swallow them — deferred constraints checked
+        // while the step's savepoint stands, the check that the step left
+        // its transaction open, the history write, and the commit.
+        let message = format!(
+            "{head}{sql}\n;SET CONSTRAINTS ALL IMMEDIATE; RELEASE SAVEPOINT migrate_step; \
+             SAVEPOINT migrate_record;\n{record};\nCOMMIT"
+        );
+        let start = Instant::now();
+        loop {
+            let error = match self.session.send_whole(&message) {
+                Ok(()) => return Some(AtOnce::Done),
+                Err(e) => e,
+            };
+            if let Some(outcome) = self.judge_whole(error, &head, sql, record) {
+                return Some(outcome);
+            }
+            let Some((key, timeout)) = lock else {
+                return Some(AtOnce::NotBegun(Error::other(
+                    "the migration lock was busy",
+                )));
+            };
+            if let Err(e) = self.wait_for_lock(key, timeout, start) {
+                return Some(AtOnce::NotBegun(e));
             }
         }
     }

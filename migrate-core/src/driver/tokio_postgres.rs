@@ -19,7 +19,7 @@
 use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::{Client, IsolationLevel, Row, SimpleQueryMessage, Statement};
+use tokio_postgres::{Client, Row, SimpleQueryMessage, Statement};
 
 use super::postgres::{end_sql, params, refs, Fail, PostgresDriver, Session};
 use super::{Database, LockScope};
@@ -44,6 +44,8 @@ pub(crate) enum Request {
         before: Option<String>,
         reply: Reply<()>,
     },
+    /// A transaction sent whole, `BEGIN` to `COMMIT`.
+    Whole(String, Reply<()>),
     Prepare(String, Reply<Statement>),
     Execute(Statement, Vec<Value>, Reply<u64>),
     Query(Statement, Vec<Value>, Reply<Vec<Row>>),
@@ -114,6 +116,10 @@ impl Session for Remote {
             before: before.map(str::to_owned),
             reply,
         })
+    }
+
+    fn send_whole(&mut self, sql: &str) -> std::result::Result<(), Fail> {
+        self.ask(|reply| Request::Whole(sql.to_owned(), reply))
     }
 
     fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, Fail> {
@@ -209,11 +215,11 @@ pub(crate) fn closed() -> Error {
     )
 }
 
-/// Answers requests until every sender is gone (the work is done). Inside
-/// a transaction the requests go to a `tokio_postgres::Transaction`, so
-/// that dropping this future rolls it back.
+/// Answers requests until every sender is gone (the work is done). While
+/// a transaction of the run is open, a guard rolls it back if this future
+/// is dropped.
 async fn serve(
-    client: &mut Client,
+    client: &Client,
     requests: &mut mpsc::UnboundedReceiver<Request>,
     progress: Option<&(dyn Fn(&Applied) + Sync)>,
 ) {
@@ -224,83 +230,106 @@ async fn serve(
                 then,
                 reply,
             } => {
-                let mut builder = client.build_transaction();
-                if read_committed {
-                    builder = builder.isolation_level(IsolationLevel::ReadCommitted);
-                }
-                let transaction = match builder.start().await {
-                    Ok(transaction) => transaction,
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                        continue;
-                    }
-                };
-                let _ = reply.send(transaction.simple_query(&then).await);
-                // Until the driver commits or rolls back; dropped (rolled
-                // back) if this future is.
-                while let Some(request) = requests.recv().await {
-                    match request {
-                        Request::End {
-                            commit,
-                            before: Some(before),
-                            reply,
-                        } => {
-                            // One message, so both happen or neither: the
-                            // transaction object only sends a plain COMMIT.
-                            let sql = end_sql(commit, Some(&before));
-                            let ended = transaction.client().batch_execute(&sql).await;
-                            if ended.is_ok() {
-                                // Committed by that message: nothing left for
-                                // its drop to roll back. (On an error its
-                                // drop ends what the error left open.)
-                                std::mem::forget(transaction);
-                            }
-                            let _ = reply.send(ended);
-                            break;
-                        }
-                        Request::ExecuteCommit(statement, values, reply) => {
-                            let params = params(&values);
-                            let refs = refs(&params);
-                            let (executed, committed) =
-                                execute_then_commit(transaction.client(), &statement, &refs).await;
-                            match committed {
-                                Some(Ok(())) => {
-                                    // Ended by that COMMIT: nothing for its
-                                    // drop to roll back.
-                                    std::mem::forget(transaction);
-                                    let _ = reply.send((executed, Some(Ok(()))));
-                                    break;
-                                }
-                                // The COMMIT failed: the server ended the
-                                // transaction, or the connection is gone.
-                                Some(Err(e)) => {
-                                    let _ = reply.send((executed, Some(Err(e))));
-                                    break;
-                                }
-                                // Nothing sent: the driver rolls back next.
-                                None => {
-                                    let _ = reply.send((executed, None));
-                                }
-                            }
-                        }
-                        Request::End {
-                            commit,
-                            before: None,
-                            reply,
-                        } => {
-                            let ended = if commit {
-                                transaction.commit().await
-                            } else {
-                                transaction.rollback().await
-                            };
-                            let _ = reply.send(ended);
-                            break;
-                        }
-                        other => answer(transaction.client(), other, progress).await,
-                    }
+                // Armed before BEGIN goes out: from then on, a drop rolls back.
+                let guard = RollbackOnDrop::armed(client);
+                let sql = format!("{}; {then}", begin_sql(read_committed));
+                let _ = reply.send(client.simple_query(&sql).await);
+                // Until the driver commits or rolls back (also after an
+                // error: it rolls back).
+                in_transaction(client, requests, progress, guard).await;
+            }
+            Request::Whole(sql, reply) => {
+                let mut guard = RollbackOnDrop::armed(client);
+                let sent = client.batch_execute(&sql).await;
+                let failed = sent.is_err();
+                let _ = reply.send(sent);
+                if failed {
+                    // An error leaves the transaction open: the driver
+                    // looks at its savepoints, then rolls back.
+                    in_transaction(client, requests, progress, guard).await;
+                } else {
+                    guard.armed = false;
                 }
             }
             other => answer(client, other, progress).await,
+        }
+    }
+}
+
+/// `BEGIN`, read committed when asked.
+fn begin_sql(read_committed: bool) -> &'static str {
+    if read_committed {
+        "BEGIN ISOLATION LEVEL READ COMMITTED"
+    } else {
+        "BEGIN"
+    }
+}
+
+/// Answers requests inside a transaction until the driver ends it.
+async fn in_transaction(
+    client: &Client,
+    requests: &mut mpsc::UnboundedReceiver<Request>,
+    progress: Option<&(dyn Fn(&Applied) + Sync)>,
+    mut guard: RollbackOnDrop<'_>,
+) {
+    while let Some(request) = requests.recv().await {
+        match request {
+            Request::End {
+                commit,
+                before,
+                reply,
+            } => {
+                // One message, so that both happen or neither.
+                let ended = client
+                    .batch_execute(&end_sql(commit, before.as_deref()))
+                    .await;
+                // Ended by that message; after an error (in `before`, which
+                // skips the COMMIT) the guard rolls back what is left.
+                guard.armed = ended.is_err();
+                let _ = reply.send(ended);
+                return;
+            }
+            Request::ExecuteCommit(statement, values, reply) => {
+                let params = params(&values);
+                let refs = refs(&params);
+                let (executed, committed) = execute_then_commit(client, &statement, &refs).await;
+                let sent = committed.is_some();
+                guard.armed = !matches!(committed, Some(Ok(())));
+                let _ = reply.send((executed, committed));
+                // A COMMIT that was sent ended the transaction (or failed
+                // with the connection); without one the driver rolls back.
+                if sent {
+                    return;
+                }
+            }
+            other => answer(client, other, progress).await,
+        }
+    }
+}
+
+/// Sends `ROLLBACK` when dropped armed — a run dropped inside a
+/// transaction — as `tokio_postgres::Transaction` does: the request is
+/// queued on the connection by its first poll, and its answer not awaited.
+struct RollbackOnDrop<'c> {
+    client: &'c Client,
+    armed: bool,
+}
+
+impl<'c> RollbackOnDrop<'c> {
+    fn armed(client: &'c Client) -> Self {
+        RollbackOnDrop {
+            client,
+            armed: true,
+        }
+    }
+}
+
+impl Drop for RollbackOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut rollback = std::pin::pin!(self.client.batch_execute("ROLLBACK"));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = rollback.as_mut().poll(&mut cx);
         }
     }
 }
@@ -320,12 +349,8 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
             reply,
         } => {
             // A transaction is open already: the server says so.
-            let begin = if read_committed {
-                "BEGIN ISOLATION LEVEL READ COMMITTED"
-            } else {
-                "BEGIN"
-            };
-            let _ = reply.send(client.simple_query(&format!("{begin}; {then}")).await);
+            let sql = format!("{}; {then}", begin_sql(read_committed));
+            let _ = reply.send(client.simple_query(&sql).await);
         }
         Request::End {
             commit,
@@ -333,6 +358,9 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
             reply,
         } => {
             let sql = end_sql(commit, before.as_deref());
+            let _ = reply.send(client.batch_execute(&sql).await);
+        }
+        Request::Whole(sql, reply) => {
             let _ = reply.send(client.batch_execute(&sql).await);
         }
         Request::Prepare(sql, reply) => {

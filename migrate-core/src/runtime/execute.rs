@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::script::{Op, Script, Write};
-use crate::driver::Driver;
+use crate::driver::{AtOnce, Driver};
 use crate::error::{Error, Panicked, Result};
 use crate::history::{HistorySql, RecentRows, RowState};
 use crate::registry::{SqlMode, Step};
@@ -29,6 +29,20 @@ pub(crate) fn execute<D: Driver>(
     let mut failure = None;
     let mut at = 0;
     while let Some(op) = script.ops.get(at) {
+        // A transactional SQL step goes whole, where the driver can.
+        if let Some(whole) = whole_step(script, at) {
+            match send_whole(driver, sql, script, &whole, expected, &mut started) {
+                Some(Ok(())) => {
+                    at = whole.commit + 1;
+                    continue;
+                }
+                Some(Err((op, error))) => {
+                    failure = Some((op, error));
+                    break;
+                }
+                None => {}
+            }
+        }
         // A no-transaction SQL step's in-progress record goes with the step
         // (one round trip where the driver can): the step runs only once it
         // is recorded.
@@ -195,6 +209,91 @@ fn run_step<D: Driver>(
     let result =
         outcome.unwrap_or_else(|payload| Err(Error::Other(Box::new(Panicked::from(payload)))));
     Ok(step_outcome(driver, mode, intact, result))
+}
+
+/// The operations of one transactional SQL step a driver may send whole
+/// ([`Driver::step_at_once`]): `Begin`, `Verify` (where the lock is held
+/// per transaction), `Run`, the schema version (which such a driver does
+/// not keep), the history write, `Commit` — by index.
+struct Whole {
+    begin: usize,
+    verify: Option<usize>,
+    run: usize,
+    unit: usize,
+    write: usize,
+    commit: usize,
+}
+
+/// The transactional SQL step whose operations begin at `at`, if any.
+fn whole_step(script: &Script, at: usize) -> Option<Whole> {
+    let mut next = at;
+    let mut take = |want: &dyn Fn(&Op) -> bool| {
+        let found = script.ops.get(next).is_some_and(want).then_some(next);
+        if found.is_some() {
+            next += 1;
+        }
+        found
+    };
+    let begin = take(&|op| *op == Op::Begin)?;
+    let verify = take(&|op| *op == Op::Verify);
+    let run = take(&|op| matches!(op, Op::Run(_)))?;
+    take(&|op| matches!(op, Op::SchemaVersion(_)));
+    let write = take(&|op| matches!(op, Op::Write(Write::Applied(_) | Write::Delete(_))))?;
+    let commit = take(&|op| *op == Op::Commit)?;
+    let Op::Run(unit) = script.ops[run] else {
+        return None;
+    };
+    let step = &script.units[unit];
+    (matches!(step.step, Some(Step::Sql { .. })) && step.mode == SqlMode::Transaction).then_some(
+        Whole {
+            begin,
+            verify,
+            run,
+            unit,
+            write,
+            commit,
+        },
+    )
+}
+
+/// Sends `whole` in one go ([`Driver::step_at_once`]): `None` where the
+/// driver or its dialect cannot; otherwise success, or the operation that
+/// failed and its error.
+fn send_whole<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    script: &Script,
+    whole: &Whole,
+    expected: Option<&RecentRows>,
+    started: &mut [Instant],
+) -> Option<std::result::Result<(), (usize, Error)>> {
+    let Some(Step::Sql { sql: text, .. }) = script.units[whole.unit].step else {
+        return None;
+    };
+    let guard = match (whole.verify, expected) {
+        (Some(_), Some(expected)) => Some(sql.recent_rows_guard(expected)?),
+        _ => None,
+    };
+    let Op::Write(write) = script.ops[whole.write] else {
+        return None;
+    };
+    let timed = matches!(write, Write::Applied(_));
+    let record = sql.inline(row_statement(sql, script, write, started), timed)?;
+    if let Err(e) = refuse_transaction_control(text, driver.sql_rules(), "the migration") {
+        return Some(Err((whole.run, e)));
+    }
+    started[whole.unit] = Instant::now();
+    Some(
+        match driver.step_at_once(guard.as_deref(), text, &record)? {
+            AtOnce::Done => Ok(()),
+            AtOnce::NotBegun(e) => Err((whole.begin, e)),
+            AtOnce::HistoryChanged => Err((whole.verify.unwrap_or(whole.begin), sql.changed())),
+            AtOnce::Step(e) => Err((whole.run, e)),
+            AtOnce::Ended => Err((whole.run, Error::TransactionEnded)),
+            AtOnce::Record(e) => Err((whole.write, sql.write_failed(e))),
+            AtOnce::Commit(e) => Err((whole.commit, e)),
+        },
+    )
 }
 
 /// When operation `at` records unit `i` in progress and the next runs its

@@ -329,7 +329,7 @@ impl Resolved {
         }
     }
 
-    fn sql(&self, dialect: &dyn crate::dialect::SqlDialect) -> HistorySql {
+    fn sql(&self, dialect: &'static dyn crate::dialect::SqlDialect) -> HistorySql {
         HistorySql::new(dialect, &self.name(), &self.table)
     }
 }
