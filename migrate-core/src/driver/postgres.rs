@@ -1,6 +1,6 @@
 //! The PostgreSQL driver, written once for both clients: `postgres::Client`
 //! (sync) and `tokio_postgres::Client` (async, whose requests the
-//! [`Session`] carries to the caller's task; see `tokio_postgres.rs`).
+//! `Session` carries to the caller's task; see `tokio_postgres.rs`).
 //!
 //! - Boot's check runs over the simple-query protocol: one round trip.
 //! - The migration lock is an advisory lock keyed on the schema-qualified
@@ -12,8 +12,13 @@
 //!   process dies. The async client takes it inside each transaction
 //!   ([`LockScope::Transaction`]), so a run dropped halfway (a timeout
 //!   around the future) cannot leave it held by a pooled connection.
-//! - Statements the runtime repeats (the history insert) are prepared once
-//!   per run.
+//! - A transactional SQL migration goes whole, in one simple-query message
+//!   and one round trip: `BEGIN`, the lock and the history check (async
+//!   client), the step, the check that it left its transaction open, its
+//!   history row with the values inline, `COMMIT` ([`Driver::step_at_once`]).
+//!   What stopped a failed one is told by the savepoints it set.
+//! - Elsewhere, statements the runtime repeats (the history insert) are
+//!   prepared once per run.
 //! - A failing statement's error carries the server's message and where in
 //!   the migration it failed (line and column).
 //! - `begin` sets a savepoint in the same round trip; it is released and set

@@ -4,17 +4,19 @@
 //! The runtime and the PostgreSQL driver (`postgres.rs`) run unchanged on
 //! one of tokio's blocking threads; each request they make to the database
 //! travels over a channel to the caller's task, which awaits it on the
-//! client ([`serve`]) and sends the answer back. The caller's runtime thread
+//! client (`serve`) and sends the answer back. The caller's runtime thread
 //! never blocks: it only awaits the client and the channel (a busy lock is
 //! waited for on the blocking thread). Rust migrations (`fn up(tx: &mut dyn Tx)`) run on
 //! the blocking thread like everything else, their `Tx` calls carried the
 //! same way.
 //!
 //! Dropping the future halfway (a timeout around it, an aborted task)
-//! drops the `tokio_postgres::Transaction` the task holds, which queues a
-//! `ROLLBACK` on the connection: nothing half-applied, and the migration
-//! lock, taken inside each transaction ([`LockScope::Transaction`]), goes
-//! with it. The blocking thread finds the channel closed and stops.
+//! drops the guard that `serve` holds while a transaction of the run is
+//! open, which queues a `ROLLBACK` on the connection: nothing half-applied,
+//! and the migration lock, taken inside each transaction
+//! ([`LockScope::Transaction`]), goes with it. A transaction sent whole
+//! (`BEGIN` to `COMMIT` in one message) is the server's to finish or roll
+//! back. The blocking thread finds the channel closed and stops.
 
 use std::future::Future;
 

@@ -129,10 +129,13 @@ impl Runner<'_> {
     ///
     /// The migration lock is taken inside each migration's transaction, so
     /// dropping this future halfway (a `tokio::time::timeout` around it, an
-    /// aborted task) rolls back the migration under way and releases the
-    /// lock with it; a later call — on this client or another — finishes
-    /// the job. A `-- migrate:no-transaction` migration dropped halfway is
-    /// left unfinished, as after a crash (see [`Runner::repair`]), and the
+    /// aborted task) leaves no lock behind and nothing half-applied: a SQL
+    /// migration already sent went to the server whole, with its history
+    /// row and `COMMIT`, so the server finishes it or rolls it back;
+    /// anything else under way is rolled back as the future is dropped. A
+    /// later call — on this client or another — finishes the job. A
+    /// `-- migrate:no-transaction` migration dropped halfway is left
+    /// unfinished, as after a crash (see [`Runner::repair`]), and the
     /// lock with that connection until the next run on it.
     ///
     /// # Errors
