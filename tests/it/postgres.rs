@@ -784,3 +784,55 @@ fn the_history_row_of_a_migration_sent_whole_holds_its_time_and_its_name() {
     let ms: i64 = row.get(1);
     assert!((250..5000).contains(&ms), "execution_ms {ms}");
 }
+
+/// Adversarial review: errors of PostgreSQL's parser other than syntax
+/// errors (an invalid byte, a feature not implemented) stop the message
+/// before anything runs; they were taken for a step that ended its own
+/// transaction and left it dirty. And an unterminated comment quoted the
+/// runtime's own statements after the migration.
+#[test]
+fn a_migration_the_parser_refuses_never_ran_and_is_not_dirty() {
+    for (file, sql, says) in [
+        (
+            "0002_bytes.sql",
+            "CREATE TABLE fine (x TEXT);\nINSERT INTO fine VALUES (E'\\xff');",
+            "invalid byte sequence",
+        ),
+        (
+            "0002_assertion.sql",
+            "CREATE TABLE fine (x INT);\nCREATE ASSERTION a CHECK (true);",
+            "not yet implemented",
+        ),
+        (
+            "0002_comment.sql",
+            "CREATE TABLE fine (x INT); /* unterminated",
+            "unterminated /* comment",
+        ),
+    ] {
+        let Some(mut db) = Postgres::fresh() else {
+            return;
+        };
+        let set = unchecked(&[("0001_ok.sql", "CREATE TABLE ok_t (x INT);"), (file, sql)]);
+        let err = set.run_pending(db.conn()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(
+                err,
+                Error::Failed {
+                    version: 2,
+                    cleanup: migrate::Cleanup::RolledBack,
+                    ..
+                }
+            ),
+            "{file}: {message}"
+        );
+        assert!(message.contains(says), "{file}: {message}");
+        assert!(!message.contains("SET CONSTRAINTS"), "{file}: {message}");
+        assert!(
+            !message.contains("migrate_schema_history"),
+            "{file}: {message}"
+        );
+        assert_eq!(db.versions(HISTORY), [1], "{file}");
+        assert!(!db.table_exists("fine"), "{file}");
+    }
+}

@@ -316,6 +316,26 @@ fn pg_error_in(e: Fail, sql: &str, first_line: usize, position: Option<usize>) -
     Error::Driver(Box::new(PostgresError { message, source: e }))
 }
 
+/// `error` with the server's quote of a whole message cut where the
+/// migration's SQL ends (an unterminated comment quotes all that follows).
+fn cut_at_tail(error: Error) -> Error {
+    match error {
+        Error::Driver(e) => match e.downcast::<PostgresError>() {
+            Ok(mut e) => {
+                let tail = e.message.find(STEP_TAIL);
+                let end = e.message.rfind("\nCOMMIT");
+                if let (Some(at), Some(end)) = (tail, end.filter(|end| Some(*end) > tail)) {
+                    let rest = &e.message[end + "\nCOMMIT".len()..];
+                    e.message = format!("{}…{rest}", e.message[..at].trim_end());
+                }
+                Error::Driver(e)
+            }
+            Err(other) => Error::Driver(other),
+        },
+        other => other,
+    }
+}
+
 /// A [`Value`] bound to a parameter of whatever type the server inferred.
 #[derive(Debug)]
 pub(crate) struct Param<'a>(&'a Value);
@@ -549,12 +569,13 @@ impl PostgresDriver<'_> {
         }
         let in_head = position.is_some_and(|p| p <= head_chars);
         let step_error = |error| {
-            pg_error_in(
+            let error = pg_error_in(
                 Fail::Server(error),
                 sql,
                 1,
                 position.map(|p| p.saturating_sub(head_chars)),
-            )
+            );
+            cut_at_tail(error)
         };
         let probe = |driver: &mut Self, savepoint: &str| match driver
             .session
@@ -568,7 +589,9 @@ impl PostgresDriver<'_> {
             // Stopped at the history write.
             Ok(()) => AtOnce::Record(pg_error(Fail::Server(error), record)),
             // No transaction. The message never ran: PostgreSQL parses it
-            // whole first, so a syntax error stops it before anything runs.
+            // whole first, so an error of its parser (a syntax error, an
+            // invalid byte, a feature not implemented) stops it before
+            // anything runs.
             // Otherwise the step ended the transaction — the savepoint
             // check right after it failed, or a statement after its own
             // COMMIT did. A refused COMMIT would look the same, but deferred
@@ -577,7 +600,7 @@ impl PostgresDriver<'_> {
             // is called dirty too, for an operator to look at, rather than
             // risk calling a half-committed step rolled back.
             Err(Some(c)) if c == SqlState::NO_ACTIVE_SQL_TRANSACTION => {
-                if code == SqlState::SYNTAX_ERROR {
+                if code == SqlState::SYNTAX_ERROR || !self.parses(sql) {
                     AtOnce::Step(step_error(error))
                 } else {
                     AtOnce::Ended
@@ -598,6 +621,16 @@ impl PostgresDriver<'_> {
             // error stopped the message before its COMMIT.
             Err(_) => AtOnce::Step(step_error(error)),
         })
+    }
+
+    /// Whether PostgreSQL's parser accepts `sql`, asked without running
+    /// any of it: the server parses a message whole before running its
+    /// first statement, which here fails at once (division by zero).
+    fn parses(&mut self, sql: &str) -> bool {
+        match self.session.batch(&format!("SELECT 1/0;\n{sql}\n;")) {
+            Err(Fail::Server(e)) => e.code() == Some(&SqlState::DIVISION_BY_ZERO),
+            _ => true,
+        }
     }
 
     /// Releases session-level holds of `key` this session kept from a run
@@ -800,6 +833,11 @@ impl SqlDialect for PostgresSql {
     }
 }
 
+/// What follows a step sent whole: deferred constraints checked while
+/// its savepoint stands. Its start is where an error's quote of the
+/// message stops being the migration's.
+const STEP_TAIL: &str = ";SET CONSTRAINTS ALL IMMEDIATE;";
+
 /// What a failed guard's error says: the history changed since the run read it.
 const HISTORY_CHANGED: &str = "migrate: the history changed:";
 /// What a transaction sent whole says when another session holds the lock.
@@ -909,7 +947,7 @@ impl Driver for PostgresDriver<'_> {
         // while the step's savepoint stands, the check that the step left
         // its transaction open, the history write, and the commit.
         let message = format!(
-            "{head}{sql}\n;SET CONSTRAINTS ALL IMMEDIATE; RELEASE SAVEPOINT migrate_step; \
+            "{head}{sql}\n{STEP_TAIL} RELEASE SAVEPOINT migrate_step; \
              SAVEPOINT migrate_record;\n{record};\nCOMMIT"
         );
         let start = Instant::now();
