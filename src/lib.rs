@@ -273,9 +273,10 @@ pub use migrate_core::{
     Runner, SqlDialect, SqlMode, State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
-/// How a transaction sent whole ended, as [`Driver::step_at_once`] reports
-/// it: for implementing [`Driver`] on a connection type of your own.
-pub use migrate_core::AtOnce;
+/// A transaction sent whole, as [`Driver::transaction_at_once`] receives
+/// its steps and reports how it ended: for implementing [`Driver`] on a
+/// connection type of your own.
+pub use migrate_core::{AtOnce, WholeStep};
 
 /// The validated name of a history table, as [`Driver::lock`] receives it:
 /// for implementing [`Driver`] on a connection type of your own.

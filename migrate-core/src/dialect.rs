@@ -77,7 +77,7 @@ pub trait SqlDialect: Sync {
 
     /// `value` as an SQL literal, for a statement sent with others in one
     /// message, where no parameter can be bound; `None` where the database
-    /// does not send migrations whole ([`Driver::step_at_once`](crate::Driver::step_at_once)).
+    /// does not send migrations whole ([`Driver::transaction_at_once`](crate::Driver::transaction_at_once)).
     fn literal(&self, _value: &Value) -> Option<String> {
         None
     }

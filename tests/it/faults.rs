@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use migrate::{
     AtOnce, Cleanup, Database, Dialect, Driver, Error, Migrations, Repair, Result, TableName, Tx,
-    Value,
+    Value, WholeStep,
 };
 
 use crate::scenarios::Backend;
@@ -43,8 +43,9 @@ enum Kind {
     Panic,
     /// The process dies instead of the operation.
     Abort,
-    /// Every SQL step sent whole gets this SQL appended where the run-time
-    /// check cannot see it: transaction control the check missed.
+    /// The last SQL step of each transaction sent whole gets this SQL
+    /// appended where the run-time check cannot see it: transaction
+    /// control the check missed.
     Sneak(&'static str),
 }
 
@@ -190,20 +191,29 @@ impl<D: Driver> Driver for FaultyDriver<'_, D> {
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         self.op(|d| d.query_text(sql))
     }
-    fn step_at_once(&mut self, guard: Option<&str>, sql: &str, record: &str) -> Option<AtOnce> {
+    fn transaction_at_once(
+        &mut self,
+        guard: Option<&str>,
+        steps: &[WholeStep<'_>],
+    ) -> Option<AtOnce> {
         if let Some(Fault {
             kind: Kind::Sneak(tail),
             ..
         }) = self.fault
         {
-            let sql = format!("{sql}\n;{tail}");
-            return self.inner.step_at_once(guard, &sql, record);
+            // Into the last step, so that a group must tell which it was.
+            let last = format!("{}\n;{tail}", steps.last()?.sql);
+            let mut sneaky = steps.to_vec();
+            if let Some(step) = sneaky.last_mut() {
+                step.sql = &last;
+            }
+            return self.inner.transaction_at_once(guard, &sneaky);
         }
         // One operation: the whole transaction. An error before it is
         // nothing sent; after it, a reply lost once it had committed.
         let mut outcome = None;
         let faulted = self.op(|d| {
-            outcome = d.step_at_once(guard, sql, record);
+            outcome = d.transaction_at_once(guard, steps);
             Ok(())
         });
         match (faulted, outcome) {
@@ -644,6 +654,48 @@ fn postgres_a_step_ending_its_transaction_unseen_is_left_dirty() {
         assert_eq!(status[0].state, migrate::State::Dirty, "{tail}");
         // Its table committed with the step's own COMMIT: that is why.
         assert!(db.table_exists(TABLES[0]), "{tail}");
+
+        // In a group sent whole, the step that did it is the one named, and
+        // what its COMMIT took with it stays recorded.
+        let group = crate::sets::unchecked(&[
+            ("0001_ga.sql", "CREATE TABLE ga (x INT);"),
+            ("0002_gb.sql", "CREATE TABLE gb (x INT);"),
+            ("0003_gc.sql", "CREATE TABLE gc (x INT);"),
+        ]);
+        let Some(mut db) = <crate::postgres::Postgres as Backend>::fresh() else {
+            return;
+        };
+        let err = group
+            .runner()
+            .grouped(true)
+            .run_pending(&mut Faulty::new(db.conn(), Some(fault)))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Failed {
+                    version: 3,
+                    cleanup: Cleanup::LeftDirty,
+                    ..
+                }
+            ),
+            "group, {tail}: {err}"
+        );
+        let states: Vec<migrate::State> = group
+            .status(&mut db.other())
+            .unwrap()
+            .iter()
+            .map(|s| s.state)
+            .collect();
+        assert_eq!(
+            states,
+            [
+                migrate::State::Applied,
+                migrate::State::Applied,
+                migrate::State::Dirty
+            ],
+            "group, {tail}"
+        );
     }
 }
 

@@ -562,15 +562,53 @@ fn a_read_only_connection_reports_dirty_and_future_versions() {
     assert!(matches!(err, Error::Dirty { version: 5, .. }), "{err}");
 }
 
+fn deallocate(tx: &mut dyn migrate::Tx) -> migrate::Result<()> {
+    tx.batch("DEALLOCATE ALL")
+}
+
 /// Adversarial review: `DEALLOCATE ALL` in a migration dropped the driver's
 /// prepared history statements and was reported as the history table's
-/// fault. A SQL migration sent whole uses none; a grouped run still does.
+/// fault. SQL migrations sent whole use none, alone or grouped; a group
+/// holding a Rust migration goes statement by statement, and still does.
 #[test]
 fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
+    use migrate::__private::{Checksums, Migration, Migrations};
     let Some(mut db) = Postgres::fresh() else {
         return;
     };
-    let err = PG_DEALLOCATE
+    let report = PG_DEALLOCATE
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap();
+    assert_eq!(report.applied.len(), 2);
+
+    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let sums = Checksums {
+        exact: SUM,
+        loose: SUM,
+        chained: SUM,
+    };
+    let sql = |text| Migration::__sql(text, migrate::SqlMode::Transaction);
+    let list = vec![
+        Migration::__new(1, "t", "0001_t.sql", sql("CREATE TABLE t (x INT);"), sums),
+        Migration::__new(
+            2,
+            "drop",
+            "0002_drop.rs",
+            Migration::__rust(deallocate),
+            sums,
+        ),
+    ];
+    let set: &'static Migrations = Box::leak(Box::new(Migrations::__new(
+        Box::leak(list.into_boxed_slice()),
+        migrate::DEFAULT_TABLE,
+        None,
+    )));
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let err = set
         .runner()
         .grouped(true)
         .run_pending(db.conn())
@@ -582,9 +620,6 @@ fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
         "{message}"
     );
     assert_eq!(db.versions(HISTORY), Vec::<u64>::new());
-    let report = PG_DEALLOCATE.run_pending(db.conn()).unwrap();
-    assert_eq!(report.applied.len(), 2);
-    assert_eq!(db.versions(HISTORY), [1, 2]);
 }
 
 /// Adversarial review: with `standard_conforming_strings = off` a backslash
@@ -835,4 +870,143 @@ fn a_migration_the_parser_refuses_never_ran_and_is_not_dirty() {
         assert_eq!(db.versions(HISTORY), [1], "{file}");
         assert!(!db.table_exists("fine"), "{file}");
     }
+}
+
+/// A grouped run goes to the server whole too: one message for all its
+/// migrations. A failure still names the migration that failed, with its
+/// line, and rolls back the whole group; each migration's row holds its
+/// own time.
+#[test]
+fn a_group_sent_whole_names_the_migration_that_failed_and_times_each() {
+    use migrate::Cleanup::GroupRolledBack;
+    let failing = |n: &'static str, sql: &'static str| {
+        unchecked(&[
+            (
+                "0001_first.sql",
+                "CREATE TABLE first_t (x INT PRIMARY KEY);\n\
+                 CREATE TABLE parent (id INT PRIMARY KEY);\n\
+                 CREATE TABLE child (p INT REFERENCES parent DEFERRABLE INITIALLY DEFERRED);",
+            ),
+            (n, sql),
+            ("0003_third.sql", "CREATE TABLE third_t (x INT);"),
+        ])
+    };
+    for (file, sql, version, says) in [
+        // An error with a position: line and column in the file.
+        (
+            "0002_missing.sql",
+            "CREATE TABLE second_t (x INT);\nSELECT nosuch FROM second_t;",
+            2,
+            "(line 2, column 8)",
+        ),
+        // Without one: found by the mark each migration sets.
+        (
+            "0002_duplicate.sql",
+            "INSERT INTO first_t VALUES (1);\nINSERT INTO first_t VALUES (1);",
+            2,
+            "duplicate key",
+        ),
+        // Refused by the parser: nothing ran.
+        (
+            "0002_bytes.sql",
+            "CREATE TABLE second_t (x TEXT);\nINSERT INTO second_t VALUES (E'\\xff');",
+            2,
+            "invalid byte sequence",
+        ),
+        // A deferred constraint: checked at the end, the last one named.
+        (
+            "0002_orphan.sql",
+            "INSERT INTO child VALUES (7);",
+            3,
+            "foreign key",
+        ),
+    ] {
+        let Some(mut db) = Postgres::fresh() else {
+            return;
+        };
+        let err = failing(file, sql)
+            .runner()
+            .grouped(true)
+            .run_pending(db.conn())
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, Error::Failed { version: v, cleanup: GroupRolledBack, .. } if v == version),
+            "{file}: {message}"
+        );
+        assert!(message.contains(says), "{file}: {message}");
+        assert!(!db.table_exists("first_t"), "{file}");
+        assert!(db.versions(HISTORY).is_empty(), "{file}");
+    }
+
+    // A history write refused inside the group (a trigger the first
+    // migration installs) is the history's error, and rolls back the group.
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let trap = unchecked(&[
+        (
+            "0001_trap.sql",
+            "CREATE FUNCTION trap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.version = 2 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;\n\
+             CREATE TRIGGER trap BEFORE INSERT ON migrate_schema_history \
+             FOR EACH ROW EXECUTE FUNCTION trap();",
+        ),
+        ("0002_victim.sql", "CREATE TABLE victim (x INT);"),
+        ("0003_after.sql", "CREATE TABLE after_victim (x INT);"),
+    ]);
+    let err = trap
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap_err();
+    assert!(matches!(err, Error::History { .. }), "{err}");
+    assert!(err.to_string().contains("refused"), "{err}");
+    assert!(!db.table_exists("victim"));
+    assert!(db.versions(HISTORY).is_empty());
+
+    // A clean group: every row, each with its own time.
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let timed = unchecked(&[
+        ("0001_quick.sql", "CREATE TABLE quick (x INT);"),
+        (
+            "0002_slow.sql",
+            "CREATE TABLE slow (x INT);\nSELECT pg_sleep(0.3);",
+        ),
+        ("0003_quick_again.sql", "CREATE TABLE quick_again (x INT);"),
+    ]);
+    let report = timed.runner().grouped(true).run_pending(db.conn()).unwrap();
+    assert_eq!(report.applied.len(), 3);
+    assert!(
+        report.applied[1].duration >= Duration::from_millis(290),
+        "{report:?}"
+    );
+    assert!(
+        report.applied[0].duration < Duration::from_millis(250),
+        "{report:?}"
+    );
+    let rows: Vec<i64> = db
+        .conn()
+        .query(
+            "SELECT execution_ms FROM migrate_schema_history ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(rows[0] < 250 && rows[2] < 250, "{rows:?}");
+    assert!((290..5000).contains(&rows[1]), "{rows:?}");
+    // Nothing of the marks stays with the session.
+    let left = db
+        .conn()
+        .simple_query("SELECT coalesce(current_setting('migrate.step', true), '')")
+        .unwrap();
+    let left = left.iter().find_map(|m| match m {
+        migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(left.as_deref(), Some(""));
 }

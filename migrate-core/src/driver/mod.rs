@@ -36,23 +36,35 @@ pub enum LockScope {
     Transaction,
 }
 
-/// How a transaction sent whole ([`Driver::step_at_once`]) ended.
+/// One step of a transaction sent whole ([`Driver::transaction_at_once`]).
+#[derive(Debug, Clone, Copy)]
+pub struct WholeStep<'a> {
+    /// The step's SQL, as its file holds it.
+    pub sql: &'a str,
+    /// The history write that records it, values inline.
+    pub record: &'a str,
+}
+
+/// How a transaction sent whole ([`Driver::transaction_at_once`]) ended.
+/// A `usize` is the index of the step it names.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AtOnce {
-    /// Committed, with its history row.
-    Done,
+    /// Committed, with every history row; the time the database recorded
+    /// for each step, where it said (empty otherwise).
+    Done(Vec<Duration>),
     /// Nothing ran: the transaction or the lock could not be had (the
     /// error is [`Error::LockTimeout`] when the lock stayed busy).
     NotBegun(Error),
     /// The guard found the history changed since the run read it: nothing ran.
     HistoryChanged,
-    /// The step's SQL failed, and its transaction was rolled back.
-    Step(Error),
-    /// The step ended the transaction it ran in (part of it may be committed).
-    Ended,
-    /// The history write failed, and the transaction was rolled back.
-    Record(Error),
+    /// A step's SQL failed, and the transaction was rolled back.
+    Step(usize, Error),
+    /// A step ended the transaction it ran in (part of it, and the steps
+    /// before it, may be committed).
+    Ended(usize),
+    /// A step's history write failed, and the transaction was rolled back.
+    Record(usize, Error),
     /// The commit failed: refused (see [`Driver::commit_refused`]), or
     /// unanswered, when it may have happened.
     Commit(Error),
@@ -138,15 +150,20 @@ pub trait Driver: Tx {
         Ok(self.commit())
     }
 
-    /// Runs one transactional SQL step whole, in one round trip where the
-    /// driver can: opens a transaction (taking the lock in it and running
-    /// `guard`, where the lock is held per transaction), runs `sql` and
-    /// checks the transaction is still the one it opened, runs `record`
-    /// (the history write, values inline), and commits. Called only where
-    /// [`SqlDialect`] writes inline statements; a driver that keeps a
-    /// schema-version counter does not offer it. `None`: the driver cannot,
-    /// and the runtime goes statement by statement.
-    fn step_at_once(&mut self, _guard: Option<&str>, _sql: &str, _record: &str) -> Option<AtOnce> {
+    /// Runs transactional SQL steps whole, in one transaction and one
+    /// round trip where the driver can: opens a transaction (taking the
+    /// lock in it and running `guard`, where the lock is held per
+    /// transaction); for each step, runs its SQL, checks the transaction
+    /// is still the one it opened, and runs its `record` (the history
+    /// write, values inline); checks deferred constraints, and commits.
+    /// Called only where [`SqlDialect`] writes inline statements; a driver
+    /// that keeps a schema-version counter does not offer it. `None`: the
+    /// driver cannot, and the runtime goes statement by statement.
+    fn transaction_at_once(
+        &mut self,
+        _guard: Option<&str>,
+        _steps: &[WholeStep<'_>],
+    ) -> Option<AtOnce> {
         None
     }
 

@@ -15,7 +15,8 @@
 //! - A transactional SQL migration goes whole, in one simple-query message
 //!   and one round trip: `BEGIN`, the lock and the history check (async
 //!   client), the step, the check that it left its transaction open, its
-//!   history row with the values inline, `COMMIT` ([`Driver::step_at_once`]).
+//!   history row with the values inline, `COMMIT` ([`Driver::transaction_at_once`]);
+//!   a grouped run sends all its migrations in one such message.
 //!   What stopped a failed one is told by the savepoints it set.
 //! - Elsewhere, statements the runtime repeats (the history insert) are
 //!   prepared once per run.
@@ -38,7 +39,7 @@ use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
 #[cfg(feature = "postgres")]
 use super::Database;
-use super::{AtOnce, Driver, LockScope};
+use super::{AtOnce, Driver, LockScope, WholeStep};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::source::sql::{statements, LexicalRules};
@@ -105,8 +106,8 @@ pub(crate) trait Session {
     /// Sends a transaction whole — `BEGIN` to `COMMIT` — over the
     /// simple-query protocol. The async client rolls back what an error
     /// left open if the run is dropped before the driver does.
-    fn send_whole(&mut self, sql: &str) -> std::result::Result<(), Fail> {
-        self.batch(sql)
+    fn send_whole(&mut self, sql: &str) -> std::result::Result<Vec<SimpleQueryMessage>, Fail> {
+        self.simple_query(sql)
     }
     /// Waits before polling the lock again (on the calling thread: the
     /// async client's runtime runs on a blocking thread of its own).
@@ -543,8 +544,13 @@ impl PostgresDriver<'_> {
     /// was skipped, the `COMMIT` too. The savepoints it set tell where it
     /// stopped: they outlive an error in their transaction, and a rollback
     /// to one fails when it was never set, or when the transaction ended.
-    /// `head` is the message before the step's SQL; `None`: the lock was busy.
-    fn judge_whole(&mut self, error: Fail, head: &str, sql: &str, record: &str) -> Option<AtOnce> {
+    /// `None`: the lock was busy.
+    fn judge_whole(
+        &mut self,
+        error: Fail,
+        message: &WholeMessage,
+        steps: &[WholeStep<'_>],
+    ) -> Option<AtOnce> {
         let error = match error {
             Fail::Server(e) if e.as_db_error().is_some() => e,
             // The answer was lost: it may have committed.
@@ -552,30 +558,27 @@ impl PostgresDriver<'_> {
         };
         let db = error.as_db_error()?;
         let code = db.code().clone();
-        let message = db.message().to_owned();
+        // The lock and the guard fail with a text of ours that is not a number.
+        if code == SqlState::INVALID_TEXT_REPRESENTATION {
+            if db.message().contains(LOCK_BUSY) {
+                return None;
+            }
+            if db.message().contains(HISTORY_CHANGED) {
+                return Some(AtOnce::HistoryChanged);
+            }
+        }
         let position = match db.position() {
             Some(ErrorPosition::Original(p)) => Some(*p as usize),
             _ => None,
         };
-        let head_chars = head.chars().count();
-        // The lock and the guard fail with a text of ours that is not a number.
-        if code == SqlState::INVALID_TEXT_REPRESENTATION {
-            if message.contains(LOCK_BUSY) {
-                return None;
-            }
-            if message.contains(HISTORY_CHANGED) {
-                return Some(AtOnce::HistoryChanged);
-            }
-        }
-        let in_head = position.is_some_and(|p| p <= head_chars);
-        let step_error = |error| {
-            let error = pg_error_in(
-                Fail::Server(error),
-                sql,
-                1,
-                position.map(|p| p.saturating_sub(head_chars)),
-            );
-            cut_at_tail(error)
+        let in_head = position.is_some_and(|p| p <= message.head_chars);
+        // The step whose SQL holds the error's position, with the position
+        // within it.
+        let located = position.and_then(|p| message.step_at(p));
+        let last = steps.len() - 1;
+        let step_error = |error, index: usize| {
+            let at = located.filter(|(i, _)| *i == index).map(|(_, p)| p);
+            cut_at_tail(pg_error_in(Fail::Server(error), steps[index].sql, 1, at))
         };
         let probe = |driver: &mut Self, savepoint: &str| match driver
             .session
@@ -585,42 +588,85 @@ impl PostgresDriver<'_> {
             Err(Fail::Server(e)) => Err(e.code().cloned()),
             Err(Fail::Cancelled) => Err(None),
         };
-        Some(match probe(self, "migrate_record") {
-            // Stopped at the history write.
-            Ok(()) => AtOnce::Record(pg_error(Fail::Server(error), record)),
+        let gone = |c: &Option<SqlState>| c.as_ref() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION);
+        let unset = |c: &Option<SqlState>| c.as_ref() == Some(&SqlState::S_E_INVALID_SPECIFICATION);
+        Some(match probe(self, "migrate_commit") {
+            // Deferred constraints, checked at the end: the last step's.
+            Ok(()) => AtOnce::Step(last, step_error(error, last)),
             // No transaction. The message never ran: PostgreSQL parses it
             // whole first, so an error of its parser (a syntax error, an
             // invalid byte, a feature not implemented) stops it before
-            // anything runs.
-            // Otherwise the step ended the transaction — the savepoint
-            // check right after it failed, or a statement after its own
-            // COMMIT did. A refused COMMIT would look the same, but deferred
-            // constraints were checked inside the step's savepoint: what is
-            // left (a serialization failure under a serializable default)
-            // is called dirty too, for an operator to look at, rather than
+            // anything runs. Otherwise a step ended the transaction — the
+            // savepoint check right after it failed, or a statement after
+            // its own COMMIT did. A refused COMMIT would look the same, but
+            // deferred constraints were checked before it: what is left (a
+            // serialization failure under a serializable default) is
+            // called dirty too, for an operator to look at, rather than
             // risk calling a half-committed step rolled back.
-            Err(Some(c)) if c == SqlState::NO_ACTIVE_SQL_TRANSACTION => {
-                if code == SqlState::SYNTAX_ERROR || !self.parses(sql) {
-                    AtOnce::Step(step_error(error))
+            Err(c) if gone(&c) => {
+                let refused = if code == SqlState::SYNTAX_ERROR {
+                    located.map(|(i, _)| i).or(Some(0))
                 } else {
-                    AtOnce::Ended
+                    (0..steps.len()).find(|&i| !self.parses(steps[i].sql))
+                };
+                match refused {
+                    Some(index) => AtOnce::Step(index, step_error(error, index)),
+                    None => AtOnce::Ended(self.marked_step(message, steps.len())),
                 }
             }
-            Err(Some(c)) if c == SqlState::S_E_INVALID_SPECIFICATION => {
-                match probe(self, "migrate_step") {
-                    // In our head: nothing of the step ran.
-                    Ok(()) if in_head => AtOnce::NotBegun(pg_error(Fail::Server(error), head)),
-                    Ok(()) => AtOnce::Step(step_error(error)),
-                    // Our savepoint is gone in an open transaction: the
-                    // step ended ours and began another.
-                    Err(Some(c)) if c == SqlState::S_E_INVALID_SPECIFICATION => AtOnce::Ended,
-                    Err(_) => AtOnce::Step(step_error(error)),
+            Err(c) if unset(&c) => match probe(self, "migrate_record") {
+                // Stopped at a history write.
+                Ok(()) => {
+                    let index = self.marked_step(message, steps.len());
+                    AtOnce::Record(index, pg_error(Fail::Server(error), steps[index].record))
                 }
-            }
+                Err(c) if unset(&c) => match probe(self, "migrate_step") {
+                    // In our head: nothing of a step ran.
+                    Ok(()) if in_head => {
+                        AtOnce::NotBegun(pg_error(Fail::Server(error), &message.text))
+                    }
+                    Ok(()) => {
+                        let index = match located {
+                            Some((index, _)) => index,
+                            None => self.marked_step(message, steps.len()),
+                        };
+                        AtOnce::Step(index, step_error(error, index))
+                    }
+                    // Our savepoint is gone in an open transaction: a step
+                    // ended ours and began another.
+                    Err(c) if unset(&c) => {
+                        let _ = self.rollback();
+                        AtOnce::Ended(self.marked_step(message, steps.len()))
+                    }
+                    Err(_) => AtOnce::Step(last, step_error(error, last)),
+                },
+                Err(_) => AtOnce::Step(last, step_error(error, last)),
+            },
             // The probe itself failed (a lost connection): the server's
             // error stopped the message before its COMMIT.
-            Err(_) => AtOnce::Step(step_error(error)),
+            Err(_) => AtOnce::Step(last, step_error(error, last)),
         })
+    }
+
+    /// The step a group sent whole had reached, by the mark it sets
+    /// before each step (the first where there is none, or one step).
+    fn marked_step(&mut self, message: &WholeMessage, steps: usize) -> usize {
+        if !message.marked {
+            return 0;
+        }
+        let mark = self
+            .query_text(&format!(
+                "SELECT pg_catalog.current_setting('{STEP_MARK}', true)"
+            ))
+            .ok()
+            .and_then(|rows| rows.first().and_then(|r| r.first()).cloned().flatten());
+        // Left behind only by a step that committed the transaction itself.
+        let _ = self.batch(&format!("RESET {STEP_MARK}"));
+        mark.as_deref()
+            .and_then(|m| m.split(' ').next())
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|&i| i < steps)
+            .unwrap_or(0)
     }
 
     /// Whether PostgreSQL's parser accepts `sql`, asked without running
@@ -812,10 +858,13 @@ impl SqlDialect for PostgresSql {
     }
 
     fn elapsed_ms(&self) -> Option<&'static str> {
-        // Every statement of a simple-query message shares its arrival time.
+        // Since the step's mark in a group sent whole (see `STEP_MARK`);
+        // otherwise since the message arrived, which every statement of a
+        // simple-query message shares.
         Some(
-            "(extract(epoch FROM pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()) \
-             * 1000)::bigint",
+            "(1000 * (extract(epoch FROM pg_catalog.clock_timestamp()) - coalesce(\
+             pg_catalog.split_part(nullif(pg_catalog.current_setting('migrate.step', true), ''), ' ', 2)::numeric, \
+             extract(epoch FROM pg_catalog.statement_timestamp()))))::bigint",
         )
     }
 
@@ -833,10 +882,135 @@ impl SqlDialect for PostgresSql {
     }
 }
 
-/// What follows a step sent whole: deferred constraints checked while
-/// its savepoint stands. Its start is where an error's quote of the
-/// message stops being the migration's.
-const STEP_TAIL: &str = ";SET CONSTRAINTS ALL IMMEDIATE;";
+/// What follows a step sent whole: the check that it left its
+/// transaction open. Its start is where an error's quote of the message
+/// stops being the migration's.
+const STEP_TAIL: &str = ";RELEASE SAVEPOINT migrate_step;";
+
+/// The setting a group sent whole marks each step's start in: its index
+/// and the time. Set for the session, so that a step that committed the
+/// transaction itself leaves it behind to be read; reset before `COMMIT`.
+const STEP_MARK: &str = "migrate.step";
+/// The column the marks come back in.
+const MARK_COLUMN: &str = "migrate_step_mark";
+
+/// A transaction sent whole, as one simple-query message.
+struct WholeMessage {
+    text: String,
+    /// Characters before the first step's SQL: BEGIN, the lock, the guard.
+    head_chars: usize,
+    /// Each step's SQL: the (1-based) position of its first character in
+    /// the text, and its length, in characters.
+    spans: Vec<(usize, usize)>,
+    /// Whether each step's start is marked (a group).
+    marked: bool,
+}
+
+impl WholeMessage {
+    /// `BEGIN` (read committed where `lock` is taken here: what is read
+    /// under it must see what the process that held it before committed),
+    /// then for each step, on lines of their own so that a trailing `--`
+    /// comment cannot swallow them: a savepoint, its SQL, the check that
+    /// it left its transaction open, its history write in a savepoint of
+    /// its own; then deferred constraints, checked in a savepoint, and
+    /// `COMMIT`.
+    fn new(lock: Option<i64>, guard: Option<&str>, steps: &[WholeStep<'_>]) -> Self {
+        let marked = steps.len() > 1;
+        let mark = |text: &mut String, index: usize| {
+            if marked {
+                text.push_str(&format!(
+                    "SELECT pg_catalog.set_config('{STEP_MARK}', '{index} ' || \
+                     extract(epoch FROM pg_catalog.clock_timestamp()), false) AS {MARK_COLUMN};\n"
+                ));
+            }
+        };
+        let mut text = String::from(match lock {
+            Some(_) => "BEGIN ISOLATION LEVEL READ COMMITTED;\n",
+            None => "BEGIN;\n",
+        });
+        mark(&mut text, 0);
+        text.push_str("SAVEPOINT migrate_step;\n");
+        if let Some(key) = lock {
+            text.push_str(&format!(
+                "SELECT CASE WHEN pg_catalog.pg_try_advisory_xact_lock({key}) THEN 1 \
+                 ELSE ('{LOCK_BUSY} ' || pg_catalog.pg_backend_pid())::int END;\n"
+            ));
+        }
+        if let Some(guard) = guard {
+            text.push_str(guard);
+            text.push_str(";\n");
+        }
+        let head_chars = text.chars().count();
+        let mut chars = head_chars;
+        let mut spans = Vec::with_capacity(steps.len());
+        for (index, step) in steps.iter().enumerate() {
+            if index > 0 {
+                mark(&mut text, index);
+                text.push_str("SAVEPOINT migrate_step;\n");
+                chars = text.chars().count();
+            }
+            let length = step.sql.chars().count();
+            spans.push((chars + 1, length));
+            text.push_str(step.sql);
+            text.push_str(&format!(
+                "\n{STEP_TAIL} SAVEPOINT migrate_record;\n{};\nRELEASE SAVEPOINT migrate_record;\n",
+                step.record
+            ));
+            chars = text.chars().count();
+        }
+        mark(&mut text, steps.len());
+        if marked {
+            text.push_str(&format!("RESET {STEP_MARK};\n"));
+        }
+        text.push_str("SAVEPOINT migrate_commit; SET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT");
+        WholeMessage {
+            text,
+            head_chars,
+            spans,
+            marked,
+        }
+    }
+
+    /// The step whose SQL holds `position` (1-based, in the message), with
+    /// the position within that SQL.
+    fn step_at(&self, position: usize) -> Option<(usize, usize)> {
+        self.spans
+            .iter()
+            .position(|&(start, length)| (start..=start + length).contains(&position))
+            .map(|i| (i, position + 1 - self.spans[i].0))
+    }
+
+    /// Each step's time, from the marks a group's answer holds (each the
+    /// start of a step, then the end of the last); empty without marks.
+    fn durations(&self, messages: &[SimpleQueryMessage]) -> Vec<Duration> {
+        if !self.marked {
+            return Vec::new();
+        }
+        let times: Vec<f64> = messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row)
+                    if row
+                        .columns()
+                        .first()
+                        .is_some_and(|c| c.name() == MARK_COLUMN) =>
+                {
+                    row.get(0)
+                        .and_then(|v| v.split_once(' '))
+                        .and_then(|(_, t)| t.parse().ok())
+                }
+                _ => None,
+            })
+            .collect();
+        if times.len() != self.spans.len() + 1 {
+            return Vec::new();
+        }
+        times
+            .windows(2)
+            .map(|w| Duration::from_secs_f64((w[1] - w[0]).max(0.0)))
+            .collect()
+    }
+}
 
 /// What a failed guard's error says: the history changed since the run read it.
 const HISTORY_CHANGED: &str = "migrate: the history changed:";
@@ -920,43 +1094,24 @@ impl Driver for PostgresDriver<'_> {
         }
     }
 
-    fn step_at_once(&mut self, guard: Option<&str>, sql: &str, record: &str) -> Option<AtOnce> {
+    fn transaction_at_once(
+        &mut self,
+        guard: Option<&str>,
+        steps: &[WholeStep<'_>],
+    ) -> Option<AtOnce> {
         let lock = self
             .lock
             .as_ref()
             .filter(|_| self.transaction_locks())
             .map(|l| (l.key, l.timeout));
-        // Read committed where the lock is taken here: what is read under
-        // it must see what the process that held it before committed.
-        let mut head = String::from(match lock {
-            Some(_) => "BEGIN ISOLATION LEVEL READ COMMITTED;\nSAVEPOINT migrate_step;\n",
-            None => "BEGIN;\nSAVEPOINT migrate_step;\n",
-        });
-        if let Some((key, _)) = lock {
-            head.push_str(&format!(
-                "SELECT CASE WHEN pg_catalog.pg_try_advisory_xact_lock({key}) THEN 1 \
-                 ELSE ('{LOCK_BUSY} ' || pg_catalog.pg_backend_pid())::int END;\n"
-            ));
-        }
-        if let Some(guard) = guard {
-            head.push_str(guard);
-            head.push_str(";\n");
-        }
-        // The step's SQL, then — on lines of their own, so that a trailing
-        // `--` comment cannot swallow them — deferred constraints checked
-        // while the step's savepoint stands, the check that the step left
-        // its transaction open, the history write, and the commit.
-        let message = format!(
-            "{head}{sql}\n{STEP_TAIL} RELEASE SAVEPOINT migrate_step; \
-             SAVEPOINT migrate_record;\n{record};\nCOMMIT"
-        );
+        let message = WholeMessage::new(lock.map(|(key, _)| key), guard, steps);
         let start = Instant::now();
         loop {
-            let error = match self.session.send_whole(&message) {
-                Ok(()) => return Some(AtOnce::Done),
+            let error = match self.session.send_whole(&message.text) {
+                Ok(messages) => return Some(AtOnce::Done(message.durations(&messages))),
                 Err(e) => e,
             };
-            if let Some(outcome) = self.judge_whole(error, &head, sql, record) {
+            if let Some(outcome) = self.judge_whole(error, &message, steps) {
                 return Some(outcome);
             }
             let Some((key, timeout)) = lock else {

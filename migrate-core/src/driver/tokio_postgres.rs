@@ -47,7 +47,7 @@ pub(crate) enum Request {
         reply: Reply<()>,
     },
     /// A transaction sent whole, `BEGIN` to `COMMIT`.
-    Whole(String, Reply<()>),
+    Whole(String, Reply<Vec<SimpleQueryMessage>>),
     Prepare(String, Reply<Statement>),
     Execute(Statement, Vec<Value>, Reply<u64>),
     Query(Statement, Vec<Value>, Reply<Vec<Row>>),
@@ -120,7 +120,7 @@ impl Session for Remote {
         })
     }
 
-    fn send_whole(&mut self, sql: &str) -> std::result::Result<(), Fail> {
+    fn send_whole(&mut self, sql: &str) -> std::result::Result<Vec<SimpleQueryMessage>, Fail> {
         self.ask(|reply| Request::Whole(sql.to_owned(), reply))
     }
 
@@ -242,7 +242,7 @@ async fn serve(
             }
             Request::Whole(sql, reply) => {
                 let mut guard = RollbackOnDrop::armed(client);
-                let sent = client.batch_execute(&sql).await;
+                let sent = client.simple_query(&sql).await;
                 let failed = sent.is_err();
                 let _ = reply.send(sent);
                 if failed {
@@ -363,7 +363,7 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
             let _ = reply.send(client.batch_execute(&sql).await);
         }
         Request::Whole(sql, reply) => {
-            let _ = reply.send(client.batch_execute(&sql).await);
+            let _ = reply.send(client.simple_query(&sql).await);
         }
         Request::Prepare(sql, reply) => {
             let _ = reply.send(client.prepare(&sql).await);

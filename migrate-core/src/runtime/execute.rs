@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::script::{Op, Script, Write};
-use crate::driver::{AtOnce, Driver};
+use crate::driver::{AtOnce, Driver, WholeStep};
 use crate::error::{Error, Panicked, Result};
 use crate::history::{HistorySql, RecentRows, RowState};
 use crate::registry::{SqlMode, Step};
@@ -29,8 +29,8 @@ pub(crate) fn execute<D: Driver>(
     let mut failure = None;
     let mut at = 0;
     while let Some(op) = script.ops.get(at) {
-        // A transactional SQL step goes whole, where the driver can.
-        if let Some(whole) = whole_step(script, at) {
+        // Transactional SQL steps go whole, where the driver can.
+        if let Some(whole) = whole_steps(script, at) {
             match send_whole(driver, sql, script, &whole, expected, &mut started) {
                 Some(Ok(())) => {
                     at = whole.commit + 1;
@@ -211,54 +211,64 @@ fn run_step<D: Driver>(
     Ok(step_outcome(driver, mode, intact, result))
 }
 
-/// The operations of one transactional SQL step a driver may send whole
-/// ([`Driver::step_at_once`]): `Begin`, `Verify` (where the lock is held
-/// per transaction), `Run`, the schema version (which such a driver does
-/// not keep), the history write, `Commit` — by index.
+/// The operations of transactional SQL steps a driver may send whole
+/// ([`Driver::transaction_at_once`]), by index: `Begin`, `Verify` (where
+/// the lock is held per transaction), for each step its `Run` and its
+/// history write (with the schema version, which such a driver does not
+/// keep, before the last write), `Commit`.
 struct Whole {
     begin: usize,
     verify: Option<usize>,
-    run: usize,
-    unit: usize,
-    write: usize,
+    /// Each step's unit, `Run` and history write.
+    steps: Vec<(usize, usize, usize)>,
     commit: usize,
 }
 
-/// The transactional SQL step whose operations begin at `at`, if any.
-fn whole_step(script: &Script, at: usize) -> Option<Whole> {
-    let mut next = at;
-    let mut take = |want: &dyn Fn(&Op) -> bool| {
-        let found = script.ops.get(next).is_some_and(want).then_some(next);
-        if found.is_some() {
-            next += 1;
-        }
-        found
-    };
-    let begin = take(&|op| *op == Op::Begin)?;
-    let verify = take(&|op| *op == Op::Verify);
-    let run = take(&|op| matches!(op, Op::Run(_)))?;
-    take(&|op| matches!(op, Op::SchemaVersion(_)));
-    let write = take(&|op| matches!(op, Op::Write(Write::Applied(_) | Write::Delete(_))))?;
-    let commit = take(&|op| *op == Op::Commit)?;
-    let Op::Run(unit) = script.ops[run] else {
+/// The transactional SQL steps whose transaction begins at `at`, if any.
+fn whole_steps(script: &Script, at: usize) -> Option<Whole> {
+    let ops = &script.ops;
+    if ops.get(at) != Some(&Op::Begin) {
         return None;
-    };
-    let step = &script.units[unit];
-    (matches!(step.step, Some(Step::Sql { .. })) && step.mode == SqlMode::Transaction).then_some(
-        Whole {
-            begin,
-            verify,
-            run,
-            unit,
-            write,
-            commit,
-        },
-    )
+    }
+    let mut next = at + 1;
+    let verify = (ops.get(next) == Some(&Op::Verify)).then_some(next);
+    next += usize::from(verify.is_some());
+    let mut steps = Vec::new();
+    loop {
+        match *ops.get(next)? {
+            Op::Run(unit) => {
+                let step = &script.units[unit];
+                if !matches!(step.step, Some(Step::Sql { .. })) || step.mode != SqlMode::Transaction
+                {
+                    return None;
+                }
+                let run = next;
+                next += 1;
+                if matches!(ops.get(next), Some(Op::SchemaVersion(_))) {
+                    next += 1;
+                }
+                let Some(Op::Write(Write::Applied(_) | Write::Delete(_))) = ops.get(next) else {
+                    return None;
+                };
+                steps.push((unit, run, next));
+                next += 1;
+            }
+            Op::SchemaVersion(_) => next += 1,
+            Op::Commit => break,
+            _ => return None,
+        }
+    }
+    (!steps.is_empty()).then_some(Whole {
+        begin: at,
+        verify,
+        steps,
+        commit: next,
+    })
 }
 
-/// Sends `whole` in one go ([`Driver::step_at_once`]): `None` where the
-/// driver or its dialect cannot; otherwise success, or the operation that
-/// failed and its error.
+/// Sends `whole` in one go ([`Driver::transaction_at_once`]): `None` where
+/// the driver or its dialect cannot; otherwise success, or the operation
+/// that failed and its error.
 fn send_whole<D: Driver>(
     driver: &mut D,
     sql: &HistorySql,
@@ -267,30 +277,55 @@ fn send_whole<D: Driver>(
     expected: Option<&RecentRows>,
     started: &mut [Instant],
 ) -> Option<std::result::Result<(), (usize, Error)>> {
-    let Some(Step::Sql { sql: text, .. }) = script.units[whole.unit].step else {
-        return None;
-    };
     let guard = match (whole.verify, expected) {
         (Some(_), Some(expected)) => Some(sql.recent_rows_guard(expected)?),
         _ => None,
     };
-    let Op::Write(write) = script.ops[whole.write] else {
-        return None;
-    };
-    let timed = matches!(write, Write::Applied(_));
-    let record = sql.inline(row_statement(sql, script, write, started), timed)?;
-    if let Err(e) = refuse_transaction_control(text, driver.sql_rules(), "the migration") {
-        return Some(Err((whole.run, e)));
+    let mut texts = Vec::with_capacity(whole.steps.len());
+    for &(unit, run, write) in &whole.steps {
+        let Some(Step::Sql { sql: text, .. }) = script.units[unit].step else {
+            return None;
+        };
+        let Op::Write(write) = script.ops[write] else {
+            return None;
+        };
+        let timed = matches!(write, Write::Applied(_));
+        let record = sql.inline(row_statement(sql, script, write, started), timed)?;
+        if let Err(e) = refuse_transaction_control(text, driver.sql_rules(), "the migration") {
+            return Some(Err((run, e)));
+        }
+        texts.push((*text, record));
     }
-    started[whole.unit] = Instant::now();
+    let steps: Vec<WholeStep<'_>> = texts
+        .iter()
+        .map(|(text, record)| WholeStep { sql: text, record })
+        .collect();
+    let sent = Instant::now();
+    for &(unit, _, _) in &whole.steps {
+        started[unit] = sent;
+    }
+    let run = |i: usize| whole.steps[i].1;
     Some(
-        match driver.step_at_once(guard.as_deref(), text, &record)? {
-            AtOnce::Done => Ok(()),
+        match driver.transaction_at_once(guard.as_deref(), &steps)? {
+            AtOnce::Done(took) => {
+                // Each step's time as the database measured it, where it did.
+                if took.len() == whole.steps.len() {
+                    let mut at = sent;
+                    for (&(unit, _, _), took) in whole.steps.iter().zip(took) {
+                        started[unit] = at;
+                        at += took;
+                    }
+                }
+                Ok(())
+            }
             AtOnce::NotBegun(e) => Err((whole.begin, e)),
             AtOnce::HistoryChanged => Err((whole.verify.unwrap_or(whole.begin), sql.changed())),
-            AtOnce::Step(e) => Err((whole.run, e)),
-            AtOnce::Ended => Err((whole.run, Error::TransactionEnded)),
-            AtOnce::Record(e) => Err((whole.write, sql.write_failed(e))),
+            AtOnce::Step(i, e) => Err((run(i.min(whole.steps.len() - 1)), e)),
+            AtOnce::Ended(i) => Err((run(i.min(whole.steps.len() - 1)), Error::TransactionEnded)),
+            AtOnce::Record(i, e) => {
+                let write = whole.steps[i.min(whole.steps.len() - 1)].2;
+                Err((write, sql.write_failed(e)))
+            }
             AtOnce::Commit(e) => Err((whole.commit, e)),
         },
     )
