@@ -330,9 +330,17 @@ fn postgres_from_the_command_line() {
     let name = format!("migrate_cli_{}", std::process::id());
     let mut admin =
         migrate_core::postgres::Client::connect(&server, migrate_core::postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
+    // Another test's CREATE DATABASE may be copying template1 at this
+    // moment ("being accessed by other users"): try again briefly.
+    let mut attempt = 0;
+    while let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+        attempt += 1;
+        let busy = e
+            .as_db_error()
+            .is_some_and(|d| d.message().contains("being accessed by other users"));
+        assert!(busy && attempt < 50, "cannot create a test database: {e:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+    }
     let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
     let dir = fixture("flyway");
     let work = tempfile::tempdir().unwrap();

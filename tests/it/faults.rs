@@ -26,7 +26,7 @@ use migrate::{
     Value, WholeStep,
 };
 
-use crate::scenarios::Backend;
+use crate::scenarios::{assert_failed, Backend};
 
 static SET: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/fault-set");
 const HISTORY: &str = "migrate_schema_history";
@@ -639,17 +639,7 @@ fn postgres_a_step_ending_its_transaction_unseen_is_left_dirty() {
         let err = SET
             .run_pending(&mut Faulty::new(db.conn(), Some(fault)))
             .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Failed {
-                    version: 1,
-                    cleanup: Cleanup::LeftDirty,
-                    ..
-                }
-            ),
-            "{tail}: {err}"
-        );
+        assert_failed(&err, 1, Cleanup::LeftDirty);
         let status = SET.status(&mut db.other()).unwrap();
         assert_eq!(status[0].state, migrate::State::Dirty, "{tail}");
         // Its table committed with the step's own COMMIT: that is why.
@@ -670,17 +660,7 @@ fn postgres_a_step_ending_its_transaction_unseen_is_left_dirty() {
             .grouped(true)
             .run_pending(&mut Faulty::new(db.conn(), Some(fault)))
             .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Failed {
-                    version: 3,
-                    cleanup: Cleanup::LeftDirty,
-                    ..
-                }
-            ),
-            "group, {tail}: {err}"
-        );
+        assert_failed(&err, 3, Cleanup::LeftDirty);
         let states: Vec<migrate::State> = group
             .status(&mut db.other())
             .unwrap()

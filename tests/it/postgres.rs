@@ -13,7 +13,7 @@ use std::time::Duration;
 use migrate::postgres::{Client, NoTls};
 use migrate::{Database, Driver, Error, Tx, Value};
 
-use crate::scenarios::{scenario_tests, Backend};
+use crate::scenarios::{assert_failed, scenario_tests, Backend};
 use crate::sets::*;
 
 /// A fresh database on the test server, or `None` (with a notice) when there
@@ -731,17 +731,7 @@ fn a_migration_sent_whole_fails_where_it_failed_and_alone() {
         ("0003_after.sql", "CREATE TABLE after_orphan (x INT);"),
     ]);
     let err = deferred.run_pending(db.conn()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: migrate::Cleanup::RolledBack,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_failed(&err, 2, migrate::Cleanup::RolledBack);
     assert!(err.to_string().contains("foreign key"), "{err}");
     assert_eq!(db.versions(HISTORY), [1]);
     assert!(!db.table_exists("after_orphan"));
@@ -766,17 +756,7 @@ fn a_migration_sent_whole_fails_where_it_failed_and_alone() {
     ]);
     let err = typo.run_pending(db.conn()).unwrap_err();
     let message = err.to_string();
-    assert!(
-        matches!(
-            err,
-            Error::Failed {
-                version: 2,
-                cleanup: migrate::Cleanup::RolledBack,
-                ..
-            }
-        ),
-        "{message}"
-    );
+    assert_failed(&err, 2, migrate::Cleanup::RolledBack);
     assert!(message.contains("(line 2, column 3)"), "{message}");
     assert!(!db.table_exists("fine"));
     assert_eq!(db.versions(HISTORY), [1]);
@@ -850,17 +830,7 @@ fn a_migration_the_parser_refuses_never_ran_and_is_not_dirty() {
         let set = unchecked(&[("0001_ok.sql", "CREATE TABLE ok_t (x INT);"), (file, sql)]);
         let err = set.run_pending(db.conn()).unwrap_err();
         let message = err.to_string();
-        assert!(
-            matches!(
-                err,
-                Error::Failed {
-                    version: 2,
-                    cleanup: migrate::Cleanup::RolledBack,
-                    ..
-                }
-            ),
-            "{file}: {message}"
-        );
+        assert_failed(&err, 2, migrate::Cleanup::RolledBack);
         assert!(message.contains(says), "{file}: {message}");
         assert!(!message.contains("SET CONSTRAINTS"), "{file}: {message}");
         assert!(
@@ -930,10 +900,7 @@ fn a_group_sent_whole_names_the_migration_that_failed_and_times_each() {
             .run_pending(db.conn())
             .unwrap_err();
         let message = err.to_string();
-        assert!(
-            matches!(err, Error::Failed { version: v, cleanup: GroupRolledBack, .. } if v == version),
-            "{file}: {message}"
-        );
+        assert_failed(&err, version, GroupRolledBack);
         assert!(message.contains(says), "{file}: {message}");
         assert!(!db.table_exists("first_t"), "{file}");
         assert!(db.versions(HISTORY).is_empty(), "{file}");
@@ -1009,4 +976,105 @@ fn a_group_sent_whole_names_the_migration_that_failed_and_times_each() {
         _ => None,
     });
     assert_eq!(left.as_deref(), Some(""));
+}
+
+/// Adversarial review of groups sent whole:
+/// - a statement a migration leaves unfinished fails at the runtime's text
+///   after it, outside every migration: it was pinned on migration 1;
+/// - on a `SQL_ASCII` database the server counts positions in bytes, and
+///   non-ASCII text before an error moved it into another migration;
+/// - a migration casting a text that looked like the runtime's busy-lock
+///   signal made the run wait for a lock nobody held;
+/// - a migration turning `standard_conforming_strings` off changed how the
+///   next one in the group was read (the server reads a message whole).
+#[test]
+fn a_group_sent_whole_blames_the_right_migration_whatever_its_text() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let unfinished = unchecked(&[
+        ("0001_first.sql", "CREATE TABLE first_t (x INT);"),
+        (
+            "0002_second.sql",
+            "CREATE TABLE second_t (x INT);\nCREATE TABLE broken (x INT",
+        ),
+        ("0003_third.sql", "CREATE TABLE third_t (x INT);"),
+    ]);
+    let err = unfinished
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap_err();
+    assert_failed(&err, 2, migrate::Cleanup::GroupRolledBack);
+    assert!(err.to_string().contains("(line 2, column 27)"), "{err}");
+
+    let server = std::env::var("MIGRATE_TEST_POSTGRES_URL").unwrap();
+    let name = format!("migrate_test_ascii_{}", std::process::id());
+    connect(&server)
+        .batch_execute(&format!(
+            "CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' \
+             TEMPLATE template0"
+        ))
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    let mut ascii = connect(&format!("{base}/{name}"));
+    let accents: &'static str = Box::leak(
+        format!("-- {}\nCREATE TABLE first_t (x INT);", "é".repeat(1000)).into_boxed_str(),
+    );
+    let set = unchecked(&[
+        ("0001_first.sql", accents),
+        (
+            "0002_second.sql",
+            "CREATE TABLE second_t (x INT);\nSELECT nosuch FROM second_t;",
+        ),
+        ("0003_third.sql", "CREATE TABLE third_t (x INT);"),
+    ]);
+    let err = set
+        .runner()
+        .grouped(true)
+        .run_pending(&mut ascii)
+        .unwrap_err();
+    assert_failed(&err, 2, migrate::Cleanup::GroupRolledBack);
+    assert!(err.to_string().contains("(line 2, column 8)"), "{err}");
+
+    for grouped in [false, true] {
+        let Some(mut db) = Postgres::fresh() else {
+            return;
+        };
+        let forged = unchecked(&[
+            ("0001_a.sql", "CREATE TABLE a (x INT);"),
+            (
+                "0002_forged.sql",
+                "SELECT (SELECT 'migrate: the migration lock is busy: imported row 17')::int;",
+            ),
+        ]);
+        let started = std::time::Instant::now();
+        let err = forged
+            .runner()
+            .grouped(grouped)
+            .lock_timeout(Duration::from_secs(5))
+            .run_pending(db.conn())
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+        assert!(matches!(err, Error::Failed { version: 2, .. }), "{err}");
+        assert!(err.to_string().contains("invalid input syntax"), "{err}");
+    }
+
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    let legacy = unchecked(&[
+        ("0001_legacy.sql", "SET standard_conforming_strings = off;"),
+        (
+            "0002_data.sql",
+            "CREATE TABLE t (x text);\nINSERT INTO t VALUES ('a\\\\b');",
+        ),
+    ]);
+    legacy
+        .runner()
+        .grouped(true)
+        .run_pending(db.conn())
+        .unwrap();
+    let stored: String = db.conn().query_one("SELECT x FROM t", &[]).unwrap().get(0);
+    assert_eq!(stored, "a\\b", "read as after migration 1, as alone");
 }

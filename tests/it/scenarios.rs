@@ -157,7 +157,7 @@ const HISTORY: &str = "migrate_schema_history";
 
 /// `err` is `Failed` for `version`, with `cleanup`.
 #[track_caller]
-fn assert_failed(err: &Error, version: u64, cleanup: Cleanup) {
+pub fn assert_failed(err: &Error, version: u64, cleanup: Cleanup) {
     assert!(
         matches!(err, Error::Failed { version: v, cleanup: c, .. } if *v == version && *c == cleanup),
         "expected migration {version} to fail with {cleanup:?}, got: {err}"

@@ -197,6 +197,9 @@ pub struct PostgresDriver<'c> {
     /// The session lock held, or the transaction lock to take at each `begin`.
     lock: Option<Lock>,
     statements: HashMap<String, Statement>,
+    /// Whether the server counts error positions in bytes (a `SQL_ASCII`
+    /// database), rather than in characters.
+    byte_positions: bool,
 }
 
 /// The migration lock of one run.
@@ -214,6 +217,7 @@ impl<'c> PostgresDriver<'c> {
             search_path: None,
             lock: None,
             statements: HashMap::new(),
+            byte_positions: false,
         }
     }
 }
@@ -558,17 +562,18 @@ impl PostgresDriver<'_> {
         };
         let db = error.as_db_error()?;
         let code = db.code().clone();
-        // The lock and the guard fail with a text of ours that is not a number.
-        if code == SqlState::INVALID_TEXT_REPRESENTATION {
-            if db.message().contains(LOCK_BUSY) {
-                return None;
-            }
-            if db.message().contains(HISTORY_CHANGED) {
-                return Some(AtOnce::HistoryChanged);
-            }
+        // The lock and the guard fail with a text of this message's that is
+        // not a number.
+        if message.signals(db, LOCK_BUSY) {
+            return None;
+        }
+        if message.signals(db, HISTORY_CHANGED) {
+            return Some(AtOnce::HistoryChanged);
         }
         let position = match db.position() {
-            Some(ErrorPosition::Original(p)) => Some(*p as usize),
+            Some(ErrorPosition::Original(p)) => {
+                Some(message.in_chars(*p as usize, self.byte_positions))
+            }
             _ => None,
         };
         let in_head = position.is_some_and(|p| p <= message.head_chars);
@@ -577,8 +582,14 @@ impl PostgresDriver<'_> {
         let located = position.and_then(|p| message.step_at(p));
         let last = steps.len() - 1;
         let step_error = |error, index: usize| {
-            let at = located.filter(|(i, _)| *i == index).map(|(_, p)| p);
-            cut_at_tail(pg_error_in(Fail::Server(error), steps[index].sql, 1, at))
+            // Never the server's own position: it counts the whole message.
+            let at = located.filter(|(i, _)| *i == index).map_or(0, |(_, p)| p);
+            cut_at_tail(pg_error_in(
+                Fail::Server(error),
+                steps[index].sql,
+                1,
+                Some(at),
+            ))
         };
         let probe = |driver: &mut Self, savepoint: &str| match driver
             .session
@@ -891,12 +902,12 @@ const STEP_TAIL: &str = ";RELEASE SAVEPOINT migrate_step;";
 /// and the time. Set for the session, so that a step that committed the
 /// transaction itself leaves it behind to be read; reset before `COMMIT`.
 const STEP_MARK: &str = "migrate.step";
-/// The column the marks come back in.
-const MARK_COLUMN: &str = "migrate_step_mark";
 
 /// A transaction sent whole, as one simple-query message.
 struct WholeMessage {
     text: String,
+    /// The text's length in characters.
+    chars: usize,
     /// Characters before the first step's SQL: BEGIN, the lock, the guard.
     head_chars: usize,
     /// Each step's SQL: the (1-based) position of its first character in
@@ -904,6 +915,9 @@ struct WholeMessage {
     spans: Vec<(usize, usize)>,
     /// Whether each step's start is marked (a group).
     marked: bool,
+    /// Random, in the texts of the runtime's own signals (a busy lock, a
+    /// changed history, the marks), so that no migration can send one.
+    nonce: String,
 }
 
 impl WholeMessage {
@@ -915,69 +929,128 @@ impl WholeMessage {
     /// its own; then deferred constraints, checked in a savepoint, and
     /// `COMMIT`.
     fn new(lock: Option<i64>, guard: Option<&str>, steps: &[WholeStep<'_>]) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let nonce = format!(
+            "{:016x}",
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        );
         let marked = steps.len() > 1;
-        let mark = |text: &mut String, index: usize| {
-            if marked {
-                text.push_str(&format!(
+        let mut message = WholeMessage {
+            text: String::new(),
+            chars: 0,
+            head_chars: 0,
+            spans: Vec::with_capacity(steps.len()),
+            marked,
+            nonce,
+        };
+        let push = |message: &mut WholeMessage, piece: &str| {
+            message.text.push_str(piece);
+            message.chars += piece.chars().count();
+            message.chars
+        };
+        let mark = |message: &WholeMessage, index: usize| {
+            if message.marked {
+                format!(
                     "SELECT pg_catalog.set_config('{STEP_MARK}', '{index} ' || \
-                     extract(epoch FROM pg_catalog.clock_timestamp()), false) AS {MARK_COLUMN};\n"
-                ));
+                     extract(epoch FROM pg_catalog.clock_timestamp()), false) AS {};\n",
+                    message.mark_column()
+                )
+            } else {
+                String::new()
             }
         };
-        let mut text = String::from(match lock {
-            Some(_) => "BEGIN ISOLATION LEVEL READ COMMITTED;\n",
-            None => "BEGIN;\n",
-        });
-        mark(&mut text, 0);
-        text.push_str("SAVEPOINT migrate_step;\n");
+        push(
+            &mut message,
+            match lock {
+                Some(_) => "BEGIN ISOLATION LEVEL READ COMMITTED;\n",
+                None => "BEGIN;\n",
+            },
+        );
+        let first = mark(&message, 0);
+        push(&mut message, &first);
+        push(&mut message, "SAVEPOINT migrate_step;\n");
         if let Some(key) = lock {
-            text.push_str(&format!(
+            let busy = format!(
                 "SELECT CASE WHEN pg_catalog.pg_try_advisory_xact_lock({key}) THEN 1 \
-                 ELSE ('{LOCK_BUSY} ' || pg_catalog.pg_backend_pid())::int END;\n"
-            ));
+                 ELSE ('{LOCK_BUSY} {} ' || pg_catalog.pg_backend_pid())::int END;\n",
+                message.nonce
+            );
+            push(&mut message, &busy);
         }
         if let Some(guard) = guard {
-            text.push_str(guard);
-            text.push_str(";\n");
+            let signed = guard.replace(
+                HISTORY_CHANGED,
+                &format!("{HISTORY_CHANGED} {}", message.nonce),
+            );
+            push(&mut message, &signed);
+            push(&mut message, ";\n");
         }
-        let head_chars = text.chars().count();
-        let mut chars = head_chars;
-        let mut spans = Vec::with_capacity(steps.len());
+        message.head_chars = message.chars;
+        let mut start = message.chars;
         for (index, step) in steps.iter().enumerate() {
             if index > 0 {
-                mark(&mut text, index);
-                text.push_str("SAVEPOINT migrate_step;\n");
-                chars = text.chars().count();
+                let mark = mark(&message, index);
+                push(&mut message, &mark);
+                start = push(&mut message, "SAVEPOINT migrate_step;\n");
             }
-            let length = step.sql.chars().count();
-            spans.push((chars + 1, length));
-            text.push_str(step.sql);
-            text.push_str(&format!(
+            let end = push(&mut message, step.sql);
+            message.spans.push((start + 1, end - start));
+            let tail = format!(
                 "\n{STEP_TAIL} SAVEPOINT migrate_record;\n{};\nRELEASE SAVEPOINT migrate_record;\n",
                 step.record
-            ));
-            chars = text.chars().count();
+            );
+            push(&mut message, &tail);
         }
-        mark(&mut text, steps.len());
+        let last = mark(&message, steps.len());
+        push(&mut message, &last);
         if marked {
-            text.push_str(&format!("RESET {STEP_MARK};\n"));
+            push(&mut message, &format!("RESET {STEP_MARK};\n"));
         }
-        text.push_str("SAVEPOINT migrate_commit; SET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT");
-        WholeMessage {
-            text,
-            head_chars,
-            spans,
-            marked,
+        push(
+            &mut message,
+            "SAVEPOINT migrate_commit; SET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT",
+        );
+        message
+    }
+
+    /// The column the marks come back in.
+    fn mark_column(&self) -> String {
+        format!("migrate_step_mark_{}", self.nonce)
+    }
+
+    /// Whether `error` is one of the runtime's own signals, sent by this
+    /// message: a cast of a text of ours that is not a number.
+    fn signals(&self, db: &tokio_postgres::error::DbError, signal: &str) -> bool {
+        *db.code() == SqlState::INVALID_TEXT_REPRESENTATION
+            && db.message().contains(&format!("{signal} {}", self.nonce))
+    }
+
+    /// A server's error `position` (1-based) as a position in characters
+    /// of the text, where the server counts bytes.
+    fn in_chars(&self, position: usize, bytes: bool) -> usize {
+        if !bytes {
+            return position;
         }
+        let mut at = position.saturating_sub(1).min(self.text.len());
+        while !self.text.is_char_boundary(at) {
+            at -= 1;
+        }
+        self.text[..at].chars().count() + 1
     }
 
     /// The step whose SQL holds `position` (1-based, in the message), with
-    /// the position within that SQL.
+    /// the position within that SQL. A position in the runtime's text right
+    /// after a step's (a statement the step left unfinished) is the end of
+    /// that step.
     fn step_at(&self, position: usize) -> Option<(usize, usize)> {
-        self.spans
+        let index = self
+            .spans
             .iter()
-            .position(|&(start, length)| (start..=start + length).contains(&position))
-            .map(|i| (i, position + 1 - self.spans[i].0))
+            .rposition(|&(start, _)| start <= position)?;
+        let (start, length) = self.spans[index];
+        Some((index, (position + 1 - start).min(length + 1)))
     }
 
     /// Each step's time, from the marks a group's answer holds (each the
@@ -993,7 +1066,7 @@ impl WholeMessage {
                     if row
                         .columns()
                         .first()
-                        .is_some_and(|c| c.name() == MARK_COLUMN) =>
+                        .is_some_and(|c| c.name() == self.mark_column()) =>
                 {
                     row.get(0)
                         .and_then(|v| v.split_once(' '))
@@ -1104,6 +1177,16 @@ impl Driver for PostgresDriver<'_> {
             .as_ref()
             .filter(|_| self.transaction_locks())
             .map(|l| (l.key, l.timeout));
+        // PostgreSQL reads a whole message with the lexical settings in
+        // force when it arrives: a step that changes them for the steps
+        // after it in a group must be sent before they are read.
+        let changes_reading = |sql: &str| {
+            let sql = sql.to_ascii_lowercase();
+            sql.contains("standard_conforming_strings") || sql.contains("backslash_quote")
+        };
+        if steps.split_last()?.1.iter().any(|s| changes_reading(s.sql)) {
+            return None;
+        }
         let message = WholeMessage::new(lock.map(|(key, _)| key), guard, steps);
         let start = Instant::now();
         loop {
@@ -1239,9 +1322,14 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
-        let rows = self.query_text("SELECT current_schema(), current_setting('search_path')")?;
+        let rows = self.query_text(
+            "SELECT current_schema(), current_setting('search_path'), \
+             current_setting('server_encoding')",
+        )?;
         let row = rows.first();
         self.search_path = row.and_then(|r| r.get(1)).cloned().flatten();
+        self.byte_positions =
+            row.and_then(|r| r.get(2)).cloned().flatten().as_deref() == Some("SQL_ASCII");
         match row.and_then(|r| r.first()).cloned().flatten() {
             Some(schema) => Ok(Some(schema)),
             None => Err(Error::NoSchemaSelected),
