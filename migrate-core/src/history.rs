@@ -355,6 +355,12 @@ impl HistorySql {
         tx.batch(&self.create).map_err(|e| self.failed("create", e))
     }
 
+    /// A failure to create the table (or to begin the transaction that
+    /// does), named as the history's.
+    pub(crate) fn create_failed(&self, error: Error) -> Error {
+        self.failed("create", error)
+    }
+
     /// A failure of one of the history's own statements, named as such.
     fn failed(&self, action: &'static str, error: Error) -> Error {
         match error {

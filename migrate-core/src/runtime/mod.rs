@@ -402,10 +402,22 @@ fn read_or_create<D: Driver>(
             if transaction {
                 // The failed read ended the transaction's use (PostgreSQL).
                 driver.rollback()?;
-                driver.begin()?;
             }
-            sql.create(driver)?;
-            sql.read_all(driver)?
+            // The table and its index in one transaction: one commit (on
+            // SQLite, one journal and its syncs) rather than one each.
+            driver.begin().map_err(|e| sql.create_failed(e))?;
+            let created = sql.create(driver).and_then(|()| sql.read_all(driver));
+            let rows = match created {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let _ = driver.rollback();
+                    return Err(e);
+                }
+            };
+            if !transaction {
+                driver.commit()?;
+            }
+            rows
         }
         Err(e) => return Err(e),
     };
