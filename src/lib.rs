@@ -333,6 +333,10 @@ macro_rules! embed_migrations {
     };
 }
 
+// The README's Rust blocks, compiled as doc tests.
+#[cfg(doctest)]
+mod readme;
+
 /// The `migrate` commands over the migrations baked into your application
 /// (feature `cli`), so operators can inspect and repair production without a
 /// migration directory on the host: `status`, `plan`, `up [--to N]

@@ -10,6 +10,7 @@ mod pools;
 mod postgres;
 mod postgres_async;
 mod processes;
+mod readme;
 mod rebuild;
 mod scenarios;
 mod sets;
