@@ -74,6 +74,7 @@ pub struct BuildScript;
 /// MIGRATIONS.run_pending(&mut conn)?;        // apply everything pending
 /// MIGRATIONS.run_to(&mut conn, 5)?;          // ... up to and including version 5
 /// MIGRATIONS.rollback_to(&mut conn, 2)?;     // revert versions > 2, newest first
+/// MIGRATIONS.rollback_steps(&mut conn, 1)?; // revert the newest applied migration
 /// MIGRATIONS.status(&mut conn)?;             // applied / pending / future / changed / dirty per version
 /// MIGRATIONS.plan(&mut conn)?;               // what run_pending would apply
 /// MIGRATIONS.baseline(&mut conn, 7)?;        // adopt an existing database at version 7

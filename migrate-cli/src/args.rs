@@ -161,11 +161,15 @@ pub enum DatabaseCommand {
         #[arg(long)]
         grouped: bool,
     },
-    /// Revert applied migrations above a version, newest first.
+    /// Revert applied migrations, newest first: those above a version
+    /// (`--to`), or a number of the newest (`--steps`).
     Down {
         /// The version to go back to (0: revert everything).
+        #[arg(long, required_unless_present = "steps", conflicts_with = "steps")]
+        to: Option<u64>,
+        /// How many of the newest applied migrations to revert (1: the last one).
         #[arg(long)]
-        to: u64,
+        steps: Option<u64>,
     },
     /// Adopt an existing database: record 1..=VERSION as applied without running them.
     Baseline {

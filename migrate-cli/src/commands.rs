@@ -190,11 +190,14 @@ fn execute<D: Database>(
             bar.finish_and_clear();
             output::summary(&report.map_err(strict_failure)?, total, start.elapsed());
         }
-        DatabaseCommand::Down { to } => {
+        DatabaseCommand::Down { to, steps } => {
             if standalone {
                 // Reverted newest first: the highest Rust one is reached first.
-                let first = runner
-                    .plan_rollback(db, *to)
+                let plan = match (to, steps) {
+                    (Some(to), _) => runner.plan_rollback(db, *to),
+                    (None, steps) => runner.plan_rollback_steps(db, steps.unwrap_or(0)),
+                };
+                let first = plan
                     .map_err(|e| down_failure(e, standalone))?
                     .into_iter()
                     .find(|m| m.kind() == MigrationKind::Rust);
@@ -202,9 +205,12 @@ fn execute<D: Database>(
                 refuse_rust(first, &format!("down --to {stop}"))?;
             }
             let start = Instant::now();
-            let report = runner
-                .rollback_to(db, *to)
-                .map_err(|e| down_failure(e, standalone))?;
+            // clap requires one of the two.
+            let report = match (to, steps) {
+                (Some(to), _) => runner.rollback_to(db, *to),
+                (None, steps) => runner.rollback_steps(db, steps.unwrap_or(0)),
+            };
+            let report = report.map_err(|e| down_failure(e, standalone))?;
             output::summary(&report, total, start.elapsed());
         }
         DatabaseCommand::Baseline { version } => {

@@ -102,9 +102,34 @@ fn new_check_up_status_down_status_on_sqlite() {
         "ALTER TABLE users DROP COLUMN email;\n",
     )
     .unwrap();
+    // `down` says how far: `--to` or `--steps`, one of them.
+    let out = migrate(dir, &[&["down"][..], &db].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--to"), "{}", text(&out.stderr));
+    let out = migrate(
+        dir,
+        &[&["down", "--to", "0", "--steps", "1"][..], &db].concat(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = migrate(dir, &[&["down", "--steps", "3"][..], &db].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot roll back 3 migration(s): only 2 applied"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Undo the last one, then the rest.
+    let down = ok(&migrate(
+        dir,
+        &[&["down", "--steps", "1"][..], &db].concat(),
+    ));
+    assert!(
+        down.starts_with("reverted 1 migration(s) (2) in "),
+        "{down}"
+    );
     let down = ok(&migrate(dir, &[&["down", "--to", "0"][..], &db].concat()));
     assert!(
-        down.starts_with("reverted 2 migration(s) (2 to 1) in "),
+        down.starts_with("reverted 1 migration(s) (1) in "),
         "{down}"
     );
     let status = ok(&migrate(dir, &[&["status"][..], &db].concat()));

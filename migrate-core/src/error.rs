@@ -69,6 +69,14 @@ pub enum Error {
         /// The migration's file.
         file: String,
     },
+    /// A rollback by steps asked for more migrations than are applied;
+    /// nothing was changed.
+    TooFewApplied {
+        /// The steps asked for.
+        steps: u64,
+        /// The applied migrations this binary knows.
+        applied: usize,
+    },
     /// A rollback needs a migration that has no down step; nothing was changed.
     Irreversible {
         /// The migration's version.
@@ -339,6 +347,11 @@ impl fmt::Display for Error {
                 "migration {version} (`{file}`) runs outside a transaction and did not finish, \
                  so the database may be partly changed; check the schema, finish or undo the \
                  change by hand, then mark it repaired (`migrate repair {version} completed` or `undone`)"
+            ),
+            Error::TooFewApplied { steps, applied } => write!(
+                f,
+                "cannot roll back {steps} migration(s): only {applied} applied, so nothing was \
+                 changed; roll back {applied} (or to version 0) to revert them all"
             ),
             Error::Irreversible { version, file, .. } => write!(
                 f,

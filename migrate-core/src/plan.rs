@@ -234,6 +234,27 @@ pub(crate) fn to_revert(
     Ok(revert)
 }
 
+/// The version to roll back to so that the `steps` newest applied
+/// migrations are reverted. Versions the binary does not know are newer
+/// than any it knows: they would come first, and cannot be reverted here.
+pub(crate) fn steps_back(migrations: &Migrations, checked: &Checked, steps: u64) -> Result<u64> {
+    if !checked.future.is_empty() && steps > 0 {
+        return Err(Error::FutureVersions {
+            versions: checked.future.clone(),
+            latest_known: migrations.len() as u64,
+        });
+    }
+    let applied: Vec<u64> = checked.known.iter().copied().collect();
+    let keep = usize::try_from(steps)
+        .ok()
+        .and_then(|steps| applied.len().checked_sub(steps))
+        .ok_or(Error::TooFewApplied {
+            steps,
+            applied: applied.len(),
+        })?;
+    Ok(keep.checked_sub(1).map_or(0, |last| applied[last]))
+}
+
 /// One status row per known version, then one per future version.
 pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<MigrationStatus> {
     let by_version: BTreeMap<u64, &HistoryRow> = rows.iter().map(|r| (r.version, r)).collect();
@@ -283,6 +304,39 @@ pub(crate) fn status(migrations: &Migrations, rows: &[HistoryRow]) -> Vec<Migrat
 pub(crate) mod tests {
     use super::*;
     use crate::registry::Checksums;
+
+    #[test]
+    fn steps_back_counts_the_newest_applied_versions() {
+        let checked = |known: &[u64], future: &[u64]| Checked {
+            known: known.iter().copied().collect(),
+            future: future.to_vec(),
+            chain_covers: 0,
+        };
+        let back =
+            |known: &[u64], future: &[u64], steps| steps_back(&SET, &checked(known, future), steps);
+        assert_eq!(back(&[1, 2, 3], &[], 1).unwrap(), 2);
+        assert_eq!(back(&[1, 2, 3], &[], 3).unwrap(), 0);
+        assert_eq!(back(&[1, 2, 3], &[], 0).unwrap(), 3);
+        // Applied out of order: counted by version, not by hole.
+        assert_eq!(back(&[1, 3], &[], 1).unwrap(), 1);
+        assert!(matches!(
+            back(&[1, 2], &[], 3),
+            Err(Error::TooFewApplied {
+                steps: 3,
+                applied: 2
+            })
+        ));
+        assert!(matches!(
+            back(&[1], &[], u64::MAX),
+            Err(Error::TooFewApplied { .. })
+        ));
+        // A newer release's versions are the newest: not ours to revert.
+        assert!(matches!(
+            back(&[1, 2, 3], &[4], 1),
+            Err(Error::FutureVersions { .. })
+        ));
+        assert_eq!(back(&[], &[], 0).unwrap(), 0);
+    }
 
     const fn sql(
         version: u64,

@@ -61,6 +61,9 @@ impl Calls for AsyncClient {
     fn rollback_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
         self.block_on(async |c| runner.rollback_to_async(c, version).await)
     }
+    fn rollback_steps(&mut self, runner: Runner<'_>, steps: u64) -> Result<Report> {
+        self.block_on(async |c| runner.rollback_steps_async(c, steps).await)
+    }
     fn status(&mut self, runner: Runner<'_>) -> Result<Vec<MigrationStatus>> {
         self.block_on(async |c| runner.status_async(c).await)
     }

@@ -19,6 +19,7 @@ pub trait Calls {
     fn run_pending(&mut self, runner: Runner<'_>) -> Result<Report>;
     fn run_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report>;
     fn rollback_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report>;
+    fn rollback_steps(&mut self, runner: Runner<'_>, steps: u64) -> Result<Report>;
     fn status(&mut self, runner: Runner<'_>) -> Result<Vec<MigrationStatus>>;
     fn plan(&mut self, runner: Runner<'_>) -> Result<Vec<&'static Migration>>;
     fn plan_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Vec<&'static Migration>>;
@@ -41,6 +42,9 @@ impl<D: Database> Calls for D {
     }
     fn rollback_to(&mut self, runner: Runner<'_>, version: u64) -> Result<Report> {
         runner.rollback_to(self, version)
+    }
+    fn rollback_steps(&mut self, runner: Runner<'_>, steps: u64) -> Result<Report> {
+        runner.rollback_steps(self, steps)
     }
     fn status(&mut self, runner: Runner<'_>) -> Result<Vec<MigrationStatus>> {
         runner.status(self)
@@ -91,6 +95,9 @@ fn run_to<C: Calls>(set: &impl AsRunner, conn: &mut C, version: u64) -> Result<R
 }
 fn rollback_to<C: Calls>(set: &impl AsRunner, conn: &mut C, version: u64) -> Result<Report> {
     conn.rollback_to(set.as_runner(), version)
+}
+fn rollback_steps<C: Calls>(set: &impl AsRunner, conn: &mut C, steps: u64) -> Result<Report> {
+    conn.rollback_steps(set.as_runner(), steps)
 }
 fn status<C: Calls>(set: &impl AsRunner, conn: &mut C) -> Result<Vec<MigrationStatus>> {
     conn.status(set.as_runner())
@@ -266,6 +273,48 @@ pub fn rollback_to_reverts_newest_first<B: Backend>() {
     rollback_to(&V2, db.conn(), 0).unwrap();
     assert!(db.versions(HISTORY).is_empty());
     assert!(!db.table_exists("items"));
+}
+
+pub fn rollback_steps_reverts_the_newest_applied<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    run_pending(&V2, db.conn()).unwrap();
+    // Undo the last migration, without looking up its version.
+    let report = rollback_steps(&V2, db.conn(), 1).unwrap();
+    let reverted: Vec<u64> = report.reverted.iter().map(|a| a.version).collect();
+    assert_eq!(reverted, [5]);
+    assert_eq!(report.version, 4);
+    let report = rollback_steps(&V2, db.conn(), 2).unwrap();
+    let reverted: Vec<u64> = report.reverted.iter().map(|a| a.version).collect();
+    assert_eq!(reverted, [4, 3]);
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    // More than are applied: refused, nothing reverted.
+    let err = rollback_steps(&V2, db.conn(), 3).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooFewApplied {
+                steps: 3,
+                applied: 2
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("only 2 applied"), "{err}");
+    assert_eq!(db.versions(HISTORY), [1, 2]);
+    assert!(rollback_steps(&V2, db.conn(), 0)
+        .unwrap()
+        .reverted
+        .is_empty());
+    rollback_steps(&V2, db.conn(), 2).unwrap();
+    assert!(db.versions(HISTORY).is_empty());
+    // A step without a down: refused before anything is reverted.
+    run_pending(&IRREVERSIBLE, db.conn()).unwrap();
+    let err = rollback_steps(&IRREVERSIBLE, db.conn(), 2).unwrap_err();
+    assert!(
+        matches!(err, Error::Irreversible { version: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(db.versions(HISTORY), [1, 2, 3]);
 }
 
 pub fn rollback_without_a_down_changes_nothing<B: Backend>() {
@@ -903,6 +952,7 @@ macro_rules! scenario_tests {
             run_to_status_and_plan,
             rollback_to_reverts_newest_first,
             rollback_without_a_down_changes_nothing,
+            rollback_steps_reverts_the_newest_applied,
             a_failing_migration_leaves_no_trace_and_earlier_ones_stay,
             a_rust_migration_returning_err_is_rolled_back,
             an_edited_migration_is_refused_before_anything_is_applied,

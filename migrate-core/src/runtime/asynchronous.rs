@@ -62,6 +62,15 @@ impl Migrations {
         self.runner().rollback_to_async(client, version).await
     }
 
+    /// [`rollback_steps`](Migrations::rollback_steps) for a `tokio_postgres::Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runner::rollback_steps`].
+    pub async fn rollback_steps_async(&self, client: &mut Client, steps: u64) -> Result<Report> {
+        self.runner().rollback_steps_async(client, steps).await
+    }
+
     /// [`status`](Migrations::status) for a `tokio_postgres::Client`.
     ///
     /// # Errors
@@ -168,6 +177,18 @@ impl Runner<'_> {
     pub async fn rollback_to_async(&self, client: &mut Client, version: u64) -> Result<Report> {
         self.detached(client, move |runner, remote| {
             runner.rollback_to(remote, version)
+        })
+        .await
+    }
+
+    /// [`rollback_steps`](Runner::rollback_steps) for a `tokio_postgres::Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runner::rollback_steps`].
+    pub async fn rollback_steps_async(&self, client: &mut Client, steps: u64) -> Result<Report> {
+        self.detached(client, move |runner, remote| {
+            runner.rollback_steps(remote, steps)
         })
         .await
     }

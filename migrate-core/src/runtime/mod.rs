@@ -130,6 +130,29 @@ impl Migrations {
         self.runner().rollback_to(db, version)
     }
 
+    /// Reverts the `steps` newest applied migrations, newest first: undo
+    /// the last migration with `rollback_steps(&mut conn, 1)`.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::rollback_steps`].
+    pub fn rollback_steps<D: Database + ?Sized>(&self, db: &mut D, steps: u64) -> Result<Report> {
+        self.runner().rollback_steps(db, steps)
+    }
+
+    /// What `rollback_steps` would revert, newest first, reverting nothing.
+    ///
+    /// # Errors
+    ///
+    /// See [`Runner::plan_rollback_steps`].
+    pub fn plan_rollback_steps<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        steps: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        self.runner().plan_rollback_steps(db, steps)
+    }
+
     /// One row per version: applied, pending, future, changed or dirty.
     ///
     /// # Errors
@@ -377,6 +400,15 @@ impl AppliedVersions {
             .copied()
             .unwrap_or(0)
     }
+}
+
+/// How far a rollback goes back.
+#[derive(Debug, Clone, Copy)]
+enum Back {
+    /// To this version: every applied one above it is reverted.
+    To(u64),
+    /// By this many of the newest applied migrations.
+    Steps(u64),
 }
 
 /// How often one run reads the history again because other processes
@@ -747,10 +779,49 @@ impl<'m> Runner<'m> {
     /// before anything is reverted), [`Error::UnknownVersion`], the history
     /// errors of [`run_pending`](Self::run_pending), [`Error::Failed`].
     pub fn rollback_to<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
+        self.rollback(db, Back::To(version))
+    }
+
+    /// Reverts the `steps` newest applied migrations, newest first, each in
+    /// its own transaction with the removal of its history row. Counted
+    /// under the migration lock, from the history as it is then.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooFewApplied`] when fewer are applied,
+    /// [`Error::FutureVersions`] when the newest applied are versions this
+    /// binary does not know, and the errors of
+    /// [`rollback_to`](Self::rollback_to) — all before anything is reverted.
+    pub fn rollback_steps<D: Database + ?Sized>(&self, db: &mut D, steps: u64) -> Result<Report> {
+        self.rollback(db, Back::Steps(steps))
+    }
+
+    /// What [`rollback_steps`](Self::rollback_steps) would revert, newest
+    /// first, reverting nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`rollback_steps`](Self::rollback_steps), and [`Error::Driver`].
+    pub fn plan_rollback_steps<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        steps: u64,
+    ) -> Result<Vec<&'static Migration>> {
+        let rows = self.read_history(db)?;
+        let checked = plan::check(self.migrations, &rows, self.rules)?;
+        let target = plan::steps_back(self.migrations, &checked, steps)?;
+        plan::to_revert(self.migrations, &checked, target)
+    }
+
+    fn rollback<D: Database + ?Sized>(&self, db: &mut D, back: Back) -> Result<Report> {
         let mut driver = db.driver();
         let mut reverted = Vec::new();
         self.with_history(&mut driver, |driver, run, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
+            let version = match back {
+                Back::To(version) => version,
+                Back::Steps(steps) => plan::steps_back(self.migrations, &checked, steps)?,
+            };
             let revert = plan::to_revert(self.migrations, &checked, version)?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
             for migration in revert {
