@@ -74,7 +74,7 @@ pub struct BuildScript;
 /// MIGRATIONS.run_pending(&mut conn)?;        // apply everything pending
 /// MIGRATIONS.run_to(&mut conn, 5)?;          // ... up to and including version 5
 /// MIGRATIONS.rollback_to(&mut conn, 2)?;     // revert versions > 2, newest first
-/// MIGRATIONS.rollback_steps(&mut conn, 1)?; // revert the newest applied migration
+/// MIGRATIONS.rollback_steps(&mut conn, 1)?;   // revert the newest applied migration
 /// MIGRATIONS.status(&mut conn)?;             // applied / pending / future / changed / dirty per version
 /// MIGRATIONS.plan(&mut conn)?;               // what run_pending would apply
 /// MIGRATIONS.baseline(&mut conn, 7)?;        // adopt an existing database at version 7
@@ -104,3 +104,16 @@ pub struct Runtime;
 /// # fn main() {}
 /// ```
 pub struct Async;
+
+/// Proven downs, in a test of the reader's suite.
+///
+/// ```
+/// # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut scratch = migrate::rusqlite::Connection::open_in_memory()?;
+/// let proved = MIGRATIONS.verify_reversible(&mut scratch)?;
+/// assert!(proved.irreversible.is_empty(), "no down step: {:?}", proved.irreversible);
+/// # Ok(())
+/// # }
+/// ```
+pub struct ProvenDowns;

@@ -171,6 +171,9 @@ pub enum DatabaseCommand {
         #[arg(long)]
         steps: Option<u64>,
     },
+    /// Prove the down steps on a scratch database: apply each pending
+    /// migration, revert it, compare the schema, apply it again.
+    Verify,
     /// Adopt an existing database: record 1..=VERSION as applied without running them.
     Baseline {
         /// The version the database's schema is at.

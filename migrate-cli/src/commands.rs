@@ -213,6 +213,19 @@ fn execute<D: Database>(
             let report = report.map_err(|e| down_failure(e, standalone))?;
             output::summary(&report, total, start.elapsed());
         }
+        DatabaseCommand::Verify => {
+            if standalone {
+                let first = runner
+                    .plan(db)
+                    .map_err(strict_failure)?
+                    .into_iter()
+                    .find(|m| m.kind() == MigrationKind::Rust);
+                refuse_rust(first, "the application's own `migrate verify`")?;
+            }
+            let start = Instant::now();
+            let found = runner.verify_reversible(db)?;
+            output::verified(&found, start.elapsed());
+        }
         DatabaseCommand::Baseline { version } => {
             let report = runner.baseline(db, *version)?;
             println!("baselined at version {} of {total}", report.version);

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use migrate_core::{Migration, MigrationStatus, Migrations, Report, State};
+use migrate_core::{Migration, MigrationStatus, Migrations, Report, Reversibility, State};
 
 use crate::args::Format;
 
@@ -234,6 +234,33 @@ fn span(versions: impl Iterator<Item = u64> + Clone) -> String {
         (Some(a), Some(b)) if a == b => format!("{a}"),
         (Some(a), Some(b)) => format!("{a} to {b}"),
         _ => String::new(),
+    }
+}
+
+/// What `verify` proved.
+pub fn verified(found: &Reversibility, elapsed: Duration) {
+    let ms = elapsed.as_millis();
+    if found.reversible.is_empty() && found.irreversible.is_empty() {
+        println!("nothing pending to verify: run it on a scratch database");
+        return;
+    }
+    if !found.reversible.is_empty() {
+        println!(
+            "proved {} down step(s) ({}) in {ms} ms: each reverted to the schema before it",
+            found.reversible.len(),
+            span(found.reversible.iter().copied())
+        );
+    }
+    if !found.irreversible.is_empty() {
+        println!(
+            "without a down step (applied, not reverted): {}",
+            found
+                .irreversible
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
 }
 

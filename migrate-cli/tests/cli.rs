@@ -1241,3 +1241,47 @@ fn allow_out_of_order_applies_a_version_below_the_highest() {
         "{applied}"
     );
 }
+
+#[test]
+fn verify_proves_the_down_steps_on_a_scratch_database() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let migrations = dir.join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    let write = |file: &str, sql: &str| std::fs::write(migrations.join(file), sql).unwrap();
+    write(
+        "0001_users.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n",
+    );
+    write("0001_users.down.sql", "DROP TABLE users;\n");
+    write(
+        "0002_index.sql",
+        "CREATE INDEX users_email ON users (email);\n",
+    );
+    write("0002_index.down.sql", "SELECT 1;\n");
+    let scratch = |name: &str| ["verify", "--database", name].map(str::to_owned);
+    let out = migrate(
+        dir,
+        &scratch("sqlite://first.db").each_ref().map(String::as_str),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the down step of migration 2 (`0002_index.down.sql`) does not restore"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("+ index users.users_email was left behind"),
+        "{stderr}"
+    );
+
+    write("0002_index.down.sql", "DROP INDEX users_email;\n");
+    let out = ok(&migrate(
+        dir,
+        &scratch("sqlite://second.db").each_ref().map(String::as_str),
+    ));
+    assert!(
+        out.starts_with("proved 2 down step(s) (1 to 2) in "),
+        "{out}"
+    );
+}

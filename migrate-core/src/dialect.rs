@@ -95,4 +95,14 @@ pub trait SqlDialect: Sync {
     fn rows_guard(&self, _query: &str, _expected: &[Vec<String>]) -> Option<String> {
         None
     }
+
+    /// A query describing the schema migrations change, one row per object
+    /// — its kind (`table`, `column`, `index`, `constraint`, `view`,
+    /// `trigger`, ...), its name (`table.column` for what belongs to a
+    /// table), its definition — for
+    /// [`Runner::verify_reversible`](crate::Runner::verify_reversible).
+    /// `None` where the database cannot be described.
+    fn schema_snapshot(&self) -> Option<&'static str> {
+        None
+    }
 }

@@ -77,6 +77,19 @@ pub enum Error {
         /// The applied migrations this binary knows.
         applied: usize,
     },
+    /// A migration's down step did not restore the schema its up step
+    /// was applied to ([`Runner::verify_reversible`](crate::Runner::verify_reversible)).
+    NotReversible {
+        /// The migration's version.
+        version: u64,
+        /// The migration's name.
+        name: String,
+        /// The down step's file.
+        file: String,
+        /// What differs, one line each: `- ` what the revert lost, `+ `
+        /// what it left behind, `~ ` what it changed.
+        differences: Vec<String>,
+    },
     /// A rollback needs a migration that has no down step; nothing was changed.
     Irreversible {
         /// The migration's version.
@@ -269,6 +282,7 @@ impl Error {
             | Error::ChecksumMismatch { version, .. }
             | Error::Dirty { version, .. }
             | Error::Irreversible { version, .. }
+            | Error::NotReversible { version, .. }
             | Error::OutOfOrder { version, .. }
             | Error::MissingHistoryRow { version, .. }
             | Error::HistoryOfAnotherSet { version, .. }
@@ -347,6 +361,18 @@ impl fmt::Display for Error {
                 "migration {version} (`{file}`) runs outside a transaction and did not finish, \
                  so the database may be partly changed; check the schema, finish or undo the \
                  change by hand, then mark it repaired (`migrate repair {version} completed` or `undone`)"
+            ),
+            Error::NotReversible {
+                version,
+                file,
+                differences,
+                ..
+            } => write!(
+                f,
+                "the down step of migration {version} (`{file}`) does not restore the schema \
+                 the migration was applied to; after applying and reverting it:\n  {}\n\
+                 make the down migration undo exactly what the up migration does",
+                differences.join("\n  ")
             ),
             Error::TooFewApplied { steps, applied } => write!(
                 f,

@@ -33,7 +33,7 @@ pub use plan::{MigrationStatus, State};
 pub use registry::{
     Migration, MigrationFn, MigrationKind, Migrations, SqlMode, Step, DEFAULT_TABLE,
 };
-pub use runtime::{Applied, Repair, Report, Runner, DEFAULT_LOCK_TIMEOUT};
+pub use runtime::{Applied, Repair, Report, Reversibility, Runner, DEFAULT_LOCK_TIMEOUT};
 pub use source::sql::LexicalRules;
 pub use table::{TableName, MAX_IDENTIFIER_LEN};
 pub use tx::{Dialect, Tx, Value};

@@ -913,7 +913,7 @@ macro_rules! scenario_tests {
     // A backend with a sync `Database` connection: every scenario, and the
     // driver's own `Tx` used directly.
     ($backend:ty) => {
-        scenario_tests!(@each $backend; values_cross_the_tx_boundary_both_ways,);
+        scenario_tests!(@each $backend; values_cross_the_tx_boundary_both_ways, verify_reversible_proves_each_down,);
         scenario_tests!(async $backend);
     };
     // A database whose schema changes commit themselves (MySQL): the
@@ -985,3 +985,67 @@ macro_rules! scenario_tests {
     };
 }
 pub(crate) use scenario_tests;
+
+/// `verify_reversible` proves each down step on a scratch database: a set
+/// whose downs undo their ups passes; a down that forgets an index, or
+/// drops the wrong column, is named with what differs.
+pub fn verify_reversible_proves_each_down<B: Backend<Conn: Database>>() {
+    use crate::sets::with_downs;
+    const USERS: &str =
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, bio TEXT);";
+    const INDEX: &str = "CREATE INDEX users_email ON users (email);";
+    const ADD: &str = "ALTER TABLE users ADD COLUMN nickname TEXT;";
+    let good = with_downs(&[
+        ("0001_users.sql", USERS, Some("DROP TABLE users;")),
+        ("0002_index.sql", INDEX, Some("DROP INDEX users_email;")),
+        (
+            "0003_nickname.sql",
+            ADD,
+            Some("ALTER TABLE users DROP COLUMN nickname;"),
+        ),
+        ("0004_audit.sql", "CREATE TABLE audit (x INTEGER);", None),
+    ]);
+    let Some(mut db) = B::fresh() else { return };
+    let found = good.verify_reversible(db.conn()).unwrap();
+    assert_eq!(found.reversible, [1, 2, 3]);
+    assert_eq!(found.irreversible, [4]);
+    // Left fully migrated.
+    assert_eq!(db.versions(HISTORY), [1, 2, 3, 4]);
+
+    let forgets_the_index = with_downs(&[
+        ("0001_users.sql", USERS, Some("DROP TABLE users;")),
+        ("0002_index.sql", INDEX, Some("SELECT 1;")),
+    ]);
+    let Some(mut db) = B::fresh() else { return };
+    let err = forgets_the_index.verify_reversible(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(&err, Error::NotReversible { version: 2, file, .. } if file == "0002_index.down.sql"),
+        "{message}"
+    );
+    assert!(
+        message.contains("+ index users.users_email was left behind"),
+        "{message}"
+    );
+
+    let wrong_column = with_downs(&[
+        ("0001_users.sql", USERS, Some("DROP TABLE users;")),
+        (
+            "0002_nickname.sql",
+            ADD,
+            Some("ALTER TABLE users DROP COLUMN bio;"),
+        ),
+    ]);
+    let Some(mut db) = B::fresh() else { return };
+    let err = wrong_column.verify_reversible(db.conn()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, Error::NotReversible { version: 2, .. }),
+        "{message}"
+    );
+    assert!(message.contains("- column users.bio is gone"), "{message}");
+    assert!(
+        message.contains("+ column users.nickname was left behind"),
+        "{message}"
+    );
+}

@@ -141,3 +141,42 @@ pub static MYSQL_AUTOCOMMIT_LEFT_OPEN: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-autocommit-left-open");
 pub static MYSQL_DDL_SLOW: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-ddl-slow");
+
+/// A registry built by hand from `(file name, up SQL, down SQL)`, versions
+/// from 1: for sets whose down steps are under test.
+pub fn with_downs(
+    steps: &[(&'static str, &'static str, Option<&'static str>)],
+) -> &'static migrate::Migrations {
+    use migrate::__private::{Checksums, Migration, Migrations};
+    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let sums = Checksums {
+        exact: SUM,
+        loose: SUM,
+        chained: SUM,
+    };
+    let list: Vec<Migration> = steps
+        .iter()
+        .zip(1..)
+        .map(|(&(file, up, down), version)| {
+            let name = file
+                .trim_end_matches(".sql")
+                .split_once('_')
+                .map_or(file, |(_, name)| name);
+            let migration =
+                Migration::__new(version, name, file, Migration::__sql(up, mode_of(up)), sums);
+            match down {
+                Some(down) => {
+                    let down_file: &'static str =
+                        Box::leak(file.replace(".sql", ".down.sql").into_boxed_str());
+                    migration.__with_down(Some(down_file), Migration::__sql(down, mode_of(down)))
+                }
+                None => migration,
+            }
+        })
+        .collect();
+    Box::leak(Box::new(Migrations::__new(
+        Box::leak(list.into_boxed_slice()),
+        migrate::DEFAULT_TABLE,
+        None,
+    )))
+}

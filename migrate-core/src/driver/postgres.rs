@@ -854,6 +854,43 @@ impl SqlDialect for PostgresSql {
         ))
     }
 
+    fn schema_snapshot(&self) -> Option<&'static str> {
+        // The schema unqualified names resolve to, from the catalogs.
+        Some(
+            "WITH s AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema()) \
+             SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' \
+                      WHEN 'm' THEN 'materialized view' ELSE 'table' END, \
+               c.relname::text, \
+               CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) ELSE '' END \
+               FROM pg_catalog.pg_class c WHERE c.relnamespace IN (SELECT oid FROM s) \
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+             UNION ALL \
+             SELECT 'column', c.relname || '.' || a.attname, \
+               pg_catalog.format_type(a.atttypid, a.atttypmod) \
+               || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END \
+               || coalesce(' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid), '') \
+               FROM pg_catalog.pg_attribute a \
+               JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+               LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+               WHERE c.relnamespace IN (SELECT oid FROM s) AND c.relkind IN ('r', 'p', 'f') \
+               AND a.attnum > 0 AND NOT a.attisdropped \
+             UNION ALL \
+             SELECT 'index', t.relname || '.' || i.relname, pg_catalog.pg_get_indexdef(i.oid) \
+               FROM pg_catalog.pg_index x \
+               JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
+               JOIN pg_catalog.pg_class t ON t.oid = x.indrelid \
+               WHERE t.relnamespace IN (SELECT oid FROM s) \
+             UNION ALL \
+             SELECT 'constraint', c.relname || '.' || con.conname, pg_catalog.pg_get_constraintdef(con.oid) \
+               FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
+               WHERE c.relnamespace IN (SELECT oid FROM s) \
+             UNION ALL \
+             SELECT 'trigger', c.relname || '.' || t.tgname, pg_catalog.pg_get_triggerdef(t.oid) \
+               FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
+               WHERE c.relnamespace IN (SELECT oid FROM s) AND NOT t.tgisinternal",
+        )
+    }
+
     fn literal(&self, value: &Value) -> Option<String> {
         Some(match value {
             Value::Null => "NULL".to_owned(),

@@ -196,6 +196,41 @@ impl SqlDialect for SqliteSql {
         None
     }
 
+    fn schema_snapshot(&self) -> Option<&'static str> {
+        // From the catalog and its pragma functions, not the text each
+        // object was created with: a table rebuilt by a down step with
+        // other spacing is the same table.
+        Some(
+            "SELECT 'table', name, '' FROM sqlite_schema \
+               WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             UNION ALL \
+             SELECT 'column', m.name || '.' || p.name, p.type \
+               || CASE WHEN p.\"notnull\" THEN ' not null' ELSE '' END \
+               || coalesce(' default ' || p.dflt_value, '') \
+               || CASE WHEN p.pk > 0 THEN ' primary key ' || p.pk ELSE '' END \
+               FROM sqlite_schema m, pragma_table_info(m.name) p \
+               WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             UNION ALL \
+             SELECT 'index', m.name || '.' || il.name, \
+               CASE WHEN il.\"unique\" THEN 'unique ' ELSE '' END \
+               || '(' || (SELECT group_concat(coalesce(ii.name, 'expression'), ', ') \
+                          FROM pragma_index_info(il.name) ii) || ')' \
+               || CASE WHEN il.partial THEN ' partial: ' || coalesce( \
+                    (SELECT substr(sql, instr(upper(sql), ' WHERE ')) FROM sqlite_schema \
+                     WHERE type = 'index' AND name = il.name), '') ELSE '' END \
+               FROM sqlite_schema m, pragma_index_list(m.name) il \
+               WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             UNION ALL \
+             SELECT 'foreign key', m.name || '.' || fk.\"from\", \
+               'references ' || fk.\"table\" || '(' || coalesce(fk.\"to\", '') || ')' \
+               || ' on update ' || fk.on_update || ' on delete ' || fk.on_delete \
+               FROM sqlite_schema m, pragma_foreign_key_list(m.name) fk \
+               WHERE m.type = 'table' \
+             UNION ALL \
+             SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger')",
+        )
+    }
+
     fn create_unfinished_index(&self, index: &str, table: &TableName<'_>) -> Option<String> {
         // SQLite names the schema on the index and the table bare.
         let index = match table.schema {

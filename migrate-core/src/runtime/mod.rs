@@ -12,6 +12,9 @@
 mod asynchronous;
 mod execute;
 mod script;
+mod verify;
+
+pub use verify::Reversibility;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{self, AssertUnwindSafe};
