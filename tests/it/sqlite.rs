@@ -665,3 +665,106 @@ fn a_migration_turning_foreign_keys_off_does_not_leave_them_off() {
     assert!(table_exists(&conn, "d"));
     assert!(foreign_keys_on(&conn));
 }
+
+/// Adversarial review of `verify_reversible` on SQLite: what only a
+/// table's text holds (a CHECK constraint) was not compared; a correct
+/// rename round trip under a view was called a difference (SQLite quotes
+/// the names it rewrites); a table named like the history table's own
+/// objects was hidden; and a history with a hole made it revert the wrong
+/// migration.
+#[test]
+fn verify_reversible_sees_table_text_and_not_quotes() {
+    use crate::sets::with_downs;
+    let (_dir, path) = db();
+    let check_lost = with_downs(&[
+        (
+            "0001_t.sql",
+            "CREATE TABLE t (a INTEGER CHECK (a > 0));",
+            Some("DROP TABLE t;"),
+        ),
+        (
+            "0002_b.sql",
+            "ALTER TABLE t ADD COLUMN b TEXT;",
+            Some(
+                "CREATE TABLE t_new (a INTEGER);\nINSERT INTO t_new SELECT a FROM t;\n\
+                 DROP TABLE t;\nALTER TABLE t_new RENAME TO t;",
+            ),
+        ),
+    ]);
+    let err = check_lost.verify_reversible(&mut open(&path)).unwrap_err();
+    assert!(
+        matches!(err, Error::NotReversible { version: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("~ table t was"), "{err}");
+
+    let (_dir, path) = db();
+    let renamed = with_downs(&[
+        (
+            "0001_t.sql",
+            "CREATE TABLE t (a INTEGER);\nCREATE VIEW v AS SELECT a FROM t;",
+            Some("DROP VIEW v;\nDROP TABLE t;"),
+        ),
+        (
+            "0002_rename.sql",
+            "ALTER TABLE t RENAME TO u;",
+            Some("ALTER TABLE u RENAME TO t;"),
+        ),
+        (
+            "0003_dotted.sql",
+            "CREATE TABLE \"migrate_schema_history.archive\" (x INTEGER);",
+            Some("SELECT 1;"),
+        ),
+    ]);
+    let err = renamed.verify_reversible(&mut open(&path)).unwrap_err();
+    assert!(
+        matches!(err, Error::NotReversible { version: 3, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("+ table migrate_schema_history.archive was left behind"),
+        "{err}"
+    );
+
+    let (_dir, path) = db();
+    let mut conn = open(&path);
+    let holed = with_downs(&[
+        (
+            "0001_a.sql",
+            "CREATE TABLE a (x INTEGER);",
+            Some("DROP TABLE a;"),
+        ),
+        (
+            "0002_b.sql",
+            "CREATE TABLE b (x INTEGER);",
+            Some("DROP TABLE b;"),
+        ),
+        (
+            "0003_c.sql",
+            "CREATE TABLE c (x INTEGER);",
+            Some("DROP TABLE c;"),
+        ),
+    ]);
+    holed.run_pending(&mut conn).unwrap();
+    // As if version 3 had been applied before version 2 existed.
+    conn.execute_batch(
+        "DROP TABLE b; DELETE FROM migrate_schema_history WHERE version = 2; \
+         UPDATE migrate_schema_history SET chained_checksum = 'other' WHERE version = 3;",
+    )
+    .unwrap();
+    let err = holed
+        .runner()
+        .allow_out_of_order(true)
+        .verify_reversible(&mut conn)
+        .unwrap_err();
+    assert!(err.to_string().contains("pending below version 3"), "{err}");
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM migrate_schema_history ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(versions, [1, 3]);
+}

@@ -197,31 +197,36 @@ impl SqlDialect for SqliteSql {
     }
 
     fn schema_snapshot(&self) -> Option<&'static str> {
-        // From the catalog and its pragma functions, not the text each
-        // object was created with: a table rebuilt by a down step with
-        // other spacing is the same table.
+        // The text each table and index was created with (what only it
+        // holds: CHECK constraints, collations, STRICT, AUTOINCREMENT,
+        // expression and descending index columns), then what the catalog
+        // and its pragma functions say of each column, index and foreign
+        // key, so that a difference is named precisely.
         Some(
-            "SELECT 'table', name, '' FROM sqlite_schema \
-               WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+            "SELECT CASE type WHEN 'index' THEN 'index definition' ELSE type END, \
+               CASE type WHEN 'index' THEN tbl_name || '.' || name \
+               ELSE name END, sql FROM sqlite_schema \
+               WHERE type IN ('table', 'index') AND sql IS NOT NULL \
+               AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              UNION ALL \
-             SELECT 'column', m.name || '.' || p.name, p.type \
+             SELECT 'column', m.name || '.' || p.name, '#' || p.cid || ' ' || p.type \
                || CASE WHEN p.\"notnull\" THEN ' not null' ELSE '' END \
                || coalesce(' default ' || p.dflt_value, '') \
                || CASE WHEN p.pk > 0 THEN ' primary key ' || p.pk ELSE '' END \
-               FROM sqlite_schema m, pragma_table_info(m.name) p \
+               || CASE WHEN p.hidden IN (2, 3) THEN ' generated' ELSE '' END \
+               FROM sqlite_schema m, pragma_table_xinfo(m.name) p \
                WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              UNION ALL \
              SELECT 'index', m.name || '.' || il.name, \
                CASE WHEN il.\"unique\" THEN 'unique ' ELSE '' END \
-               || '(' || (SELECT group_concat(coalesce(ii.name, 'expression'), ', ') \
-                          FROM pragma_index_info(il.name) ii) || ')' \
-               || CASE WHEN il.partial THEN ' partial: ' || coalesce( \
-                    (SELECT substr(sql, instr(upper(sql), ' WHERE ')) FROM sqlite_schema \
-                     WHERE type = 'index' AND name = il.name), '') ELSE '' END \
+               || '(' || (SELECT group_concat(coalesce(ix.name, 'expression') \
+                            || CASE WHEN ix.\"desc\" THEN ' desc' ELSE '' END, ', ') \
+                          FROM pragma_index_xinfo(il.name) ix WHERE ix.key) || ')' \
+               || CASE WHEN il.partial THEN ' partial' ELSE '' END \
                FROM sqlite_schema m, pragma_index_list(m.name) il \
                WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              UNION ALL \
-             SELECT 'foreign key', m.name || '.' || fk.\"from\", \
+             SELECT 'foreign key', m.name || '.' || fk.\"from\" || ' -> ' || fk.\"table\", \
                'references ' || fk.\"table\" || '(' || coalesce(fk.\"to\", '') || ')' \
                || ' on update ' || fk.on_update || ' on delete ' || fk.on_delete \
                FROM sqlite_schema m, pragma_foreign_key_list(m.name) fk \

@@ -8,6 +8,7 @@ use super::{table_of, Runner};
 use crate::driver::{Database, Driver};
 use crate::error::{Error, Result};
 use crate::registry::Migrations;
+use crate::table::TableName;
 use crate::tx::Tx;
 
 /// What [`Runner::verify_reversible`] found.
@@ -69,19 +70,38 @@ impl Runner<'_> {
     /// an error saying so; and the errors of
     /// [`run_to`](Runner::run_to) and [`rollback_steps`](Runner::rollback_steps).
     pub fn verify_reversible<D: Database + ?Sized>(&self, db: &mut D) -> Result<Reversibility> {
-        let history = table_of(self.migrations)?.table;
+        let history = table_of(self.migrations)?;
+        let pending = self.plan(db)?;
+        // Each one is reverted as the newest applied: none may lie below
+        // one applied already (a history with holes, out of order).
+        let newest = self
+            .status(db)?
+            .iter()
+            .filter(|s| s.state == crate::plan::State::Applied)
+            .map(|s| s.version)
+            .max();
+        if let (Some(first), Some(newest)) = (pending.first(), newest) {
+            if first.version() < newest {
+                return Err(Error::other(format!(
+                    "verify_reversible proves migrations in order, each reverted as the newest \
+                     applied, but migration {} is pending below version {newest}, which is \
+                     applied; run it on a fresh scratch database (nothing was changed)",
+                    first.version()
+                )));
+            }
+        }
         let mut found = Reversibility::default();
-        for migration in self.plan(db)? {
+        for migration in pending {
             let version = migration.version();
             if !migration.has_down() {
                 self.run_to(db, version)?;
                 found.irreversible.push(version);
                 continue;
             }
-            let before = snapshot(db, history)?;
+            let before = snapshot(db, &history)?;
             self.run_to(db, version)?;
             self.rollback_steps(db, 1)?;
-            let after = snapshot(db, history)?;
+            let after = snapshot(db, &history)?;
             let differences = compare(&before, &after);
             if !differences.is_empty() {
                 return Err(Error::NotReversible {
@@ -102,9 +122,15 @@ impl Runner<'_> {
 }
 
 /// The schema as the driver's dialect describes it, without the history
-/// table's own objects.
-fn snapshot<D: Database + ?Sized>(db: &mut D, history: &str) -> Result<Snapshot> {
+/// table's own objects (where the history lives in the schema described),
+/// each definition with its spacing and identifier quotes evened out: a
+/// database may quote a name it rewrites (SQLite, renaming a table).
+fn snapshot<D: Database + ?Sized>(db: &mut D, history: &TableName<'_>) -> Result<Snapshot> {
     let mut driver = db.driver();
+    let ours = match history.schema {
+        None => true,
+        Some(schema) => driver.default_schema().ok().flatten().as_deref() == Some(schema),
+    };
     let query = driver.sql_dialect().schema_snapshot().ok_or_else(|| {
         Error::other(format!(
             "verify_reversible cannot describe a {} schema; prove the down steps on SQLite or \
@@ -113,16 +139,40 @@ fn snapshot<D: Database + ?Sized>(db: &mut D, history: &str) -> Result<Snapshot>
         ))
     })?;
     let rows = driver.query_text(query)?;
-    let own = format!("{history}.");
+    let table = history.table;
+    let own = format!("{table}.");
     Ok(rows
         .into_iter()
         .filter_map(|row| {
             let mut row = row.into_iter().map(Option::unwrap_or_default);
             let (kind, name, definition) = (row.next()?, row.next()?, row.next()?);
-            let history_own = name == history || name.starts_with(&own);
-            (!history_own).then_some(((kind, name), definition))
+            // The table itself by its name; what belongs to it by `table.`.
+            let history_own = ours
+                && if kind.starts_with("table") {
+                    name == table
+                } else {
+                    name.starts_with(&own)
+                };
+            (!history_own).then(|| ((kind, name), evened(&definition)))
         })
         .collect())
+}
+
+/// `definition` with identifier quotes dropped and white space collapsed,
+/// none around parentheses and commas.
+fn evened(definition: &str) -> String {
+    let unquoted: String = definition
+        .chars()
+        .filter(|c| !matches!(c, '"' | '`' | '[' | ']'))
+        .collect();
+    let words: Vec<&str> = unquoted.split_whitespace().collect();
+    let mut out = words.join(" ");
+    for tight in ["(", ")", ","] {
+        out = out
+            .replace(&format!(" {tight}"), tight)
+            .replace(&format!("{tight} "), tight);
+    }
+    out
 }
 
 /// What differs between two snapshots, one line per object.
