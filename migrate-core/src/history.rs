@@ -243,7 +243,7 @@ fn shown(value: Option<&Value>) -> String {
 fn bind_inline(sql: &str, values: &[String]) -> String {
     let mut out = String::with_capacity(sql.len() + values.iter().map(String::len).sum::<usize>());
     let mut quoted = false;
-    let mut chars = sql.char_indices().peekable();
+    let mut chars = sql.char_indices();
     while let Some((at, c)) = chars.next() {
         if c == '"' {
             quoted = !quoted;
@@ -259,9 +259,7 @@ fn bind_inline(sql: &str, values: &[String]) -> String {
                 .and_then(|n| values.get(n.wrapping_sub(1)))
             {
                 out.push_str(value);
-                for _ in 0..digits.len() {
-                    chars.next();
-                }
+                chars.nth(digits.len() - 1);
                 continue;
             }
         }

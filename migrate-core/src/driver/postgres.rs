@@ -488,18 +488,10 @@ impl PostgresDriver<'_> {
         // Read committed: what is read under the lock must see what the
         // process that held it before committed.
         let (key, timeout) = (lock.key, lock.timeout);
-        let try_lock = format!("SELECT pg_try_advisory_xact_lock({key})::int");
+        let try_lock = try_lock_sql(key);
         let then = match check {
             Some(check) => format!("{try_lock}; SAVEPOINT migrate_step; {check}"),
             None => format!("{try_lock}; SAVEPOINT migrate_step"),
-        };
-        let granted = |rows: &[Vec<Option<String>>]| {
-            rows.first()
-                .and_then(|r| r.first())
-                .cloned()
-                .flatten()
-                .as_deref()
-                == Some("1")
         };
         let start = Instant::now();
         loop {
@@ -508,7 +500,7 @@ impl PostgresDriver<'_> {
                 .begin(true, &then)
                 .map_err(|e| pg_error(e, "BEGIN"))?;
             let mut rows = text_rows(&messages);
-            if granted(&rows) {
+            if first_text(&rows) == Some("1") {
                 rows.remove(0);
                 return Ok(rows);
             }
@@ -522,22 +514,14 @@ impl PostgresDriver<'_> {
     /// since `start`.
     fn wait_for_lock(&mut self, key: i64, timeout: Duration, start: Instant) -> Result<()> {
         self.rollback()?;
-        let try_lock = format!("SELECT pg_try_advisory_xact_lock({key})::int");
+        let try_lock = try_lock_sql(key);
         loop {
             if start.elapsed() >= timeout {
                 return Err(self.lock_timeout(key, start.elapsed()));
             }
             self.session.sleep(LOCK_POLL);
             // Outside a transaction, taken and released at once.
-            let rows = self.query_text(&try_lock)?;
-            if rows
-                .first()
-                .and_then(|r| r.first())
-                .cloned()
-                .flatten()
-                .as_deref()
-                == Some("1")
-            {
+            if first_text(&self.query_text(&try_lock)?) == Some("1") {
                 return Ok(());
             }
         }
@@ -665,15 +649,14 @@ impl PostgresDriver<'_> {
         if !message.marked {
             return 0;
         }
-        let mark = self
+        let rows = self
             .query_text(&format!(
                 "SELECT pg_catalog.current_setting('{STEP_MARK}', true)"
             ))
-            .ok()
-            .and_then(|rows| rows.first().and_then(|r| r.first()).cloned().flatten());
+            .unwrap_or_default();
         // Left behind only by a step that committed the transaction itself.
         let _ = self.batch(&format!("RESET {STEP_MARK}"));
-        mark.as_deref()
+        first_text(&rows)
             .and_then(|m| m.split(' ').next())
             .and_then(|i| i.parse::<usize>().ok())
             .filter(|&i| i < steps)
@@ -742,7 +725,7 @@ impl PostgresDriver<'_> {
                 lock_rows(key)
             ))
             .ok()
-            .and_then(|rows| rows.first().and_then(|r| r.first()).cloned().flatten());
+            .and_then(|rows| first_text(&rows).map(str::to_owned));
         Error::LockTimeout {
             table: self
                 .lock
@@ -1491,6 +1474,17 @@ pub(crate) fn head_filter(quoted_table: &str) -> Option<String> {
             " AND tableoid = to_regclass(quote_ident(current_schema()) || '.' || '{quoted_table}')"
         )
     })
+}
+
+/// The first value of the first row, as text.
+fn first_text(rows: &[Vec<Option<String>>]) -> Option<&str> {
+    rows.first()?.first()?.as_deref()
+}
+
+/// Takes the transaction-scoped migration lock `key` if it is free, at
+/// once: `1` when granted, `0` when another session holds it.
+fn try_lock_sql(key: i64) -> String {
+    format!("SELECT pg_try_advisory_xact_lock({key})::int")
 }
 
 /// The rows among simple-query messages, every value as text.

@@ -336,7 +336,7 @@ impl Drop for RollbackOnDrop<'_> {
     }
 }
 
-/// Answers one request on `client` (or on the transaction's client).
+/// Answers one request on `client`.
 async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Applied) + Sync)>) {
     match request {
         Request::SimpleQuery(sql, reply) => {

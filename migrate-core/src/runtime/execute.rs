@@ -304,7 +304,8 @@ fn send_whole<D: Driver>(
     for &(unit, _, _) in &whole.steps {
         started[unit] = sent;
     }
-    let run = |i: usize| whole.steps[i].1;
+    // The driver names a step by its index among `steps`.
+    let step = |i: usize| whole.steps[i.min(whole.steps.len() - 1)];
     Some(
         match driver.transaction_at_once(guard.as_deref(), &steps)? {
             AtOnce::Done(took) => {
@@ -320,12 +321,9 @@ fn send_whole<D: Driver>(
             }
             AtOnce::NotBegun(e) => Err((whole.begin, e)),
             AtOnce::HistoryChanged => Err((whole.verify.unwrap_or(whole.begin), sql.changed())),
-            AtOnce::Step(i, e) => Err((run(i.min(whole.steps.len() - 1)), e)),
-            AtOnce::Ended(i) => Err((run(i.min(whole.steps.len() - 1)), Error::TransactionEnded)),
-            AtOnce::Record(i, e) => {
-                let write = whole.steps[i.min(whole.steps.len() - 1)].2;
-                Err((write, sql.write_failed(e)))
-            }
+            AtOnce::Step(i, e) => Err((step(i).1, e)),
+            AtOnce::Ended(i) => Err((step(i).1, Error::TransactionEnded)),
+            AtOnce::Record(i, e) => Err((step(i).2, sql.write_failed(e))),
             AtOnce::Commit(e) => Err((whole.commit, e)),
         },
     )
