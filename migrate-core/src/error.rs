@@ -377,7 +377,8 @@ impl fmt::Display for Error {
             Error::TooFewApplied { steps, applied } => write!(
                 f,
                 "cannot roll back {steps} migration(s): only {applied} applied, so nothing was \
-                 changed; roll back {applied} (or to version 0) to revert them all"
+                 changed; roll back {applied} (`rollback_steps(conn, {applied})`, `migrate down \
+                 --steps {applied}`) to revert them all"
             ),
             Error::Irreversible { version, file, .. } => write!(
                 f,

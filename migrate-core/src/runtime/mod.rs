@@ -414,6 +414,16 @@ enum Back {
     Steps(u64),
 }
 
+impl Back {
+    /// The version the rollback goes back to, given the history.
+    fn target(self, migrations: &Migrations, checked: &plan::Checked) -> Result<u64> {
+        match self {
+            Back::To(version) => Ok(version),
+            Back::Steps(steps) => plan::steps_back(migrations, checked, steps),
+        }
+    }
+}
+
 /// How often one run reads the history again because other processes
 /// changed it (each time, one of them made progress).
 const MAX_REPLANS: usize = 1000;
@@ -810,10 +820,21 @@ impl<'m> Runner<'m> {
         db: &mut D,
         steps: u64,
     ) -> Result<Vec<&'static Migration>> {
+        self.plan_back(db, Back::Steps(steps))
+    }
+
+    fn plan_back<D: Database + ?Sized>(
+        &self,
+        db: &mut D,
+        back: Back,
+    ) -> Result<Vec<&'static Migration>> {
         let rows = self.read_history(db)?;
         let checked = plan::check(self.migrations, &rows, self.rules)?;
-        let target = plan::steps_back(self.migrations, &checked, steps)?;
-        plan::to_revert(self.migrations, &checked, target)
+        plan::to_revert(
+            self.migrations,
+            &checked,
+            back.target(self.migrations, &checked)?,
+        )
     }
 
     fn rollback<D: Database + ?Sized>(&self, db: &mut D, back: Back) -> Result<Report> {
@@ -821,10 +842,7 @@ impl<'m> Runner<'m> {
         let mut reverted = Vec::new();
         self.with_history(&mut driver, |driver, run, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
-            let version = match back {
-                Back::To(version) => version,
-                Back::Steps(steps) => plan::steps_back(self.migrations, &checked, steps)?,
-            };
+            let version = back.target(self.migrations, &checked)?;
             let revert = plan::to_revert(self.migrations, &checked, version)?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
             for migration in revert {
@@ -900,9 +918,7 @@ impl<'m> Runner<'m> {
         db: &mut D,
         version: u64,
     ) -> Result<Vec<&'static Migration>> {
-        let rows = self.read_history(db)?;
-        let checked = plan::check(self.migrations, &rows, self.rules)?;
-        plan::to_revert(self.migrations, &checked, version)
+        self.plan_back(db, Back::To(version))
     }
 
     /// Adopts an existing database: records versions 1 to `version` as

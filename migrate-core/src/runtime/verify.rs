@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::{table_of, Runner};
 use crate::driver::{Database, Driver};
 use crate::error::{Error, Result};
+use crate::plan;
 use crate::registry::Migrations;
 use crate::table::TableName;
 use crate::tx::Tx;
@@ -71,22 +72,20 @@ impl Runner<'_> {
     /// [`run_to`](Runner::run_to) and [`rollback_steps`](Runner::rollback_steps).
     pub fn verify_reversible<D: Database + ?Sized>(&self, db: &mut D) -> Result<Reversibility> {
         let history = table_of(self.migrations)?;
-        let pending = self.plan(db)?;
+        let rows = self.read_history(db)?;
+        let checked = plan::check(self.migrations, &rows, self.rules)?;
+        let pending = plan::pending(self.migrations, &checked, self.rules, None)?;
         // Each one is reverted as the newest applied: none may lie below
         // one applied already (a history with holes, out of order).
-        let newest = self
-            .status(db)?
-            .iter()
-            .filter(|s| s.state == crate::plan::State::Applied)
-            .map(|s| s.version)
-            .max();
-        if let (Some(first), Some(newest)) = (pending.first(), newest) {
+        let newest = checked.known.iter().chain(&checked.future).max();
+        if let (Some(first), Some(&newest)) = (pending.first(), newest) {
             if first.version() < newest {
                 return Err(Error::other(format!(
                     "verify_reversible proves migrations in order, each reverted as the newest \
-                     applied, but migration {} is pending below version {newest}, which is \
-                     applied; run it on a fresh scratch database (nothing was changed)",
-                    first.version()
+                     applied, but migration {} (`{}`) is pending below version {newest}, which \
+                     is applied; run it on a fresh scratch database (nothing was changed)",
+                    first.version(),
+                    first.file_name()
                 )));
             }
         }
