@@ -334,17 +334,29 @@ fn usage_errors_exit_with_2() {
     assert_eq!(migrate(work.path(), &["--help"]).status.code(), Some(0));
 }
 
-/// The test server's URL; `None` (and so a skipped test) only outside CI.
-fn test_server() -> Option<String> {
-    let server = std::env::var("MIGRATE_TEST_POSTGRES_URL").ok();
-    if server.is_none() {
+/// The environment variable `var` (`what` a test needs); `None` (and so a
+/// skipped test) only outside CI.
+fn required(var: &str, what: &str) -> Option<String> {
+    let value = std::env::var(var).ok();
+    if value.is_none() {
         assert_ne!(
             std::env::var("CI").as_deref(),
             Ok("true"),
-            "PostgreSQL is required in CI"
+            "{what} ({var}) is required in CI"
         );
     }
-    server
+    value
+}
+
+/// The test server's URL; `None` (and so a skipped test) only outside CI.
+fn test_server() -> Option<String> {
+    required("MIGRATE_TEST_POSTGRES_URL", "PostgreSQL")
+}
+
+/// The port of a `scheme://user@host:port/database` URL.
+fn port_of(url: &str) -> &str {
+    let after = url.rsplit(':').next().unwrap();
+    after.split('/').next().unwrap()
 }
 
 #[test]
@@ -406,21 +418,10 @@ fn postgres_over_tls_as_sslmode_says() {
     let Some(server) = test_server() else {
         return;
     };
-    let Ok(ca) = std::env::var("MIGRATE_TEST_POSTGRES_CA") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "the test server's CA (MIGRATE_TEST_POSTGRES_CA) is required in CI"
-        );
+    let Some(ca) = required("MIGRATE_TEST_POSTGRES_CA", "the test server's CA") else {
         return;
     };
-    let port = server
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
+    let port = port_of(&server);
     let work = tempfile::tempdir().unwrap();
     let status = |host: &str, query: &str| {
         status_of(
@@ -505,12 +506,7 @@ fn postgres_over_tls_as_sslmode_says() {
 
 #[test]
 fn mysql_from_the_command_line() {
-    let Ok(server) = std::env::var("MIGRATE_TEST_MYSQL_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "MariaDB is required in CI"
-        );
+    let Some(server) = required("MIGRATE_TEST_MYSQL_URL", "MariaDB") else {
         return;
     };
     use migrate_core::mysql::prelude::Queryable;
@@ -565,24 +561,13 @@ fn mysql_from_the_command_line() {
 /// CA): `tls_only` may connect over TLS only.
 #[test]
 fn mysql_over_tls_as_ssl_mode_says() {
-    let (Ok(server), Ok(ca)) = (
-        std::env::var("MIGRATE_TEST_MYSQL_URL"),
-        std::env::var("MIGRATE_TEST_MYSQL_CA"),
+    let (Some(server), Some(ca)) = (
+        required("MIGRATE_TEST_MYSQL_URL", "MariaDB"),
+        required("MIGRATE_TEST_MYSQL_CA", "MariaDB's CA"),
     ) else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "MariaDB with TLS (MIGRATE_TEST_MYSQL_URL, MIGRATE_TEST_MYSQL_CA) is required in CI"
-        );
         return;
     };
-    let port = server
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
+    let port = port_of(&server);
     let work = tempfile::tempdir().unwrap();
     let status = |host: &str, query: &str| {
         status_of(

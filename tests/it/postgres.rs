@@ -132,16 +132,8 @@ impl Backend for Postgres {
         conn.batch_execute(sql).unwrap();
         // Outside a transaction, a (simple-protocol) statement is its own:
         // the transaction started when the statement did.
-        let alone = conn
-            .simple_query("SELECT now() = statement_timestamp()")
-            .unwrap()
-            .into_iter()
-            .find_map(|m| match m {
-                migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                _ => None,
-            });
         assert_eq!(
-            alone.as_deref(),
+            first_text(conn, "SELECT now() = statement_timestamp()").as_deref(),
             Some("t"),
             "the connection was left in a transaction"
         );
@@ -157,6 +149,17 @@ impl Backend for Postgres {
 }
 
 scenario_tests!(Postgres);
+
+/// The first value `sql` answers, as text, over the simple-query protocol.
+pub fn first_text(conn: &mut Client, sql: &str) -> Option<String> {
+    conn.simple_query(sql)
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+}
 
 const HISTORY: &str = "migrate_schema_history";
 
@@ -572,7 +575,7 @@ fn deallocate(tx: &mut dyn migrate::Tx) -> migrate::Result<()> {
 /// holding a Rust migration goes statement by statement, and still does.
 #[test]
 fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
-    use migrate::__private::{Checksums, Migration, Migrations};
+    use migrate::__private::Migration;
     let Some(mut db) = Postgres::fresh() else {
         return;
     };
@@ -583,28 +586,17 @@ fn a_migration_dropping_prepared_statements_is_named_as_the_cause() {
         .unwrap();
     assert_eq!(report.applied.len(), 2);
 
-    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let sums = Checksums {
-        exact: SUM,
-        loose: SUM,
-        chained: SUM,
-    };
-    let sql = |text| Migration::__sql(text, migrate::SqlMode::Transaction);
-    let list = vec![
-        Migration::__new(1, "t", "0001_t.sql", sql("CREATE TABLE t (x INT);"), sums),
+    let sql = Migration::__sql("CREATE TABLE t (x INT);", migrate::SqlMode::Transaction);
+    let set = leaked(vec![
+        Migration::__new(1, "t", "0001_t.sql", sql, placeholder_sums()),
         Migration::__new(
             2,
             "drop",
             "0002_drop.rs",
             Migration::__rust(deallocate),
-            sums,
+            placeholder_sums(),
         ),
-    ];
-    let set: &'static Migrations = Box::leak(Box::new(Migrations::__new(
-        Box::leak(list.into_boxed_slice()),
-        migrate::DEFAULT_TABLE,
-        None,
-    )));
+    ]);
     let Some(mut db) = Postgres::fresh() else {
         return;
     };
@@ -761,15 +753,7 @@ fn a_migration_sent_whole_fails_where_it_failed_and_alone() {
     assert!(!db.table_exists("fine"));
     assert_eq!(db.versions(HISTORY), [1]);
     // The connection is left outside any transaction.
-    let answer = db
-        .conn()
-        .simple_query("SELECT now() <> statement_timestamp()")
-        .unwrap();
-    let in_tx = answer.iter().find_map(|m| match m {
-        migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-        _ => None,
-    });
-    assert_eq!(in_tx.as_deref(), Some("f"));
+    Postgres::exec_on(db.conn(), "SELECT 1");
 }
 
 /// The history row written inside the message holds the step's time, and
@@ -967,14 +951,10 @@ fn a_group_sent_whole_names_the_migration_that_failed_and_times_each() {
     assert!(rows[0] < 250 && rows[2] < 250, "{rows:?}");
     assert!((290..5000).contains(&rows[1]), "{rows:?}");
     // Nothing of the marks stays with the session.
-    let left = db
-        .conn()
-        .simple_query("SELECT coalesce(current_setting('migrate.step', true), '')")
-        .unwrap();
-    let left = left.iter().find_map(|m| match m {
-        migrate::postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-        _ => None,
-    });
+    let left = first_text(
+        db.conn(),
+        "SELECT coalesce(current_setting('migrate.step', true), '')",
+    );
     assert_eq!(left.as_deref(), Some(""));
 }
 

@@ -211,10 +211,36 @@ fn a_run_dropped_inside_a_slow_migration_leaves_nothing_half_applied_and_no_lock
     runtime.block_on(async {
         let mut client = dropped_inside_the_slow_migration(&url).await;
 
-        // Another process gets the lock as soon as the migration under way
-        // ends, and applies what is left. That migration went to the
-        // server whole, with its history row and COMMIT: it ends applied
-        // and recorded, or not at all — never half.
+        // The migration under way went to the server whole, with its
+        // history row and COMMIT: once the server is done with it, it is
+        // applied and recorded, or not at all — never half.
+        let watcher = connect_async(&url).await;
+        let waited = Instant::now();
+        while first_text(
+            &watcher,
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+             AND query LIKE '%pg_sleep(1.5)%' AND pid <> pg_backend_pid()",
+        )
+        .await
+            != "0"
+        {
+            assert!(waited.elapsed() < Duration::from_secs(20));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let recorded = first_text(
+            &watcher,
+            "SELECT count(*) FROM migrate_schema_history WHERE version = 2",
+        )
+        .await;
+        let created = first_text(&watcher, "SELECT to_regclass('slow') IS NOT NULL").await;
+        assert_eq!(
+            recorded == "1",
+            created == "t",
+            "migration 2 half-applied: {recorded} history row(s), table created: {created}"
+        );
+
+        // Another process gets the lock as soon as that migration ended,
+        // and applies what is left.
         let started = Instant::now();
         let mut other = connect_async(&url).await;
         let report = set
@@ -551,17 +577,12 @@ fn seed_rows(tx: &mut dyn migrate::Tx) -> Result<()> {
 /// SQL, Rust, no-transaction, SQL; each with its table, so a history row
 /// and its table can be compared.
 fn mixed_set() -> &'static migrate::Migrations {
-    use migrate::__private::{Checksums, Migration, Migrations};
-    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let sums = Checksums {
-        exact: SUM,
-        loose: SUM,
-        chained: SUM,
-    };
+    use migrate::__private::Migration;
+    let sums = crate::sets::placeholder_sums;
     let sql = |text| Migration::__sql(text, migrate::SqlMode::Transaction);
-    let list = vec![
-        Migration::__new(1, "a", "0001_a.sql", sql("CREATE TABLE first_t (x INTEGER);"), sums),
-        Migration::__new(2, "seed", "0002_seed.rs", Migration::__rust(seed_rows), sums),
+    crate::sets::leaked(vec![
+        Migration::__new(1, "a", "0001_a.sql", sql("CREATE TABLE first_t (x INTEGER);"), sums()),
+        Migration::__new(2, "seed", "0002_seed.rs", Migration::__rust(seed_rows), sums()),
         Migration::__new(
             3,
             "index",
@@ -570,15 +591,10 @@ fn mixed_set() -> &'static migrate::Migrations {
                 "-- migrate:no-transaction\nCREATE TABLE third_t (x INTEGER);\nCREATE INDEX CONCURRENTLY third_x ON third_t (x);",
                 migrate::SqlMode::NoTransaction,
             ),
-            sums,
+            sums(),
         ),
-        Migration::__new(4, "d", "0004_d.sql", sql("CREATE TABLE fourth_t (x INTEGER);"), sums),
-    ];
-    Box::leak(Box::new(Migrations::__new(
-        Box::leak(list.into_boxed_slice()),
-        DEFAULT_TABLE,
-        None,
-    )))
+        Migration::__new(4, "d", "0004_d.sql", sql("CREATE TABLE fourth_t (x INTEGER);"), sums()),
+    ])
 }
 
 #[test]
@@ -742,7 +758,7 @@ fn a_history_write_refused_with_its_commit_already_sent_commits_nothing() {
 /// step), with checksums derived from the marks: two sets agree on a
 /// version exactly when they agree on its mark.
 fn ledger_set(marks: &[&'static str]) -> &'static migrate::Migrations {
-    use migrate::__private::{Checksums, Migration, Migrations};
+    use migrate::__private::{Checksums, Migration};
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let list: Vec<Migration> = marks
         .iter()
@@ -787,11 +803,7 @@ fn ledger_set(marks: &[&'static str]) -> &'static migrate::Migrations {
             )
         })
         .collect();
-    Box::leak(Box::new(Migrations::__new(
-        Box::leak(list.into_boxed_slice()),
-        DEFAULT_TABLE,
-        None,
-    )))
+    crate::sets::leaked(list)
 }
 
 #[test]

@@ -71,30 +71,23 @@ fn mode_of(sql: &str) -> migrate::SqlMode {
 /// with placeholder checksums: SQL no `embed_migrations!` has checked, for
 /// the run-time checks. A first line `-- migrate:no-transaction` is obeyed.
 pub fn unchecked(steps: &[(&'static str, &'static str)]) -> &'static migrate::Migrations {
-    use migrate::__private::{Checksums, Migration, Migrations};
+    let with_none: Vec<_> = steps.iter().map(|&(file, sql)| (file, sql, None)).collect();
+    with_downs(&with_none)
+}
+
+/// Placeholder checksums for a registry built by hand.
+pub fn placeholder_sums() -> migrate::__private::Checksums {
     const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let list: Vec<Migration> = steps
-        .iter()
-        .zip(1..)
-        .map(|(&(file, sql), version)| {
-            let name = file
-                .trim_end_matches(".sql")
-                .split_once('_')
-                .map_or(file, |(_, name)| name);
-            Migration::__new(
-                version,
-                name,
-                file,
-                Migration::__sql(sql, mode_of(sql)),
-                Checksums {
-                    exact: SUM,
-                    loose: SUM,
-                    chained: SUM,
-                },
-            )
-        })
-        .collect();
-    Box::leak(Box::new(Migrations::__new(
+    migrate::__private::Checksums {
+        exact: SUM,
+        loose: SUM,
+        chained: SUM,
+    }
+}
+
+/// `list` as a registry with the default history table, for the test's life.
+pub fn leaked(list: Vec<migrate::__private::Migration>) -> &'static migrate::Migrations {
+    Box::leak(Box::new(migrate::__private::Migrations::__new(
         Box::leak(list.into_boxed_slice()),
         migrate::DEFAULT_TABLE,
         None,
@@ -143,17 +136,12 @@ pub static MYSQL_DDL_SLOW: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/mysql-ddl-slow");
 
 /// A registry built by hand from `(file name, up SQL, down SQL)`, versions
-/// from 1: for sets whose down steps are under test.
+/// from 1, as [`unchecked`] builds one: for sets whose down steps are under
+/// test.
 pub fn with_downs(
     steps: &[(&'static str, &'static str, Option<&'static str>)],
 ) -> &'static migrate::Migrations {
-    use migrate::__private::{Checksums, Migration, Migrations};
-    const SUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let sums = Checksums {
-        exact: SUM,
-        loose: SUM,
-        chained: SUM,
-    };
+    use migrate::__private::Migration;
     let list: Vec<Migration> = steps
         .iter()
         .zip(1..)
@@ -162,8 +150,13 @@ pub fn with_downs(
                 .trim_end_matches(".sql")
                 .split_once('_')
                 .map_or(file, |(_, name)| name);
-            let migration =
-                Migration::__new(version, name, file, Migration::__sql(up, mode_of(up)), sums);
+            let migration = Migration::__new(
+                version,
+                name,
+                file,
+                Migration::__sql(up, mode_of(up)),
+                placeholder_sums(),
+            );
             match down {
                 Some(down) => {
                     let down_file: &'static str =
@@ -174,9 +167,5 @@ pub fn with_downs(
             }
         })
         .collect();
-    Box::leak(Box::new(Migrations::__new(
-        Box::leak(list.into_boxed_slice()),
-        migrate::DEFAULT_TABLE,
-        None,
-    )))
+    leaked(list)
 }
