@@ -268,10 +268,10 @@
 extern crate self as migrate;
 
 pub use migrate_core::{
-    Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, LockScope, Migration,
-    MigrationFn, MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report, Result,
-    Reversibility, Runner, SqlDialect, SqlMode, State, Step, Tx, Value, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_TABLE,
+    Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, LockScope, LockStrategy,
+    Migration, MigrationFn, MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report,
+    Result, Reversibility, Runner, SqlDialect, SqlMode, State, Step, Tx, Value,
+    DEFAULT_LOCK_TIMEOUT, DEFAULT_TABLE,
 };
 
 /// A transaction sent whole, as [`Driver::transaction_at_once`] receives

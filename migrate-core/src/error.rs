@@ -158,6 +158,25 @@ pub enum Error {
         /// The migration's file.
         file: String,
     },
+    /// A migration that runs outside a transaction, through a transaction
+    /// pooler ([`LockStrategy::TransactionPooler`](crate::LockStrategy::TransactionPooler)),
+    /// where nothing can hold the migration lock while it runs. Refused
+    /// before anything is applied or reverted.
+    NeedsSession {
+        /// The migration's version.
+        version: u64,
+        /// The migration's file.
+        file: String,
+    },
+    /// The database refused to be written to (a hot standby, a read-only
+    /// transaction or server) while the run had migrations to apply or
+    /// revert. Nothing was changed.
+    ReadOnly {
+        /// The history table.
+        table: String,
+        /// The versions the run would have applied (or reverted), in order.
+        versions: Vec<u64>,
+    },
     /// Grouped mode met a `-- migrate:foreign-keys-off` migration among others.
     ForeignKeysOffInGroup {
         /// The migration's version.
@@ -288,6 +307,7 @@ impl Error {
             | Error::HistoryOfAnotherSet { version, .. }
             | Error::UnknownVersion { version, .. }
             | Error::NoTransactionInGroup { version, .. }
+            | Error::NeedsSession { version, .. }
             | Error::ForeignKeysOffInGroup { version, .. }
             | Error::NothingToRepair { version } => Some(*version),
             _ => None,
@@ -452,6 +472,28 @@ impl fmt::Display for Error {
                  first",
                 version.saturating_sub(1)
             ),
+            Error::NeedsSession { version, file } => write!(
+                f,
+                "migration {version} (`{file}`) runs outside a transaction, and through a \
+                 transaction pooler (`LockStrategy::TransactionPooler`) nothing can hold the \
+                 migration lock while it runs, so another instance could run it too; nothing \
+                 was applied. Apply it over a direct connection or a session-mode pooler \
+                 (e.g. `migrate up` with the database's own URL in a release step), then boot \
+                 through the pooler"
+            ),
+            Error::ReadOnly { table, versions } => write!(
+                f,
+                "the database is read-only (a replica?) and `{table}` needs {} to be \
+                 changed ({}); nothing was changed. Migrate the primary first (e.g. run the \
+                 new release's migrations against it in a release step): a replica then \
+                 receives them, and boots with nothing pending",
+                if versions.len() == 1 { "one version" } else { "versions" },
+                versions
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Error::ForeignKeysOffInGroup { version, file } => write!(
                 f,
                 "migration {version} (`{file}`) turns foreign keys off, which in a grouped run \
@@ -572,13 +614,29 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// Whether the database's own error in this one says it refused a
+    /// write because it is read-only (the words every database uses).
+    pub(crate) fn says_read_only(&self) -> bool {
+        let cause = match self {
+            Error::Failed { source, .. } => source.to_string(),
+            other => match other.database_error() {
+                Some(e) => e.to_string(),
+                None => return false,
+            },
+        };
+        says_read_only(&cause)
+    }
+}
+
+fn says_read_only(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("read-only") || message.contains("readonly") || message.contains("read only")
+}
+
 /// A failure that is the connection's, not the migration's: its fix.
 fn connection_fault(message: &str) -> Option<&'static str> {
-    let message = message.to_ascii_lowercase();
-    if message.contains("read-only")
-        || message.contains("readonly")
-        || message.contains("read only")
-    {
+    if says_read_only(message) {
         Some("the connection is read-only: migrate through a writable connection to the primary")
     } else if message.contains("database is locked") {
         Some(LOCKED)
@@ -592,6 +650,9 @@ const LOCKED: &str = "another connection held the database's write lock for long
 
 /// The likely cause of a failure on the history table, from the database's words.
 fn history_hint(message: &str) -> &'static str {
+    if says_read_only(message) {
+        return "the connection is read-only: migrate through a writable connection to the primary";
+    }
     let message = message.to_ascii_lowercase();
     if message.contains("permission denied")
         || message.contains("must be owner")
@@ -600,11 +661,6 @@ fn history_hint(message: &str) -> &'static str {
     {
         "the database user needs CREATE on the schema and SELECT, INSERT, UPDATE and DELETE on \
          the table: grant them, or migrate as the schema's owner"
-    } else if message.contains("read-only")
-        || message.contains("readonly")
-        || message.contains("read only")
-    {
-        "the connection is read-only: migrate through a writable connection to the primary"
     } else if message.contains("database is locked") {
         LOCKED
     } else if message.contains("no schema has been selected") {

@@ -27,7 +27,7 @@ mod testing;
 pub mod tx;
 
 pub use dialect::SqlDialect;
-pub use driver::{AtOnce, Database, Driver, LockScope, WholeStep};
+pub use driver::{AtOnce, Database, Driver, LockScope, LockStrategy, WholeStep};
 pub use error::{BoxError, Cleanup, Error, Panicked, Result};
 pub use plan::{MigrationStatus, State};
 pub use registry::{

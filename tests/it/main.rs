@@ -6,6 +6,7 @@ mod errors;
 mod faults;
 mod logger;
 mod mysql;
+mod pooler;
 mod pools;
 mod postgres;
 mod postgres_async;

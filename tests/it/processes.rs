@@ -16,7 +16,7 @@ const DB: &str = "MIGRATE_IT_DB";
 const RESULT: &str = "MIGRATE_IT_RESULT";
 
 /// Starts this test binary again, running only `child_process_entry` in the given role.
-fn spawn(role: &str, db: &Path, result: &Path, extra: &[(&str, &Path)]) -> Child {
+pub fn spawn(role: &str, db: &Path, result: &Path, extra: &[(&str, &Path)]) -> Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
@@ -55,6 +55,14 @@ fn child_process_entry() {
             "ddl-slow" => MYSQL_DDL_SLOW.run_pending(&mut conn),
             other => panic!("unknown child role my-{other}"),
         };
+        write_outcome(&result, outcome);
+        return;
+    }
+    if let Some(role) = role.strip_prefix("pgb-") {
+        // DB holds a URL through PgBouncer.
+        let url = db.to_str().unwrap();
+        wait_for_go();
+        let outcome = crate::pooler::child(role, url);
         write_outcome(&result, outcome);
         return;
     }
@@ -182,7 +190,7 @@ fn eight_threads_with_their_own_connections_all_succeed() {
     assert_eq!(total, 5);
 }
 
-fn wait_for(path: &Path, child: &mut Child, result: &Path) {
+pub fn wait_for(path: &Path, child: &mut Child, result: &Path) {
     let start = Instant::now();
     while !path.exists() {
         if child.try_wait().unwrap().is_some() {

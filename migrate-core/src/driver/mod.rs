@@ -36,6 +36,37 @@ pub enum LockScope {
     Transaction,
 }
 
+/// How a run holds the migration lock, chosen with
+/// [`Runner::lock_strategy`](crate::Runner::lock_strategy). PostgreSQL's
+/// drivers honour it; SQLite (a file, locked by the database itself) and
+/// MySQL (`GET_LOCK`, which pins the session in a multiplexing proxy such
+/// as ProxySQL) keep their lock for the whole run whatever is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockStrategy {
+    /// An advisory lock held by the session for the whole run
+    /// ([`LockScope::Session`]): the history cannot change under the run.
+    /// It needs one server session from start to end — a direct
+    /// connection, or a pooler in *session* mode. The sync client's default.
+    Session,
+    /// A transaction-scoped advisory lock taken inside each transaction,
+    /// with the history checked unchanged under it
+    /// ([`LockScope::Transaction`]): a run dropped halfway leaves nothing
+    /// held. A no-transaction migration holds a session lock while it
+    /// runs. The async client's default.
+    Transaction,
+    /// For a pooler in *transaction* mode (PgBouncer's
+    /// `pool_mode = transaction`, and the managed poolers built like it),
+    /// which may hand each transaction to another server session: the
+    /// lock as [`Transaction`](LockStrategy::Transaction), and nothing of
+    /// the run left in a server session between its transactions — no
+    /// named prepared statements, no session settings changed or put back,
+    /// and no-transaction migrations refused before anything runs
+    /// ([`Error::NeedsSession`](crate::Error::NeedsSession)): nothing could
+    /// hold the lock while one runs.
+    TransactionPooler,
+}
+
 /// One step of a transaction sent whole ([`Driver::transaction_at_once`]).
 #[derive(Debug, Clone, Copy)]
 pub struct WholeStep<'a> {
@@ -133,6 +164,24 @@ pub trait Driver: Tx {
     /// whole run.
     fn lock_scope(&self) -> LockScope {
         LockScope::Session
+    }
+
+    /// Asks for a [`LockStrategy`] before [`lock`](Driver::lock); the
+    /// default keeps the driver's own (see [`LockStrategy`]).
+    fn set_lock_strategy(&mut self, _strategy: LockStrategy) {}
+
+    /// Whether `error` says the database cannot be written to (a hot
+    /// standby, a read-only transaction or server). The default reads the
+    /// database's message.
+    fn is_read_only(&self, error: &Error) -> bool {
+        error.says_read_only()
+    }
+
+    /// Whether the driver can hold the migration lock while a step runs
+    /// outside any transaction ([`commit_and_hold`](Driver::commit_and_hold)).
+    /// `false` through a transaction pooler: such a step is refused.
+    fn holds_between_transactions(&self) -> bool {
+        true
     }
 
     /// Runs `sql` with `params` — the last statement of a transaction —

@@ -39,7 +39,7 @@ use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
 #[cfg(feature = "postgres")]
 use super::Database;
-use super::{AtOnce, Driver, LockScope, WholeStep};
+use super::{AtOnce, Driver, LockScope, LockStrategy, WholeStep};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
 use crate::source::sql::{statements, LexicalRules};
@@ -88,6 +88,15 @@ pub(crate) trait Session {
         statement: &Statement,
         values: &[Value],
     ) -> std::result::Result<Vec<Row>, Fail>;
+    /// Runs `sql` as an unnamed statement, parameters sent as text for the
+    /// server to read as the types it infers: nothing outlives the call in
+    /// the server session (for a transaction pooler). The rows, and how
+    /// many the statement touched.
+    fn query_unnamed(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> std::result::Result<(Vec<Row>, u64), Fail>;
     fn is_closed(&self) -> bool;
     /// Runs `statement`, then commits, pipelined in one round trip, with
     /// each one's outcome (`None` for the commit: it was not sent); `None`
@@ -171,6 +180,20 @@ impl Session for postgres::Client {
         Ok(postgres::Client::query(self, statement, &refs(&params))?)
     }
 
+    fn query_unnamed(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> std::result::Result<(Vec<Row>, u64), Fail> {
+        let mut rows = postgres::Client::query_typed_raw(self, sql, unnamed_params(values))?;
+        let mut collected = Vec::new();
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+            collected.push(row);
+        }
+        let touched = rows.rows_affected().unwrap_or(collected.len() as u64);
+        Ok((collected, touched))
+    }
+
     fn is_closed(&self) -> bool {
         postgres::Client::is_closed(self)
     }
@@ -200,6 +223,8 @@ pub struct PostgresDriver<'c> {
     /// Whether the server counts error positions in bytes (a `SQL_ASCII`
     /// database), rather than in characters.
     byte_positions: bool,
+    /// The run's choice, where it made one; else the session's default.
+    strategy: Option<LockStrategy>,
 }
 
 /// The migration lock of one run.
@@ -218,6 +243,7 @@ impl<'c> PostgresDriver<'c> {
             lock: None,
             statements: HashMap::new(),
             byte_positions: false,
+            strategy: None,
         }
     }
 }
@@ -402,6 +428,55 @@ impl ToSql for Param<'_> {
     }
 
     to_sql_checked!();
+}
+
+/// A [`Value`] sent as text, for the server to read as the type it infers
+/// for the parameter (declared `unknown`): as a literal in its place would be.
+#[derive(Debug)]
+pub(crate) struct TextParam<'a>(&'a Value);
+
+impl ToSql for TextParam<'_> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        use std::fmt::Write as _;
+        match self.0 {
+            Value::Null => return Ok(IsNull::Yes),
+            Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            Value::Real(r) if r.is_nan() => out.extend_from_slice(b"NaN"),
+            Value::Real(r) if r.is_infinite() => {
+                out.extend_from_slice(if *r > 0.0 { b"Infinity" } else { b"-Infinity" });
+            }
+            Value::Real(r) => out.extend_from_slice(format!("{r:?}").as_bytes()),
+            Value::Text(t) => out.extend_from_slice(t.as_bytes()),
+            Value::Blob(b) => {
+                let mut hex = String::with_capacity(2 + 2 * b.len());
+                hex.push_str("\\x");
+                for byte in b {
+                    let _ = write!(hex, "{byte:02x}");
+                }
+                out.extend_from_slice(hex.as_bytes());
+            }
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+/// `values` as parameters of an unnamed statement ([`Session::query_unnamed`]).
+pub(crate) fn unnamed_params(values: &[Value]) -> impl Iterator<Item = (TextParam<'_>, Type)> {
+    values.iter().map(|v| (TextParam(v), Type::UNKNOWN))
 }
 
 fn column_value(row: &Row, i: usize) -> Result<Value> {
@@ -708,7 +783,23 @@ impl PostgresDriver<'_> {
     }
 
     fn transaction_locks(&self) -> bool {
-        self.session.lock_scope() == LockScope::Transaction
+        self.scope() == LockScope::Transaction
+    }
+
+    fn scope(&self) -> LockScope {
+        match self.strategy {
+            Some(LockStrategy::Session) => LockScope::Session,
+            Some(LockStrategy::Transaction | LockStrategy::TransactionPooler) => {
+                LockScope::Transaction
+            }
+            None => self.session.lock_scope(),
+        }
+    }
+
+    /// Through a transaction pooler: nothing may outlive a transaction in
+    /// the server session (see [`LockStrategy::TransactionPooler`]).
+    fn pooled(&self) -> bool {
+        self.strategy == Some(LockStrategy::TransactionPooler)
     }
 
     /// The lock `key` was not granted within the timeout: who holds it.
@@ -774,6 +865,13 @@ pub(crate) fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
 
 impl Tx for PostgresDriver<'_> {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        if self.pooled() {
+            let (_, touched) = self
+                .session
+                .query_unnamed(sql, values)
+                .map_err(|e| pg_error(e, sql))?;
+            return Ok(touched);
+        }
         let statement = self.statement(sql)?;
         self.session
             .execute(&statement, values)
@@ -785,11 +883,15 @@ impl Tx for PostgresDriver<'_> {
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let statement = self.statement(sql)?;
-        let rows = self
-            .session
-            .query(&statement, values)
-            .map_err(|e| pg_error(e, sql))?;
+        let rows = if self.pooled() {
+            self.session
+                .query_unnamed(sql, values)
+                .map(|(rows, _)| rows)
+        } else {
+            let statement = self.statement(sql)?;
+            self.session.query(&statement, values)
+        }
+        .map_err(|e| pg_error(e, sql))?;
         rows.iter()
             .map(|row| (0..row.len()).map(|i| column_value(row, i)).collect())
             .collect()
@@ -1174,6 +1276,10 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn execute_and_commit(&mut self, sql: &str, values: &[Value]) -> Result<Result<()>> {
+        if self.pooled() {
+            self.execute(sql, values)?;
+            return Ok(self.commit());
+        }
         let statement = self.statement(sql)?;
         match self.session.execute_and_commit(&statement, values) {
             Some((Ok(_), Some(committed))) => Ok(committed.map_err(|e| pg_error(e, "COMMIT"))),
@@ -1254,7 +1360,35 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn lock_scope(&self) -> LockScope {
-        self.session.lock_scope()
+        self.scope()
+    }
+
+    fn set_lock_strategy(&mut self, strategy: LockStrategy) {
+        self.strategy = Some(strategy);
+    }
+
+    fn holds_between_transactions(&self) -> bool {
+        !self.pooled()
+    }
+
+    fn is_read_only(&self, error: &Error) -> bool {
+        let cause: Option<&(dyn StdError + 'static)> = match error {
+            Error::Failed { source, .. } => Some(source.as_ref()),
+            other => other
+                .database_error()
+                .map(|e| e as &(dyn StdError + 'static)),
+        };
+        let Some(e) = cause.and_then(|e| e.downcast_ref::<PostgresError>()) else {
+            return error.says_read_only();
+        };
+        let Some(code) = e.code() else {
+            return false;
+        };
+        // A write in a read-only transaction; on a standby also a lock
+        // that only a writer may take ("... while recovery is in progress").
+        *code == SqlState::READ_ONLY_SQL_TRANSACTION
+            || (*code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+                && e.to_string().contains("recovery is in progress"))
     }
 
     fn lock(&mut self, table: &TableName<'_>, timeout: Duration) -> Result<()> {
@@ -1429,6 +1563,11 @@ impl Driver for PostgresDriver<'_> {
         let Some(path) = self.search_path.take() else {
             return;
         };
+        if self.pooled() {
+            // Another server session may answer: setting it would change
+            // that one, which another client may be using.
+            return;
+        }
         let restored = self.query(
             "SELECT set_config('search_path', $1, false)",
             &[Value::Text(path.clone())],

@@ -23,7 +23,7 @@ use std::future::Future;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Row, SimpleQueryMessage, Statement};
 
-use super::postgres::{end_sql, params, refs, Fail, PostgresDriver, Session};
+use super::postgres::{end_sql, params, refs, unnamed_params, Fail, PostgresDriver, Session};
 use super::{Database, LockScope};
 use crate::error::{Error, Result};
 use crate::runtime::Applied;
@@ -51,6 +51,8 @@ pub(crate) enum Request {
     Prepare(String, Reply<Statement>),
     Execute(Statement, Vec<Value>, Reply<u64>),
     Query(Statement, Vec<Value>, Reply<Vec<Row>>),
+    /// An unnamed statement: its rows, and how many it touched.
+    QueryUnnamed(String, Vec<Value>, Reply<(Vec<Row>, u64)>),
     /// The statement, then COMMIT, pipelined; each one's outcome.
     ExecuteCommit(
         Statement,
@@ -142,6 +144,14 @@ impl Session for Remote {
         values: &[Value],
     ) -> std::result::Result<Vec<Row>, Fail> {
         self.ask(|reply| Request::Query(statement.clone(), values.to_vec(), reply))
+    }
+
+    fn query_unnamed(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> std::result::Result<(Vec<Row>, u64), Fail> {
+        self.ask(|reply| Request::QueryUnnamed(sql.to_owned(), values.to_vec(), reply))
     }
 
     fn is_closed(&self) -> bool {
@@ -386,6 +396,9 @@ async fn answer(client: &Client, request: Request, progress: Option<&(dyn Fn(&Ap
             let params = params(&values);
             let _ = reply.send(client.query(&statement, &refs(&params)).await);
         }
+        Request::QueryUnnamed(sql, values, reply) => {
+            let _ = reply.send(query_unnamed(client, &sql, &values).await);
+        }
         Request::Progress(applied) => {
             if let Some(progress) = progress {
                 progress(&applied);
@@ -448,4 +461,17 @@ async fn both<A: std::future::Future, B: std::future::Future>(
         }
     })
     .await
+}
+
+/// [`Session::query_unnamed`](super::postgres::Session::query_unnamed) on the async client.
+async fn query_unnamed(client: &Client, sql: &str, values: &[Value]) -> Outcome<(Vec<Row>, u64)> {
+    use futures_util::TryStreamExt as _;
+    let stream = client.query_typed_raw(sql, unnamed_params(values)).await?;
+    let mut stream = std::pin::pin!(stream);
+    let mut rows = Vec::new();
+    while let Some(row) = stream.try_next().await? {
+        rows.push(row);
+    }
+    let touched = stream.rows_affected().unwrap_or(rows.len() as u64);
+    Ok((rows, touched))
 }

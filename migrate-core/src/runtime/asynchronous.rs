@@ -303,7 +303,12 @@ impl Runner<'_> {
         work: impl FnOnce(&Runner<'_>, &mut Remote) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let migrations = *self.migrations;
-        let (rules, grouped, lock_timeout) = (self.rules, self.grouped, self.lock_timeout);
+        let (rules, grouped, lock_timeout, lock_strategy) = (
+            self.rules,
+            self.grouped,
+            self.lock_timeout,
+            self.lock_strategy,
+        );
         let forward = self.progress.is_some();
         bridged(client, self.progress, move |remote| {
             let tick = remote.progress();
@@ -312,6 +317,7 @@ impl Runner<'_> {
                 rules,
                 grouped,
                 lock_timeout,
+                lock_strategy,
                 progress: forward.then_some(&tick as &(dyn Fn(&Applied) + Sync)),
             };
             work(&runner, remote)

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use self::execute::execute;
 use self::script::{Change, Script, Unit};
-use crate::driver::{Database, Driver, LockScope};
+use crate::driver::{Database, Driver, LockScope, LockStrategy};
 use crate::error::{Error, Result};
 use crate::history::{Head, HistoryRow, HistorySql, RecentRows, RowState};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
@@ -78,6 +78,7 @@ pub struct Runner<'m> {
     rules: Rules,
     grouped: bool,
     lock_timeout: Duration,
+    lock_strategy: Option<LockStrategy>,
     progress: Option<&'m (dyn Fn(&Applied) + Sync)>,
 }
 
@@ -88,6 +89,7 @@ impl std::fmt::Debug for Runner<'_> {
             .field("rules", &self.rules)
             .field("grouped", &self.grouped)
             .field("lock_timeout", &self.lock_timeout)
+            .field("lock_strategy", &self.lock_strategy)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -101,6 +103,7 @@ impl Migrations {
             rules: Rules::default(),
             grouped: false,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            lock_strategy: None,
             progress: None,
         }
     }
@@ -525,6 +528,7 @@ impl<'m> Runner<'m> {
             // Our BEGIN would fail, and our cleanup would roll back the caller's work.
             return Err(Error::InsideTransaction);
         }
+        self.configure(driver);
         let resolved = Resolved::new(driver, table_of(self.migrations)?)?;
         let table = resolved.name();
         let sql = resolved.sql(driver.sql_dialect());
@@ -554,6 +558,13 @@ impl<'m> Runner<'m> {
         })
     }
 
+    /// Hands the driver the run's options it acts on itself.
+    fn configure<D: Driver>(&self, driver: &mut D) {
+        if let Some(strategy) = self.lock_strategy {
+            driver.set_lock_strategy(strategy);
+        }
+    }
+
     /// Treat versions recorded in the database but unknown to this binary
     /// as an error ([`Error::FutureVersions`]) instead of tolerating them.
     pub fn strict(mut self, strict: bool) -> Self {
@@ -577,6 +588,32 @@ impl<'m> Runner<'m> {
     /// On SQLite it also bounds the wait for the database's own write lock.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// How the migration lock is held on PostgreSQL (see [`LockStrategy`]).
+    /// The default is the client's: [`LockStrategy::Session`] for the sync
+    /// client, [`LockStrategy::Transaction`] for the async one. Behind a
+    /// pooler in transaction mode (PgBouncer's `pool_mode = transaction`),
+    /// ask for [`LockStrategy::TransactionPooler`]. SQLite and MySQL keep
+    /// their own lock.
+    ///
+    /// ```no_run
+    /// # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("../migrations");
+    /// # fn main() -> migrate::Result<()> {
+    /// use migrate::postgres::{Client, NoTls};
+    /// use migrate::LockStrategy;
+    ///
+    /// // PgBouncer in transaction mode, between the app and PostgreSQL.
+    /// let mut client = Client::connect("postgres://app@pgbouncer:6432/app", NoTls)?;
+    /// MIGRATIONS
+    ///     .runner()
+    ///     .lock_strategy(LockStrategy::TransactionPooler)
+    ///     .run_pending(&mut client)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn lock_strategy(mut self, strategy: LockStrategy) -> Self {
+        self.lock_strategy = Some(strategy);
         self
     }
 
@@ -644,9 +681,10 @@ impl<'m> Runner<'m> {
         }
         // Kept across re-plans: what an earlier pass applied stays applied.
         let mut applied = Vec::new();
-        self.with_history(&mut driver, |driver, run, rows| {
+        let outcome = self.with_history(&mut driver, |driver, run, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let pending = plan::pending(self.migrations, &checked, self.rules, target)?;
+            refuse_without_session(driver, pending.iter().map(|m| (*m, m.up())))?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
             if self.grouped {
                 let group = self.apply_grouped(driver, run, &pending, &mut versions)?;
@@ -664,7 +702,44 @@ impl<'m> Runner<'m> {
                 version: versions.highest_known(),
                 ..Report::default()
             })
+        });
+        outcome.map_err(|e| {
+            self.read_only(&mut driver, e, |checked| {
+                plan::pending(self.migrations, checked, self.rules, target)
+            })
         })
+    }
+
+    /// `error`, or — where it says the database cannot be written to —
+    /// [`Error::ReadOnly`] naming what `change` would have changed, read
+    /// afresh (the history may not even exist on a replica).
+    fn read_only<D: Driver>(
+        &self,
+        driver: &mut D,
+        error: Error,
+        change: impl FnOnce(&Checked) -> Result<Vec<&'static Migration>>,
+    ) -> Error {
+        if !driver.is_read_only(&error) {
+            return error;
+        }
+        let changed = table_of(self.migrations)
+            .and_then(|table| Resolved::new(driver, table))
+            .and_then(|resolved| {
+                let sql = resolved.sql(driver.sql_dialect());
+                let rows = match sql.read_all(driver) {
+                    Err(e) if driver.is_missing_table(&e) => Vec::new(),
+                    other => other?,
+                };
+                let checked = plan::check(self.migrations, &rows, self.rules)?;
+                Ok((resolved.name().to_string(), change(&checked)?))
+            });
+        match changed {
+            Ok((table, migrations)) if !migrations.is_empty() => Error::ReadOnly {
+                table,
+                versions: migrations.iter().map(|m| m.version()).collect(),
+            },
+            _ => error,
+        }
     }
 
     /// The hot path: `Some` when the database is already current. Reads one
@@ -840,10 +915,11 @@ impl<'m> Runner<'m> {
     fn rollback<D: Database + ?Sized>(&self, db: &mut D, back: Back) -> Result<Report> {
         let mut driver = db.driver();
         let mut reverted = Vec::new();
-        self.with_history(&mut driver, |driver, run, rows| {
+        let outcome = self.with_history(&mut driver, |driver, run, rows| {
             let checked = plan::check(self.migrations, &rows, self.rules)?;
             let version = back.target(self.migrations, &checked)?;
             let revert = plan::to_revert(self.migrations, &checked, version)?;
+            refuse_without_session(driver, revert.iter().filter_map(|m| Some((*m, m.down()?))))?;
             let mut versions = AppliedVersions::from_checked(&checked, self.migrations);
             for migration in revert {
                 let Some(down) = migration.down() else {
@@ -858,6 +934,12 @@ impl<'m> Runner<'m> {
                 future_versions: checked.future.clone(),
                 version: versions.highest_known(),
                 ..Report::default()
+            })
+        });
+        outcome.map_err(|e| {
+            self.read_only(&mut driver, e, |checked| {
+                let version = back.target(self.migrations, checked)?;
+                plan::to_revert(self.migrations, checked, version)
             })
         })
     }
@@ -1001,12 +1083,32 @@ impl<'m> Runner<'m> {
     /// The whole history, empty when the table does not exist yet.
     fn read_history<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<HistoryRow>> {
         let mut driver = db.driver();
+        self.configure(&mut driver);
         let resolved = Resolved::new(&mut driver, table_of(self.migrations)?)?;
         let sql = resolved.sql(driver.sql_dialect());
         match sql.read_all(&mut driver) {
             Err(e) if driver.is_missing_table(&e) => Ok(Vec::new()),
             other => other,
         }
+    }
+}
+
+/// Refuses, before anything runs, a step that must run outside a
+/// transaction where the driver cannot hold the lock while it does
+/// (through a transaction pooler).
+fn refuse_without_session<'a, D: Driver>(
+    driver: &D,
+    mut steps: impl Iterator<Item = (&'static Migration, &'a crate::registry::Step)>,
+) -> Result<()> {
+    if driver.holds_between_transactions() {
+        return Ok(());
+    }
+    match steps.find(|(_, step)| mode_on(driver, step) == crate::registry::SqlMode::NoTransaction) {
+        Some((m, _)) => Err(Error::NeedsSession {
+            version: m.version(),
+            file: m.file_name().to_owned(),
+        }),
+        None => Ok(()),
     }
 }
 
