@@ -19,6 +19,32 @@ pub struct RunOptions {
     /// Allow applying a pending migration older than the newest applied one.
     #[arg(long, global = true)]
     pub allow_out_of_order: bool,
+    /// How the migration lock is held on PostgreSQL: `session` (a direct
+    /// connection or a session pooler), `transaction`, or `pooler` (behind
+    /// a pooler in transaction mode, e.g. PgBouncer's `pool_mode =
+    /// transaction`).
+    #[arg(long, global = true, value_enum, value_name = "STRATEGY")]
+    pub lock_strategy: Option<LockStrategyArg>,
+    /// Give up a migration's table lock wait after this many seconds
+    /// (PostgreSQL `lock_timeout`, MySQL `lock_wait_timeout`), so that
+    /// application queries are not stalled behind it.
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = seconds)]
+    pub ddl_lock_timeout: Option<Duration>,
+    /// How many times to try a migration again after it gave up on a
+    /// table lock (with `--ddl-lock-timeout`).
+    #[arg(long, global = true, value_name = "N", requires = "ddl_lock_timeout")]
+    pub ddl_lock_retries: Option<u32>,
+}
+
+/// `--lock-strategy`: [`migrate_core::LockStrategy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockStrategyArg {
+    /// A session lock for the whole run.
+    Session,
+    /// A lock in each transaction.
+    Transaction,
+    /// For a pooler in transaction mode: nothing kept between transactions.
+    Pooler,
 }
 
 impl RunOptions {
@@ -26,6 +52,19 @@ impl RunOptions {
     pub fn apply<'m>(&self, mut runner: migrate_core::Runner<'m>) -> migrate_core::Runner<'m> {
         if let Some(timeout) = self.lock_timeout {
             runner = runner.lock_timeout(timeout);
+        }
+        if let Some(strategy) = self.lock_strategy {
+            runner = runner.lock_strategy(match strategy {
+                LockStrategyArg::Session => migrate_core::LockStrategy::Session,
+                LockStrategyArg::Transaction => migrate_core::LockStrategy::Transaction,
+                LockStrategyArg::Pooler => migrate_core::LockStrategy::TransactionPooler,
+            });
+        }
+        if let Some(timeout) = self.ddl_lock_timeout {
+            runner = runner.ddl_lock_timeout(timeout);
+        }
+        if let Some(retries) = self.ddl_lock_retries {
+            runner = runner.ddl_lock_retries(retries);
         }
         runner
             .strict(self.strict)

@@ -359,14 +359,11 @@ fn port_of(url: &str) -> &str {
     after.split('/').next().unwrap()
 }
 
-#[test]
-fn postgres_from_the_command_line() {
-    let Some(server) = test_server() else {
-        return;
-    };
-    let name = format!("migrate_cli_{}", std::process::id());
+/// A new database `<prefix>_<pid>` on `server`, and its URL.
+fn fresh_pg_database(server: &str, prefix: &str) -> String {
+    let name = format!("{prefix}_{}", std::process::id());
     let mut admin =
-        migrate_core::postgres::Client::connect(&server, migrate_core::postgres::NoTls).unwrap();
+        migrate_core::postgres::Client::connect(server, migrate_core::postgres::NoTls).unwrap();
     // Another test's CREATE DATABASE may be copying template1 at this
     // moment ("being accessed by other users"): try again briefly.
     let mut attempt = 0;
@@ -378,7 +375,97 @@ fn postgres_from_the_command_line() {
         assert!(busy && attempt < 50, "cannot create a test database: {e:?}");
         std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
     }
-    let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
+    format!("{}/{name}", server.rsplit_once('/').unwrap().0)
+}
+
+/// `--lock-strategy pooler` through PgBouncer in transaction mode refuses
+/// a no-transaction migration up front; the DDL lock flags reach the run.
+#[test]
+fn postgres_behind_a_transaction_pooler_from_the_command_line() {
+    let (Some(server), Some(pooler)) = (
+        test_server(),
+        required("MIGRATE_TEST_PGBOUNCER_URL", "PgBouncer"),
+    ) else {
+        return;
+    };
+    let url = fresh_pg_database(&server, "migrate_cli_pooler");
+    let (_, name) = url.rsplit_once('/').unwrap();
+    let via = format!("{}/{name}", pooler.rsplit_once('/').unwrap().0);
+    let dir = fixture("rt-no-tx");
+    let dir = dir.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let refused = migrate(
+        work.path(),
+        &[
+            "up",
+            "--lock-strategy",
+            "pooler",
+            "--dir",
+            dir,
+            "--database",
+            &via,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stdout));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("migration 2 (`0002_vacuum.sql`) runs outside a transaction"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was applied"), "{stderr}");
+    let up = ok(&migrate(
+        work.path(),
+        &[
+            "up",
+            "--ddl-lock-timeout",
+            "2",
+            "--ddl-lock-retries",
+            "3",
+            "--dir",
+            dir,
+            "--database",
+            &url,
+        ],
+    ));
+    assert!(up.starts_with("applied 2 migration(s) (1 to 2)"), "{up}");
+    let status = ok(&migrate(
+        work.path(),
+        &[
+            "status",
+            "--lock-strategy",
+            "pooler",
+            "--dir",
+            dir,
+            "--database",
+            &via,
+        ],
+    ));
+    assert!(status.ends_with("2 applied, 0 pending\n"), "{status}");
+    let refused = migrate(
+        work.path(),
+        &[
+            "up",
+            "--ddl-lock-retries",
+            "3",
+            "--dir",
+            dir,
+            "--database",
+            &url,
+        ],
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "retries without a timeout are a usage error"
+    );
+}
+
+#[test]
+fn postgres_from_the_command_line() {
+    let Some(server) = test_server() else {
+        return;
+    };
+    let url = fresh_pg_database(&server, "migrate_cli");
     let dir = fixture("flyway");
     let work = tempfile::tempdir().unwrap();
     let up = ok(&migrate(

@@ -177,6 +177,29 @@ pub enum Error {
         /// The versions the run would have applied (or reverted), in order.
         versions: Vec<u64>,
     },
+    /// A migration could not take a table lock within the DDL lock timeout
+    /// ([`Runner::ddl_lock_timeout`](crate::Runner::ddl_lock_timeout)), on
+    /// every attempt. Each attempt was rolled back: nothing of it applied.
+    DdlLockTimeout {
+        /// The migration's version.
+        version: u64,
+        /// The migration's file.
+        file: String,
+        /// How long each attempt waited for a lock.
+        timeout: Duration,
+        /// How many attempts were made.
+        attempts: u32,
+        /// What became of the last attempt: rolled back, or — a migration
+        /// that ran outside a transaction (a schema change on MySQL) —
+        /// left dirty, though the statement that waited changed nothing.
+        cleanup: Cleanup,
+        /// The sessions holding table locks in an open transaction when
+        /// the last attempt gave up, oldest transaction first, as the
+        /// database describes them (empty where it cannot say).
+        holders: Vec<String>,
+        /// The database's error of the last attempt.
+        source: BoxError,
+    },
     /// Grouped mode met a `-- migrate:foreign-keys-off` migration among others.
     ForeignKeysOffInGroup {
         /// The migration's version.
@@ -308,6 +331,7 @@ impl Error {
             | Error::UnknownVersion { version, .. }
             | Error::NoTransactionInGroup { version, .. }
             | Error::NeedsSession { version, .. }
+            | Error::DdlLockTimeout { version, .. }
             | Error::ForeignKeysOffInGroup { version, .. }
             | Error::NothingToRepair { version } => Some(*version),
             _ => None,
@@ -481,6 +505,43 @@ impl fmt::Display for Error {
                  (e.g. `migrate up` with the database's own URL in a release step), then boot \
                  through the pooler"
             ),
+            Error::DdlLockTimeout {
+                version,
+                file,
+                timeout,
+                attempts,
+                cleanup,
+                holders,
+                source,
+            } => {
+                write!(
+                    f,
+                    "migration {version} (`{file}`) could not take a table lock within {} ms \
+                     ({attempts} attempt(s), `ddl_lock_timeout`), so the application's queries \
+                     kept flowing; ",
+                    timeout.as_millis()
+                )?;
+                if *cleanup == Cleanup::LeftDirty {
+                    write!(
+                        f,
+                        "it runs outside a transaction, so it is marked dirty: if the statement \
+                         that waited was its first, nothing changed, and `migrate repair {version} undone` \
+                         (`Repair::Undone`) lets it run again. "
+                    )?;
+                } else {
+                    f.write_str("each attempt was rolled back. ")?;
+                }
+                if holders.is_empty() {
+                    f.write_str("No open transaction holds a table lock now. ")?;
+                } else {
+                    write!(f, "Holding table locks: {}. ", holders.join("; "))?;
+                }
+                write!(
+                    f,
+                    "End or wait out those transactions and run again, or raise \
+                     `ddl_lock_timeout`/`ddl_lock_retries` ({source})"
+                )
+            }
             Error::ReadOnly { table, versions } => write!(
                 f,
                 "the database is read-only (a replica?) and `{table}` needs {} to be \
@@ -719,7 +780,8 @@ impl StdError for Error {
             | Error::Driver(source)
             | Error::Unconfirmed(source)
             | Error::Other(source)
-            | Error::History { source, .. } => source.source(),
+            | Error::History { source, .. }
+            | Error::DdlLockTimeout { source, .. } => source.source(),
             Error::LockFile { source, .. } => source.source(),
             _ => None,
         }

@@ -16,6 +16,7 @@ pub mod dialect;
 pub mod driver;
 pub mod error;
 pub mod history;
+mod jitter;
 pub mod plan;
 pub mod registry;
 pub mod runtime;

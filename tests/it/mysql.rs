@@ -800,3 +800,63 @@ fn a_history_table_in_another_database() {
         .is_empty());
     db.exec("DROP DATABASE app");
 }
+
+/// MySQL's `lock_wait_timeout` bounds the ALTER's wait for the metadata
+/// lock an application transaction holds; a schema change runs outside a
+/// transaction there, so it is left dirty, and the error says that nothing
+/// changed if the statement that waited was the first, and who was in the
+/// way. The session's own timeouts are put back.
+#[test]
+fn a_ddl_lock_timeout_bounds_the_wait_for_a_metadata_lock() {
+    let Some(mut db) = Mysql::fresh() else {
+        return;
+    };
+    DDL_LOCK.runner().run_to(db.conn(), 1).unwrap();
+    let timeouts = "SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout";
+    let before: (u64, u64) = db.conn().query_first(timeouts).unwrap().unwrap();
+    let mut app = db.other();
+    let app_id: u64 = app.query_first("SELECT CONNECTION_ID()").unwrap().unwrap();
+    app.query_drop("START TRANSACTION").unwrap();
+    app.query_drop("SELECT count(*) FROM accounts").unwrap();
+
+    let start = std::time::Instant::now();
+    let err = DDL_LOCK
+        .runner()
+        .ddl_lock_timeout(Duration::from_millis(500))
+        .ddl_lock_retries(3)
+        .run_pending(db.conn())
+        .unwrap_err();
+    let waited = start.elapsed();
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    let Error::DdlLockTimeout {
+        version,
+        attempts,
+        cleanup,
+        holders,
+        ..
+    } = &err
+    else {
+        panic!("expected DdlLockTimeout, got {err:?}");
+    };
+    // Not tried again: a dirty migration is not retried.
+    assert_eq!(
+        (*version, *attempts, *cleanup),
+        (2, 1, migrate::Cleanup::LeftDirty)
+    );
+    assert!(
+        holders
+            .iter()
+            .any(|h| h.starts_with(&format!("connection id {app_id}, "))),
+        "{holders:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("`migrate repair 2 undone`"), "{message}");
+    let after: (u64, u64) = db.conn().query_first(timeouts).unwrap().unwrap();
+    assert_eq!(after, before);
+    app.query_drop("COMMIT").unwrap();
+    DDL_LOCK
+        .runner()
+        .repair(db.conn(), 2, migrate::Repair::Undone)
+        .unwrap();
+    assert_eq!(DDL_LOCK.run_pending(db.conn()).unwrap().applied.len(), 1);
+}

@@ -1058,3 +1058,150 @@ fn a_group_sent_whole_blames_the_right_migration_whatever_its_text() {
     let stored: String = db.conn().query_one("SELECT x FROM t", &[]).unwrap().get(0);
     assert_eq!(stored, "a\\b", "read as after migration 1, as alone");
 }
+
+/// An application session that read `accounts` in a transaction it keeps
+/// open: an `ALTER TABLE accounts` waits for it, and every query on
+/// `accounts` arriving after the ALTER queues behind the ALTER.
+/// With its backend's pid.
+fn app_session_reading_accounts(url: &str) -> (Client, String) {
+    let mut app = connect(url);
+    let pid = first_text(&mut app, "SELECT pg_backend_pid()").unwrap();
+    app.batch_execute("SET application_name = 'billing-app'; BEGIN; SELECT count(*) FROM accounts")
+        .unwrap();
+    (app, pid)
+}
+
+/// Issue: a migration's `ALTER TABLE` behind a long application
+/// transaction stalled every query on the table. With a DDL lock timeout
+/// it gives up after the timeout, rolled back; a query arriving meanwhile
+/// waits no longer than that; the error names the session in the way.
+#[test]
+fn a_ddl_lock_timeout_gives_up_and_names_the_session_in_the_way() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    DDL_LOCK.runner().run_to(db.conn(), 1).unwrap();
+    let (app, app_pid) = app_session_reading_accounts(&db.url);
+
+    let timeout = Duration::from_millis(300);
+    let url = db.url.clone();
+    let migrator = std::thread::spawn(move || {
+        DDL_LOCK
+            .runner()
+            .ddl_lock_timeout(timeout)
+            .run_pending(&mut connect(&url))
+    });
+    // Another query on the table, once the ALTER waits: it queues behind
+    // the ALTER until the ALTER gives up.
+    let mut other = db.other();
+    let start = std::time::Instant::now();
+    while first_text(
+        &mut other,
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'",
+    )
+    .as_deref()
+        != Some("1")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the ALTER never waited"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let queued = std::time::Instant::now();
+    assert_eq!(
+        first_text(&mut other, "SELECT count(*) FROM accounts").as_deref(),
+        Some("2")
+    );
+    let waited = queued.elapsed();
+    assert!(
+        waited < timeout + Duration::from_millis(250),
+        "an application query waited {waited:?} behind the migration"
+    );
+
+    let err = migrator.join().unwrap().unwrap_err();
+    let Error::DdlLockTimeout {
+        version,
+        file,
+        attempts,
+        holders,
+        ..
+    } = &err
+    else {
+        panic!("expected DdlLockTimeout, got {err:?}");
+    };
+    assert_eq!(
+        (*version, file.as_str(), *attempts),
+        (2, "0002_add_note.sql", 1)
+    );
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert!(
+        holders[0].starts_with(&format!(
+            "pid {app_pid}, application_name 'billing-app', idle in transaction since "
+        )),
+        "{holders:?}"
+    );
+    assert!(
+        holders[0].contains("last query: ")
+            && holders[0].ends_with("SELECT count(*) FROM accounts"),
+        "{holders:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("`0002_add_note.sql`"), "{message}");
+    assert!(message.contains("300 ms"), "{message}");
+    assert!(message.contains("lock timeout"), "{message}");
+    assert_eq!(db.versions(HISTORY), [1]);
+    assert_eq!(
+        first_text(
+            db.conn(),
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'note'"
+        )
+        .as_deref(),
+        Some("0")
+    );
+    // The session's own lock_timeout is untouched.
+    assert_eq!(
+        first_text(db.conn(), "SHOW lock_timeout").as_deref(),
+        Some("0")
+    );
+    drop(app);
+}
+
+/// With retries, the migration goes through once the application's
+/// transaction ends; sync and async clients, alone and grouped.
+#[test]
+fn a_ddl_lock_retry_succeeds_once_the_application_transaction_ends() {
+    for (asynchronous, grouped) in [(false, false), (true, false), (false, true)] {
+        let Some(mut db) = Postgres::fresh() else {
+            return;
+        };
+        DDL_LOCK.runner().run_to(db.conn(), 1).unwrap();
+        let (mut app, _) = app_session_reading_accounts(&db.url);
+        let url = db.url.clone();
+        let migrator = std::thread::spawn(move || {
+            let runner = DDL_LOCK
+                .runner()
+                .grouped(grouped)
+                .ddl_lock_timeout(Duration::from_millis(100))
+                .ddl_lock_retries(20);
+            if asynchronous {
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                runtime.block_on(async {
+                    let mut client = crate::postgres_async::connect_async(&url).await;
+                    runner.run_pending_async(&mut client).await
+                })
+            } else {
+                runner.run_pending(&mut connect(&url))
+            }
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        app.batch_execute("COMMIT").unwrap();
+        let report = migrator.join().unwrap().unwrap();
+        assert_eq!(
+            report.applied.len(),
+            1,
+            "async {asynchronous}, grouped {grouped}"
+        );
+        assert_eq!(db.versions(HISTORY), [1, 2]);
+    }
+}

@@ -22,6 +22,7 @@ pub static CUSTOM_TABLE: migrate::Migrations =
 pub static SLOW: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/rt-slow");
 pub static NO_TX_SLOW: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/rt-no-tx-slow");
+pub static DDL_LOCK: migrate::Migrations = migrate::embed_migrations!("tests/fixtures/ddl-lock");
 pub static PG_CONCURRENTLY: migrate::Migrations =
     migrate::embed_migrations!("tests/fixtures/pg-concurrently");
 pub static PG_SCHEMA_TABLE: migrate::Migrations =

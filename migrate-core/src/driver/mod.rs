@@ -170,6 +170,25 @@ pub trait Driver: Tx {
     /// default keeps the driver's own (see [`LockStrategy`]).
     fn set_lock_strategy(&mut self, _strategy: LockStrategy) {}
 
+    /// Bounds how long each migration's statements wait for a table lock
+    /// (PostgreSQL: `lock_timeout` in each migration's transaction), from
+    /// [`Runner::ddl_lock_timeout`](crate::Runner::ddl_lock_timeout). The
+    /// default ignores it.
+    fn set_ddl_lock_timeout(&mut self, _timeout: Duration) {}
+
+    /// Whether `error` is a statement giving up on a table lock after the
+    /// DDL lock timeout. The default: never.
+    fn is_lock_timeout(&self, _error: &Error) -> bool {
+        false
+    }
+
+    /// The sessions holding table locks in an open transaction, oldest
+    /// first, described for an operator: who kept a migration waiting.
+    /// The default knows none.
+    fn lock_holders(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether `error` says the database cannot be written to (a hot
     /// standby, a read-only transaction or server). The default reads the
     /// database's message.

@@ -52,6 +52,10 @@ pub struct MysqlDriver<'c> {
     /// The session's `sql_mode` or `autocommit` may differ from `session`:
     /// migrate or a migration set them during the run.
     session_touched: bool,
+    /// How long a migration's statements wait for a lock, where the run
+    /// bounds it; and the session's own waits, to put back after the run.
+    ddl_lock_timeout: Option<Duration>,
+    lock_waits_before: Option<(String, String)>,
 }
 
 impl Database for Conn {
@@ -65,6 +69,8 @@ impl Database for Conn {
             open: None,
             session: None,
             session_touched: false,
+            ddl_lock_timeout: None,
+            lock_waits_before: None,
         }
     }
 }
@@ -116,6 +122,8 @@ fn rules_of(mode: &str) -> LexicalRules {
 
 /// MySQL's error number for a table that does not exist.
 const NO_SUCH_TABLE: u16 = 1146;
+/// `ER_LOCK_WAIT_TIMEOUT`: a metadata or row lock wait gave up.
+const LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// MySQL's error number for a savepoint that does not exist.
 const NO_SUCH_SAVEPOINT: u16 = 1305;
 
@@ -337,6 +345,26 @@ impl MysqlDriver<'_> {
         if changes {
             self.open = None;
         }
+    }
+
+    /// Where the run bounds lock waits: the session's metadata and row
+    /// lock waits set to the DDL lock timeout (whole seconds, at least
+    /// one: MySQL counts no finer), the session's own noted to put back.
+    fn bound_lock_waits(&mut self) -> Result<()> {
+        let Some(timeout) = self.ddl_lock_timeout else {
+            return Ok(());
+        };
+        let rows = self
+            .query_text("SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout")?;
+        self.lock_waits_before = Some((
+            cell(&rows, 0).unwrap_or_default(),
+            cell(&rows, 1).unwrap_or_default(),
+        ));
+        let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
+        self.text(&format!(
+            "SET SESSION lock_wait_timeout = {seconds}, SESSION innodb_lock_wait_timeout = {seconds}"
+        ))
+        .map(drop)
     }
 
     /// After SQL that may have changed `sql_mode` or `autocommit` (at the
@@ -614,7 +642,7 @@ impl Driver for MysqlDriver<'_> {
             )?;
             if rows.first().and_then(|r| r.first()) == Some(&Value::Integer(1)) {
                 self.lock = Some((name, shown));
-                return Ok(());
+                return self.bound_lock_waits();
             }
             // A server that reads the timeout as whole seconds answers a
             // short wait at once: wait here instead of asking in a loop.
@@ -733,7 +761,56 @@ impl Driver for MysqlDriver<'_> {
         }
     }
 
+    fn set_ddl_lock_timeout(&mut self, timeout: Duration) {
+        self.ddl_lock_timeout = Some(timeout);
+    }
+
+    fn is_lock_timeout(&self, error: &Error) -> bool {
+        let code = match error {
+            Error::Failed { source, .. } => source
+                .downcast_ref::<MysqlError>()
+                .and_then(MysqlError::code),
+            other => code_of(other),
+        };
+        code == Some(LOCK_WAIT_TIMEOUT)
+    }
+
+    fn lock_holders(&mut self) -> Vec<String> {
+        // Every other open InnoDB transaction, oldest first: whoever kept
+        // the migration waiting (for a metadata lock, a transaction that
+        // read the table) is among them.
+        let sql = "SELECT CONCAT('connection id ', t.trx_mysql_thread_id, \
+                     COALESCE(CONCAT(', user ', p.USER), ''), \
+                     ', transaction since ', t.trx_started, \
+                     COALESCE(CONCAT(', running: ', LEFT(t.trx_query, 200)), ', idle'), \
+                     '; `KILL ', t.trx_mysql_thread_id, '` ends it') \
+                   FROM information_schema.INNODB_TRX t \
+                   LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+                   WHERE t.trx_mysql_thread_id <> CONNECTION_ID() \
+                   ORDER BY t.trx_started LIMIT 5";
+        match self.query_text(sql) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect(),
+            Err(e) => {
+                log::debug!("could not read who holds locks: {e}");
+                Vec::new()
+            }
+        }
+    }
+
     fn restore_session(&mut self) {
+        if let Some((metadata, rows)) = self.lock_waits_before.take() {
+            let put_back = format!(
+                "SET SESSION lock_wait_timeout = {}, SESSION innodb_lock_wait_timeout = {}",
+                metadata.parse::<u64>().unwrap_or(31_536_000),
+                rows.parse::<u64>().unwrap_or(50)
+            );
+            if let Err(e) = self.text(&put_back) {
+                log::warn!("could not put back the session's lock wait timeouts: {e}");
+            }
+        }
         let Some((mode, autocommit)) = self.session.clone() else {
             return;
         };

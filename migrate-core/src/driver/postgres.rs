@@ -225,6 +225,9 @@ pub struct PostgresDriver<'c> {
     byte_positions: bool,
     /// The run's choice, where it made one; else the session's default.
     strategy: Option<LockStrategy>,
+    /// How long a migration's statements wait for a table lock, where the
+    /// run bounds it.
+    ddl_lock_timeout: Option<Duration>,
 }
 
 /// The migration lock of one run.
@@ -244,6 +247,7 @@ impl<'c> PostgresDriver<'c> {
             statements: HashMap::new(),
             byte_positions: false,
             strategy: None,
+            ddl_lock_timeout: None,
         }
     }
 }
@@ -549,10 +553,11 @@ impl PostgresDriver<'_> {
     /// The savepoint lets `transaction_intact` see a transaction that a
     /// step ended and began again.
     fn begin_then(&mut self, check: Option<&str>) -> Result<Vec<Vec<Option<String>>>> {
+        let local = self.local_settings();
         let Some(lock) = self.lock.as_ref().filter(|_| self.transaction_locks()) else {
             let then = match check {
-                Some(check) => format!("SAVEPOINT migrate_step; {check}"),
-                None => "SAVEPOINT migrate_step".to_owned(),
+                Some(check) => format!("{local}SAVEPOINT migrate_step; {check}"),
+                None => format!("{local}SAVEPOINT migrate_step"),
             };
             let messages = self
                 .session
@@ -565,8 +570,8 @@ impl PostgresDriver<'_> {
         let (key, timeout) = (lock.key, lock.timeout);
         let try_lock = try_lock_sql(key);
         let then = match check {
-            Some(check) => format!("{try_lock}; SAVEPOINT migrate_step; {check}"),
-            None => format!("{try_lock}; SAVEPOINT migrate_step"),
+            Some(check) => format!("{try_lock}; {local}SAVEPOINT migrate_step; {check}"),
+            None => format!("{try_lock}; {local}SAVEPOINT migrate_step"),
         };
         let start = Instant::now();
         loop {
@@ -580,6 +585,15 @@ impl PostgresDriver<'_> {
                 return Ok(rows);
             }
             self.wait_for_lock(key, timeout, start)?;
+        }
+    }
+
+    /// `SET LOCAL` statements, each ending in `; `, for the start of each
+    /// of the run's transactions.
+    fn local_settings(&self) -> String {
+        match self.ddl_lock_timeout {
+            Some(timeout) => format!("SET LOCAL lock_timeout = '{}ms'; ", timeout.as_millis()),
+            None => String::new(),
         }
     }
 
@@ -1057,7 +1071,7 @@ impl WholeMessage {
     /// it left its transaction open, its history write in a savepoint of
     /// its own; then deferred constraints, checked in a savepoint, and
     /// `COMMIT`.
-    fn new(lock: Option<i64>, guard: Option<&str>, steps: &[WholeStep<'_>]) -> Self {
+    fn new(lock: Option<i64>, local: &str, guard: Option<&str>, steps: &[WholeStep<'_>]) -> Self {
         use std::hash::{BuildHasher, Hasher};
         let nonce = format!(
             "{:016x}",
@@ -1097,6 +1111,7 @@ impl WholeMessage {
                 None => "BEGIN;\n",
             },
         );
+        push(&mut message, local);
         let first = mark(&message, 0);
         push(&mut message, &first);
         push(&mut message, "SAVEPOINT migrate_step;\n");
@@ -1320,7 +1335,12 @@ impl Driver for PostgresDriver<'_> {
         if steps.split_last()?.1.iter().any(|s| changes_reading(s.sql)) {
             return None;
         }
-        let message = WholeMessage::new(lock.map(|(key, _)| key), guard, steps);
+        let message = WholeMessage::new(
+            lock.map(|(key, _)| key),
+            &self.local_settings(),
+            guard,
+            steps,
+        );
         let start = Instant::now();
         loop {
             let error = match self.session.send_whole(&message.text) {
@@ -1369,6 +1389,50 @@ impl Driver for PostgresDriver<'_> {
 
     fn holds_between_transactions(&self) -> bool {
         !self.pooled()
+    }
+
+    fn set_ddl_lock_timeout(&mut self, timeout: Duration) {
+        self.ddl_lock_timeout = Some(timeout);
+    }
+
+    fn is_lock_timeout(&self, error: &Error) -> bool {
+        let cause: Option<&(dyn StdError + 'static)> = match error {
+            Error::Failed { source, .. } => Some(source.as_ref()),
+            other => other
+                .database_error()
+                .map(|e| e as &(dyn StdError + 'static)),
+        };
+        cause
+            .and_then(|e| e.downcast_ref::<PostgresError>())
+            .and_then(PostgresError::code)
+            == Some(&SqlState::LOCK_NOT_AVAILABLE)
+    }
+
+    fn lock_holders(&mut self) -> Vec<String> {
+        // Every open transaction in this database holding a lock on a
+        // table of its own (not the catalog's), oldest first: whoever kept
+        // the migration waiting is among them.
+        let sql = "SELECT format('pid %s%s, %s since %s%s', a.pid, \
+                     ', application_name ' || quote_literal(NULLIF(a.application_name, '')), \
+                     a.state, date_trunc('second', a.xact_start), \
+                     ', last query: ' || left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)) \
+                   FROM pg_stat_activity a \
+                   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+                     AND a.xact_start IS NOT NULL \
+                     AND EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                                 WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted \
+                                   AND c.relnamespace <> 'pg_catalog'::regnamespace) \
+                   ORDER BY a.xact_start LIMIT 5";
+        match self.query_text(sql) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect(),
+            Err(e) => {
+                log::debug!("could not read who holds table locks: {e}");
+                Vec::new()
+            }
+        }
     }
 
     fn is_read_only(&self, error: &Error) -> bool {
@@ -1472,14 +1536,40 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
+        // The session's own lock_timeout, put back after the step.
+        let before = match self.ddl_lock_timeout {
+            Some(timeout) => {
+                let rows = self.query_text(&format!(
+                    "SELECT current_setting('lock_timeout'), \
+                     set_config('lock_timeout', '{}ms', false)",
+                    timeout.as_millis()
+                ))?;
+                first_text(&rows).map(str::to_owned)
+            }
+            None => None,
+        };
         // One statement at a time: a multi-statement string would be one
         // implicit transaction. Errors name lines of the whole file.
+        let mut ran = Ok(());
         for statement in statements(sql, LexicalRules::Postgres) {
-            self.session
+            ran = self
+                .session
                 .batch(statement.text)
-                .map_err(|e| pg_error_at(e, statement.text, statement.start_line))?;
+                .map_err(|e| pg_error_at(e, statement.text, statement.start_line));
+            if ran.is_err() {
+                break;
+            }
         }
-        Ok(())
+        if let Some(before) = before {
+            let put_back = format!(
+                "SELECT set_config('lock_timeout', {}, false)",
+                text_literal(&before).unwrap_or_else(|| "'0'".to_owned())
+            );
+            if let Err(e) = self.query_text(&put_back) {
+                log::warn!("could not put lock_timeout back to {before:?}: {e}");
+            }
+        }
+        ran
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {

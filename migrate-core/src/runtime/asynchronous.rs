@@ -303,11 +303,12 @@ impl Runner<'_> {
         work: impl FnOnce(&Runner<'_>, &mut Remote) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let migrations = *self.migrations;
-        let (rules, grouped, lock_timeout, lock_strategy) = (
+        let (rules, grouped, lock_timeout, lock_strategy, ddl_lock) = (
             self.rules,
             self.grouped,
             self.lock_timeout,
             self.lock_strategy,
+            self.ddl_lock,
         );
         let forward = self.progress.is_some();
         bridged(client, self.progress, move |remote| {
@@ -318,6 +319,7 @@ impl Runner<'_> {
                 grouped,
                 lock_timeout,
                 lock_strategy,
+                ddl_lock,
                 progress: forward.then_some(&tick as &(dyn Fn(&Applied) + Sync)),
             };
             work(&runner, remote)

@@ -23,6 +23,7 @@ use std::time::Duration;
 use self::execute::execute;
 use self::script::{Change, Script, Unit};
 use crate::driver::{Database, Driver, LockScope, LockStrategy};
+use crate::error::Cleanup;
 use crate::error::{Error, Result};
 use crate::history::{Head, HistoryRow, HistorySql, RecentRows, RowState};
 use crate::plan::{self, Checked, MigrationStatus, Rules};
@@ -79,7 +80,26 @@ pub struct Runner<'m> {
     grouped: bool,
     lock_timeout: Duration,
     lock_strategy: Option<LockStrategy>,
+    ddl_lock: Option<DdlLock>,
     progress: Option<&'m (dyn Fn(&Applied) + Sync)>,
+}
+
+/// How long a migration's statements wait for a table lock, and how often
+/// a migration that gave up is tried again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DdlLock {
+    timeout: Duration,
+    retries: u32,
+}
+
+/// The pause before retry `attempt` (1, 2, ...) of a migration that gave
+/// up on a table lock: doubling from 100 ms up to 10 s, with up to half of
+/// it again as jitter, so that a fleet does not retry in step.
+fn ddl_retry_pause(attempt: u32) -> Duration {
+    let base = Duration::from_millis(100)
+        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+        .min(Duration::from_secs(10));
+    base + base.mul_f64(crate::jitter::fraction() / 2.0)
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -90,6 +110,7 @@ impl std::fmt::Debug for Runner<'_> {
             .field("grouped", &self.grouped)
             .field("lock_timeout", &self.lock_timeout)
             .field("lock_strategy", &self.lock_strategy)
+            .field("ddl_lock", &self.ddl_lock)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -104,6 +125,7 @@ impl Migrations {
             grouped: false,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             lock_strategy: None,
+            ddl_lock: None,
             progress: None,
         }
     }
@@ -563,6 +585,92 @@ impl<'m> Runner<'m> {
         if let Some(strategy) = self.lock_strategy {
             driver.set_lock_strategy(strategy);
         }
+        if let Some(ddl) = self.ddl_lock {
+            driver.set_ddl_lock_timeout(ddl.timeout);
+        }
+    }
+
+    /// Bounds how long each migration's statements wait for a table lock
+    /// (PostgreSQL: `SET LOCAL lock_timeout` in each migration's
+    /// transaction; `lock_timeout` around a no-transaction one). An
+    /// `ALTER TABLE` queued behind a long application transaction would
+    /// otherwise queue every query that arrives after it: with this, it
+    /// gives up after `timeout`, is rolled back, and the application's
+    /// queries flow again. See [`ddl_lock_retries`](Self::ddl_lock_retries)
+    /// for trying again, and [`Error::DdlLockTimeout`] for what the last
+    /// attempt reports. Other databases ignore it.
+    pub fn ddl_lock_timeout(mut self, timeout: Duration) -> Self {
+        let retries = self.ddl_lock.map_or(0, |d| d.retries);
+        self.ddl_lock = Some(DdlLock { timeout, retries });
+        self
+    }
+
+    /// How many times a migration that gave up on a table lock (see
+    /// [`ddl_lock_timeout`](Self::ddl_lock_timeout), which must be set too)
+    /// is tried again, after a pause doubling from 100 ms (up to 10 s) with
+    /// jitter. Only a migration that was rolled back is tried again; one
+    /// that ran outside a transaction is left dirty as any failure leaves it.
+    pub fn ddl_lock_retries(mut self, retries: u32) -> Self {
+        let timeout = self.ddl_lock.map_or(Duration::from_secs(5), |d| d.timeout);
+        self.ddl_lock = Some(DdlLock { timeout, retries });
+        self
+    }
+
+    /// Runs `script`, trying it again while it gave up on a table lock and
+    /// retries remain (see [`ddl_lock_timeout`](Self::ddl_lock_timeout)).
+    fn execute_retrying<D: Driver>(
+        &self,
+        driver: &mut D,
+        run: &mut Run<'_>,
+        script: &Script,
+    ) -> Result<Vec<Duration>> {
+        let mut attempt = 0;
+        loop {
+            let error = match run.execute(driver, script) {
+                Err(e) => e,
+                done => return done,
+            };
+            let Some(ddl) = self.ddl_lock else {
+                return Err(error);
+            };
+            if !driver.is_lock_timeout(&error) {
+                return Err(error);
+            }
+            let Error::Failed {
+                version,
+                file,
+                source,
+                cleanup,
+                ..
+            } = error
+            else {
+                return Err(error);
+            };
+            attempt += 1;
+            let rolled_back = matches!(cleanup, Cleanup::RolledBack | Cleanup::GroupRolledBack);
+            if rolled_back && attempt <= ddl.retries {
+                let pause = ddl_retry_pause(attempt);
+                log::warn!(
+                    "migration {version} (`{file}`) gave up on a table lock after {} ms and \
+                     was rolled back ({source}); trying again in {} ms (attempt {} of {})",
+                    ddl.timeout.as_millis(),
+                    pause.as_millis(),
+                    attempt + 1,
+                    ddl.retries + 1
+                );
+                std::thread::sleep(pause);
+                continue;
+            }
+            return Err(Error::DdlLockTimeout {
+                version,
+                file,
+                timeout: ddl.timeout,
+                attempts: attempt,
+                cleanup,
+                holders: driver.lock_holders(),
+                source,
+            });
+        }
     }
 
     /// Treat versions recorded in the database but unknown to this binary
@@ -794,7 +902,8 @@ impl<'m> Runner<'m> {
             change,
             mode: mode_on(driver, step),
         };
-        let took = run.execute(driver, &Script::step(unit, schema_version, run.scope()))?;
+        let script = Script::step(unit, schema_version, run.scope());
+        let took = self.execute_retrying(driver, run, &script)?;
         let done = done(migration, took.first().copied().unwrap_or_default());
         log_done(
             match change {
@@ -845,7 +954,7 @@ impl<'m> Runner<'m> {
             versions.insert(migration.version());
         }
         let script = Script::group(pending, versions.highest(), run.scope());
-        let took = run.execute(driver, &script)?;
+        let took = self.execute_retrying(driver, run, &script)?;
         let applied: Vec<Applied> = pending
             .iter()
             .zip(took)
