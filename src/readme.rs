@@ -117,3 +117,23 @@ pub struct Async;
 /// # }
 /// ```
 pub struct ProvenDowns;
+
+/// Running at scale: a pooler in transaction mode, DDL under traffic.
+///
+/// ```no_run
+/// # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mut client = migrate::postgres::Client::connect("postgres://app@pgbouncer:6432/app", migrate::postgres::NoTls)?;
+/// use std::time::Duration;
+/// use migrate::LockStrategy;
+///
+/// MIGRATIONS
+///     .runner()
+///     .lock_strategy(LockStrategy::TransactionPooler) // PgBouncer in transaction mode
+///     .ddl_lock_timeout(Duration::from_secs(2))       // an ALTER waits at most 2 s for its table
+///     .ddl_lock_retries(5)                            // then is rolled back and tried again
+///     .run_pending(&mut client)?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct AtScale;

@@ -163,6 +163,119 @@ pub fn spawn_many(
         .collect()
 }
 
+/// A fleet of `count` processes, taking turns among `roles`, released at
+/// once against `db`: how many migrations they applied in all, and how
+/// long the last one took from the release.
+pub fn fleet(roles: &[&str], db: &Path, count: usize) -> (usize, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let children = spawn_many(roles, count, db, dir.path(), &go);
+    // Every child started and waiting (each polls for `go`).
+    std::thread::sleep(Duration::from_millis(500 + 40 * count as u64));
+    let released = Instant::now();
+    std::fs::write(&go, "go").unwrap();
+    let applied = applied_by(children);
+    (applied, released.elapsed())
+}
+
+/// Issue: a release rolled out to 64 instances at once. Exactly one
+/// applies each migration; every other waits (polling a local lock file
+/// with backoff and jitter) and boots; none reaches the default lock
+/// timeout.
+#[test]
+fn sixty_four_processes_booting_a_release_at_once_on_sqlite() {
+    let (_dir, path) = db();
+    let (applied, took) = fleet(&["boot-v2"], &path, 64);
+    assert_eq!(applied, 5);
+    eprintln!("64 processes booted in {took:?} after their release");
+    assert!(took < crate::sets::DEFAULT_LOCK_TIMEOUT / 2, "{took:?}");
+    assert_eq!(
+        history_versions(&open(&path), "migrate_schema_history"),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+/// The fleet on PostgreSQL, sync clients (waiting on the server for the
+/// session lock: woken when it is free, no polling) and async ones
+/// (polling outside any transaction with backoff and jitter), half each.
+/// The server's transaction count for the database bounds the polling.
+#[test]
+fn sixty_four_processes_booting_a_release_at_once_on_postgres() {
+    let Some(url) = crate::postgres::fresh_database() else {
+        return;
+    };
+    crate::postgres::connect(&url)
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .unwrap();
+    let before = transactions(&url);
+    let (applied, took) = fleet(&["pg-boot-v2", "pg-async-boot-v2"], Path::new(&url), 64);
+    assert_eq!(applied, 5);
+    let mut client = crate::postgres::connect(&url);
+    assert_eq!(
+        crate::postgres::versions(&mut client, "migrate_schema_history"),
+        [1, 2, 3, 4, 5]
+    );
+    let seen = transactions(&url) - before;
+    let mut calls = |pattern: &str| -> i64 {
+        crate::postgres::first_text(
+            &mut client,
+            &format!(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements \
+                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                 AND query LIKE '{pattern}'"
+            ),
+        )
+        .unwrap()
+        .parse()
+        .unwrap()
+    };
+    // The async clients' polls while they wait, and the sync clients'
+    // waits on the server.
+    let polls = calls("SELECT pg_try_advisory_xact_lock($1)::int");
+    let waits = calls("SELECT pg_catalog.pg_advisory_lock($1)");
+    eprintln!(
+        "64 processes booted in {took:?}; the server saw {seen} transactions, \
+         {polls} lock polls (32 async clients) and {waits} lock waits (32 sync clients)"
+    );
+    assert!(took < crate::sets::DEFAULT_LOCK_TIMEOUT / 2, "{took:?}");
+    assert!(
+        waits <= 32,
+        "{waits} waits: a sync client asked more than once"
+    );
+    // Backoff from 10 ms to 250 ms: about a dozen polls per client in the
+    // first two seconds of waiting, where polling every 25 ms would be 80.
+    assert!(
+        polls < 32 * 16,
+        "{polls} polls: the fleet flooded the server"
+    );
+}
+
+/// Transactions committed and rolled back in the database of `url`, as
+/// the server counts them once the sessions that ran them ended.
+pub fn transactions(url: &str) -> i64 {
+    let mut client = crate::postgres::connect(url);
+    // Statistics arrive when sessions end or go idle: wait until the
+    // count holds still.
+    let mut last = -1;
+    loop {
+        std::thread::sleep(Duration::from_millis(600));
+        client
+            .batch_execute("SELECT pg_stat_clear_snapshot()")
+            .unwrap();
+        let now: i64 = crate::postgres::first_text(
+            &mut client,
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
 #[test]
 fn eight_processes_booting_at_once_apply_each_migration_exactly_once() {
     let (_dir, path) = db();

@@ -170,3 +170,5 @@ pub fn with_downs(
         .collect();
     leaked(list)
 }
+
+pub use migrate::DEFAULT_LOCK_TIMEOUT;

@@ -7,11 +7,16 @@
 //!   history table, so independent migration sets (each with its own table)
 //!   never block each other, and both clients agree on it. The sync client
 //!   holds it for the session, for the whole run ([`LockScope::Session`]):
-//!   it is taken by polling `pg_try_advisory_lock` under the runner's
-//!   timeout, released on every path, and released by the server if the
-//!   process dies. The async client takes it inside each transaction
-//!   ([`LockScope::Transaction`]), so a run dropped halfway (a timeout
-//!   around the future) cannot leave it held by a pooled connection.
+//!   a waiter waits for it on the server (`pg_advisory_lock` under
+//!   `lock_timeout`), woken when it is free; it is released on every path,
+//!   and by the server if the process dies. The async client takes it
+//!   inside each transaction ([`LockScope::Transaction`]), so a run dropped
+//!   halfway (a timeout around the future) cannot leave it held by a
+//!   pooled connection; it waits by polling outside any transaction, with
+//!   backoff and jitter. [`LockStrategy`] changes the choice; with
+//!   [`LockStrategy::TransactionPooler`] nothing of the run outlives a
+//!   transaction in the server session (unnamed statements, no session
+//!   settings).
 //! - A transactional SQL migration goes whole, in one simple-query message
 //!   and one round trip: `BEGIN`, the lock and the history check (async
 //!   client), the step, the check that it left its transaction open, its
@@ -42,6 +47,7 @@ use super::Database;
 use super::{AtOnce, Driver, LockScope, LockStrategy, WholeStep};
 use crate::dialect::SqlDialect;
 use crate::error::{Error, Result};
+use crate::jitter::Backoff;
 use crate::source::sql::{statements, LexicalRules};
 use crate::table::TableName;
 use crate::tx::{Dialect, Tx, Value};
@@ -543,8 +549,12 @@ fn lock_rows(key: i64) -> String {
     )
 }
 
-/// How often a waiting run asks for the lock again.
-const LOCK_POLL: Duration = Duration::from_millis(25);
+/// How often a run waiting for a lock held per transaction asks again:
+/// from 10 ms, half as long again each time up to 250 ms, with jitter. It
+/// waits outside any transaction, so that behind a transaction pooler it
+/// holds no server connection while it waits.
+const LOCK_POLL_FIRST: Duration = Duration::from_millis(10);
+const LOCK_POLL_CAP: Duration = Duration::from_millis(250);
 
 impl PostgresDriver<'_> {
     /// Opens a transaction — taking the lock in it, where it is taken per
@@ -604,11 +614,13 @@ impl PostgresDriver<'_> {
     fn wait_for_lock(&mut self, key: i64, timeout: Duration, start: Instant) -> Result<()> {
         self.rollback()?;
         let try_lock = try_lock_sql(key);
+        let mut backoff = Backoff::new(LOCK_POLL_FIRST, LOCK_POLL_CAP);
         loop {
             if start.elapsed() >= timeout {
                 return Err(self.lock_timeout(key, start.elapsed()));
             }
-            self.session.sleep(LOCK_POLL);
+            let left = timeout.saturating_sub(start.elapsed());
+            self.session.sleep(backoff.pause().min(left));
             // Outside a transaction, taken and released at once.
             if first_text(&self.query_text(&try_lock)?) == Some("1") {
                 return Ok(());
@@ -841,21 +853,30 @@ impl PostgresDriver<'_> {
         }
     }
 
-    /// Takes the session-level lock `key`, polling under `timeout`.
+    /// Takes the session-level lock `key`, waiting for it on the server up
+    /// to `timeout`: a waiter asks once, and is woken the moment the holder
+    /// lets go (a fleet booting at once does not poll the server). The
+    /// wait is bounded by `lock_timeout` in a transaction of its own; the
+    /// session lock outlives it.
     fn session_lock(&mut self, key: i64, timeout: Duration) -> Result<()> {
         let start = Instant::now();
-        loop {
-            let rows = self.query(
-                "SELECT pg_try_advisory_lock($1)::int",
-                &[Value::Integer(key)],
-            )?;
-            if rows.first().and_then(|r| r.first()).and_then(Value::as_i64) == Some(1) {
-                return Ok(());
+        let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+        let wait = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{millis}ms'; SET LOCAL statement_timeout = 0; \
+             SELECT pg_catalog.pg_advisory_lock({key}); COMMIT"
+        );
+        match self.session.batch(&wait) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let timed_out = matches!(&e, Fail::Server(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE));
+                // The failed wait left its transaction open and aborted.
+                let _ = self.rollback();
+                if timed_out {
+                    Err(self.lock_timeout(key, start.elapsed()))
+                } else {
+                    Err(pg_error(e, "SELECT pg_advisory_lock(...)"))
+                }
             }
-            if start.elapsed() >= timeout {
-                return Err(self.lock_timeout(key, start.elapsed()));
-            }
-            self.session.sleep(LOCK_POLL);
         }
     }
 

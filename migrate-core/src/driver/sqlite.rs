@@ -291,11 +291,15 @@ impl Driver for SqliteDriver<'_> {
             .open(&path)
             .map_err(|e| lock_error(&path, e))?;
         let start = Instant::now();
+        // A local file: polling it costs no server anything, so poll
+        // often, spread out over the waiters.
+        let mut backoff =
+            crate::jitter::Backoff::new(Duration::from_millis(2), Duration::from_millis(25));
         loop {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) if start.elapsed() < timeout => {
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(backoff.pause());
                 }
                 Err(TryLockError::WouldBlock) => {
                     let mut holder = String::new();

@@ -707,8 +707,11 @@ impl<'m> Runner<'m> {
     /// their own lock.
     ///
     /// ```no_run
-    /// # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("../migrations");
-    /// # fn main() -> migrate::Result<()> {
+    /// # #[cfg(feature = "postgres")] {
+    /// # extern crate migrate_core as migrate;
+    /// # static MIGRATIONS: migrate::Migrations =
+    /// #     migrate::Migrations::__new(&[], "migrate_schema_history", None);
+    /// # let boot = || -> Result<(), Box<dyn std::error::Error>> {
     /// use migrate::postgres::{Client, NoTls};
     /// use migrate::LockStrategy;
     ///
@@ -718,7 +721,8 @@ impl<'m> Runner<'m> {
     ///     .runner()
     ///     .lock_strategy(LockStrategy::TransactionPooler)
     ///     .run_pending(&mut client)?;
-    /// # Ok(()) }
+    /// # Ok(()) };
+    /// # }
     /// ```
     pub fn lock_strategy(mut self, strategy: LockStrategy) -> Self {
         self.lock_strategy = Some(strategy);
