@@ -48,11 +48,19 @@ mod tests {
 /// the whole of that, so that many waiters spread out instead of asking
 /// in step.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "tokio-postgres")),
+    allow(dead_code)
+)]
 pub(crate) struct Backoff {
     next: std::time::Duration,
     cap: std::time::Duration,
 }
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "tokio-postgres")),
+    allow(dead_code)
+)]
 impl Backoff {
     pub(crate) fn new(first: std::time::Duration, cap: std::time::Duration) -> Self {
         Backoff { next: first, cap }
