@@ -406,3 +406,35 @@ pub fn child(role: &str, url: &str) -> migrate::Result<migrate::Report> {
         runner.run_pending_async(&mut client).await
     })
 }
+
+fn execute_a_statement_that_is_not_there(tx: &mut dyn migrate::Tx) -> migrate::Result<()> {
+    tx.batch("EXECUTE migrate_no_such_statement")
+}
+
+/// A prepared statement missing from the server session — what the
+/// default strategies meet behind a transaction pooler, where another
+/// session answers — says what is likely between, and the option.
+#[test]
+fn a_missing_prepared_statement_names_the_transaction_pooler_option() {
+    use migrate::__private::Migration;
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let set = crate::sets::leaked(vec![Migration::__new(
+        1,
+        "execute",
+        "0001_execute.rs",
+        Migration::__rust(execute_a_statement_that_is_not_there),
+        crate::sets::placeholder_sums(),
+    )]);
+    let err = set.run_pending(&mut connect(&url)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("prepared statement \"migrate_no_such_statement\" does not exist"),
+        "{message}"
+    );
+    assert!(
+        message.contains("is a pooler in transaction mode (PgBouncer's `pool_mode = transaction`) between? Use `LockStrategy::TransactionPooler` (`--lock-strategy pooler`)"),
+        "{message}"
+    );
+}

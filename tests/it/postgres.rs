@@ -1205,3 +1205,32 @@ fn a_ddl_lock_retry_succeeds_once_the_application_transaction_ends() {
         assert_eq!(db.versions(HISTORY), [1, 2]);
     }
 }
+
+/// `lock_timeout = 0` means no timeout to PostgreSQL: a zero DDL lock
+/// timeout must still give up (at once), not wait forever.
+#[test]
+fn a_zero_ddl_lock_timeout_gives_up_at_once() {
+    let Some(mut db) = Postgres::fresh() else {
+        return;
+    };
+    DDL_LOCK.runner().run_to(db.conn(), 1).unwrap();
+    let (_app, _) = app_session_reading_accounts(&db.url);
+    let url = db.url.clone();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = DDL_LOCK
+            .runner()
+            .ddl_lock_timeout(Duration::ZERO)
+            .run_pending(&mut connect(&url));
+        let _ = sender.send(outcome);
+    });
+    let err = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a zero DDL lock timeout waited without end")
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DdlLockTimeout { version: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(db.versions(HISTORY), [1]);
+}

@@ -354,6 +354,16 @@ fn pg_error_in(e: Fail, sql: &str, first_line: usize, position: Option<usize>) -
     if let Some(hint) = db.hint() {
         message.push_str(&format!("; hint: {hint}"));
     }
+    // A prepared statement that is not there, or is there twice: another
+    // server session answered — a pooler in transaction mode.
+    if *db.code() == SqlState::INVALID_SQL_STATEMENT_NAME
+        || *db.code() == SqlState::DUPLICATE_PSTATEMENT
+    {
+        message.push_str(
+            "; is a pooler in transaction mode (PgBouncer's `pool_mode = transaction`) \
+             between? Use `LockStrategy::TransactionPooler` (`--lock-strategy pooler`)",
+        );
+    }
     Error::Driver(Box::new(PostgresError { message, source: e }))
 }
 
@@ -537,6 +547,12 @@ fn column_value(row: &Row, i: usize) -> Result<Value> {
     Ok(value.unwrap_or(Value::Null))
 }
 
+/// `timeout` as `lock_timeout` milliseconds: at least one (zero would
+/// mean no timeout at all), at most what the setting holds.
+fn lock_millis(timeout: Duration) -> u128 {
+    timeout.as_millis().clamp(1, i32::MAX as u128)
+}
+
 /// The `pg_locks l` rows of the advisory lock `key` granted in this
 /// database (a bigint key: `classid` holds its high half, `objid` the low).
 fn lock_rows(key: i64) -> String {
@@ -602,7 +618,7 @@ impl PostgresDriver<'_> {
     /// of the run's transactions.
     fn local_settings(&self) -> String {
         match self.ddl_lock_timeout {
-            Some(timeout) => format!("SET LOCAL lock_timeout = '{}ms'; ", timeout.as_millis()),
+            Some(timeout) => format!("SET LOCAL lock_timeout = '{}ms'; ", lock_millis(timeout)),
             None => String::new(),
         }
     }
@@ -860,7 +876,7 @@ impl PostgresDriver<'_> {
     /// session lock outlives it.
     fn session_lock(&mut self, key: i64, timeout: Duration) -> Result<()> {
         let start = Instant::now();
-        let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+        let millis = lock_millis(timeout);
         let wait = format!(
             "BEGIN; SET LOCAL lock_timeout = '{millis}ms'; SET LOCAL statement_timeout = 0; \
              SELECT pg_catalog.pg_advisory_lock({key}); COMMIT"
@@ -1563,7 +1579,7 @@ impl Driver for PostgresDriver<'_> {
                 let rows = self.query_text(&format!(
                     "SELECT current_setting('lock_timeout'), \
                      set_config('lock_timeout', '{}ms', false)",
-                    timeout.as_millis()
+                    lock_millis(timeout)
                 ))?;
                 first_text(&rows).map(str::to_owned)
             }
