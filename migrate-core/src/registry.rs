@@ -298,6 +298,8 @@ pub struct Migrations {
     migrations: &'static [Migration],
     table: &'static str,
     source_dir: Option<&'static str>,
+    /// The embedding crate's name and version, for the audit log.
+    application: Option<(&'static str, &'static str)>,
 }
 
 impl Migrations {
@@ -312,7 +314,22 @@ impl Migrations {
             migrations,
             table,
             source_dir,
+            application: None,
         }
+    }
+
+    /// Used by `embed_migrations!` (the calling crate's `CARGO_PKG_NAME`
+    /// and `CARGO_PKG_VERSION`, where a build tool sets them); not public API.
+    #[doc(hidden)]
+    pub const fn __application(
+        mut self,
+        name: Option<&'static str>,
+        version: Option<&'static str>,
+    ) -> Self {
+        if let (Some(name), Some(version)) = (name, version) {
+            self.application = Some((name, version));
+        }
+        self
     }
 
     /// The value `embed_migrations!` expands to next to its compile errors,
@@ -323,6 +340,7 @@ impl Migrations {
             migrations: &[],
             table: DEFAULT_TABLE,
             source_dir: None,
+            application: None,
         }
     }
 
@@ -367,6 +385,13 @@ impl Migrations {
     /// (release binaries do not carry the build machine's paths).
     pub const fn source_dir(&self) -> Option<&'static str> {
         self.source_dir
+    }
+
+    /// The name and version of the crate that embedded the migrations (its
+    /// `CARGO_PKG_NAME` and `CARGO_PKG_VERSION` at compile time); `None` for
+    /// a set built by hand, or a build without Cargo's variables.
+    pub const fn application(&self) -> Option<(&'static str, &'static str)> {
+        self.application
     }
 }
 

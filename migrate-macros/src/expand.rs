@@ -40,6 +40,10 @@ pub fn registry(args: &Args, set: &ValidSet) -> TokenStream {
             #[cfg(not(debug_assertions))]
             const __MIGRATE_SOURCE_DIR: ::core::option::Option<&str> = ::core::option::Option::None;
             #private::Migrations::__new(__MIGRATE_LIST, #table, __MIGRATE_SOURCE_DIR)
+                .__application(
+                    ::core::option_env!("CARGO_PKG_NAME"),
+                    ::core::option_env!("CARGO_PKG_VERSION"),
+                )
         }
     }
 }

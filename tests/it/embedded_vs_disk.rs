@@ -67,3 +67,12 @@ fn chained_checksums_differ_from_version_to_version() {
         MIGRATIONS.iter().map(|m| m.chained_checksum()).collect();
     assert_eq!(chains.len(), MIGRATIONS.len());
 }
+
+/// The macro records the embedding crate's name and version.
+#[test]
+fn the_embedding_crate_is_named() {
+    assert_eq!(
+        crate::sets::V1.application(),
+        Some((env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+    );
+}

@@ -7,11 +7,12 @@
 //! (through `scripts/with-postgres`) sets. With `CI=true` a missing server
 //! fails these tests; elsewhere they say they were skipped.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use migrate::postgres::{Client, NoTls};
-use migrate::{Database, Driver, Error, Tx, Value};
+use migrate::{Database, Driver, Error, LockStrategy, Tx, Value};
 
 use crate::scenarios::{assert_failed, scenario_tests, Backend};
 use crate::sets::*;
@@ -1233,4 +1234,210 @@ fn a_zero_ddl_lock_timeout_gives_up_at_once() {
         "{err}"
     );
     assert_eq!(db.versions(HISTORY), [1]);
+}
+
+// Adversarial review of the lock strategies, the DDL lock timeout and the server-side lock wait.
+
+/// An application transaction that read `accounts` and stays open.
+fn app_holding_accounts(url: &str) -> Client {
+    let mut app = connect(url);
+    app.batch_execute("BEGIN; SELECT count(*) FROM accounts")
+        .unwrap();
+    app
+}
+
+/// Runs DDL_LOCK's pending migration with `ddl_lock_timeout(timeout)` on
+/// a thread while an application transaction blocks its ALTER; gives the
+/// outcome if it came back within `within`, releasing the app afterwards.
+fn ddl_run_blocked(
+    timeout: Duration,
+    within: Duration,
+) -> (Option<migrate::Result<migrate::Report>>, Vec<u64>) {
+    let url = fresh_database().expect("MIGRATE_TEST_POSTGRES_URL");
+    DDL_LOCK.runner().run_to(&mut connect(&url), 1).unwrap();
+    let mut app = app_holding_accounts(&url);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let u = url.clone();
+    let migrator = std::thread::spawn(move || {
+        let r = DDL_LOCK
+            .runner()
+            .ddl_lock_timeout(timeout)
+            .run_pending(&mut connect(&u));
+        tx.send(r).unwrap();
+    });
+    let outcome = rx.recv_timeout(within).ok();
+    app.batch_execute("COMMIT").unwrap();
+    migrator.join().unwrap();
+    let v = versions(&mut connect(&url), HISTORY);
+    (outcome, v)
+}
+
+/// Adversarial review: the same for a sub-millisecond timeout (as_millis() == 0).
+#[test]
+fn a_sub_millisecond_ddl_lock_timeout_gives_up_at_once() {
+    let (outcome, _) = ddl_run_blocked(Duration::from_micros(500), Duration::from_secs(3));
+    let outcome = outcome.expect("ddl_lock_timeout(500us) waited > 3 s for the table lock");
+    assert!(
+        matches!(outcome, Err(Error::DdlLockTimeout { .. })),
+        "{outcome:?}"
+    );
+}
+
+/// Adversarial review: a long timeout (30 days > i32::MAX ms) is sent unclamped:
+/// PostgreSQL refuses the SET and every migration fails.
+#[test]
+fn a_ddl_lock_timeout_beyond_what_postgres_holds_is_clamped() {
+    let Some(url) = fresh_database() else { return };
+    let report = V1
+        .runner()
+        .ddl_lock_timeout(Duration::from_secs(30 * 24 * 3600))
+        .run_pending(&mut connect(&url));
+    assert!(report.is_ok(), "{}", report.unwrap_err());
+}
+
+/// Adversarial review: a no-transaction migration that leaves a transaction open (or
+/// aborts one it opened): the put-back of the session's `lock_timeout`
+/// runs inside that transaction, which the runtime then rolls back, so
+/// the caller's session keeps the DDL lock timeout.
+#[test]
+fn lock_timeout_is_put_back_after_a_no_transaction_step_that_left_a_transaction() {
+    for set in [&NO_TX_OWN_TX_FAILS, &NO_TX_LEFT_OPEN] {
+        let Some(url) = fresh_database() else { return };
+        let mut client = connect(&url);
+        let outcome = set
+            .runner()
+            .ddl_lock_timeout(Duration::from_millis(250))
+            .run_pending(&mut client);
+        assert!(outcome.is_err(), "{outcome:?}");
+        assert_eq!(
+            first_text(&mut client, "SHOW lock_timeout").as_deref(),
+            Some("0"),
+            "lock_timeout leaked into the caller's session after: {}",
+            outcome.unwrap_err()
+        );
+    }
+}
+
+/// Adversarial review: a sync migrator killed while it waits for the session lock on the
+/// server: its backend keeps waiting in `pg_advisory_lock` (PostgreSQL
+/// does not notice the client is gone while it waits) for up to the
+/// run's lock_timeout (60 s by default), holding a connection slot, and
+/// takes the lock when it is freed. A crash-looping fleet piles them up.
+#[test]
+fn a_killed_lock_waiter_leaves_no_backend_waiting() {
+    let Some(url) = fresh_database() else { return };
+    let mut holder = connect(&url);
+    let key = "('x' || substr(encode(sha256('migrate:public.migrate_schema_history'), 'hex'), 1, 16))::bit(64)::bigint";
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({key})"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("result");
+    let mut child = crate::processes::spawn("pg-boot-v2", Path::new(&url), &result, &[]);
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock' AND wait_event = 'advisory'";
+    let start = Instant::now();
+    while first_text(&mut holder, waiting).as_deref() != Some("1") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the child never waited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    while first_text(&mut holder, waiting).as_deref() != Some("0") {
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "the killed migrator's backend still waits for the migration lock {:?} after the kill",
+            killed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The server-side session lock wait is not cut by a database-wide
+/// statement_timeout shorter than the wait (held up).
+#[test]
+fn the_lock_wait_outlives_a_database_statement_timeout() {
+    let Some(url) = fresh_database() else { return };
+    let mut admin = connect(&url);
+    admin
+        .batch_execute(
+            "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = 200', current_database()); END$$",
+        )
+        .unwrap();
+    let mut holder = connect(&url);
+    assert_eq!(
+        first_text(&mut holder, "SHOW statement_timeout").as_deref(),
+        Some("200ms")
+    );
+    let key = "('x' || substr(encode(sha256('migrate:public.migrate_schema_history'), 'hex'), 1, 16))::bit(64)::bigint";
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({key})"))
+        .unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        holder
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .unwrap();
+    });
+    let start = Instant::now();
+    let report = V1
+        .runner()
+        .lock_timeout(Duration::from_secs(10))
+        .run_pending(&mut connect(&url));
+    releaser.join().unwrap();
+    assert!(report.is_ok(), "{}", report.unwrap_err());
+    assert!(start.elapsed() >= Duration::from_millis(1400));
+}
+
+/// ReadOnly for operations other than run_pending / rollback: baseline
+/// and repair on a read-only database.
+#[test]
+fn baseline_and_repair_on_a_read_only_connection_say_read_only() {
+    let Some(url) = fresh_database() else { return };
+    let mut primary = connect(&url);
+    let mut ro0 = connect(&fresh_database().unwrap());
+    ro0.batch_execute("SET default_transaction_read_only = on")
+        .unwrap();
+    let err = V1.baseline(&mut ro0, 2).unwrap_err();
+    assert!(matches!(err, Error::ReadOnly { .. }), "baseline: {err:?}");
+    NO_TX_OWN_TX_FAILS.run_pending(&mut primary).unwrap_err();
+    let mut ro = connect(&url);
+    ro.batch_execute("SET default_transaction_read_only = on")
+        .unwrap();
+    let err = NO_TX_OWN_TX_FAILS
+        .repair(&mut ro, 2, migrate::Repair::Undone)
+        .unwrap_err();
+    assert!(matches!(err, Error::ReadOnly { .. }), "repair: {err:?}");
+}
+
+/// The rollback of a replica-like (read-only) database with
+/// rollback_steps: ReadOnly naming the versions.
+#[test]
+fn rollback_steps_on_a_read_only_connection_says_read_only_under_every_strategy() {
+    let Some(url) = fresh_database() else { return };
+    let mut primary = connect(&url);
+    V1.run_pending(&mut primary).unwrap();
+    for strategy in [
+        LockStrategy::Session,
+        LockStrategy::Transaction,
+        LockStrategy::TransactionPooler,
+    ] {
+        let mut ro = connect(&url);
+        ro.batch_execute("SET default_transaction_read_only = on")
+            .unwrap();
+        let err = V1
+            .runner()
+            .lock_strategy(strategy)
+            .rollback_steps(&mut ro, 2)
+            .unwrap_err();
+        let Error::ReadOnly { versions, .. } = &err else {
+            panic!("{strategy:?}: {err:?}");
+        };
+        assert_eq!(versions, &[3, 2]);
+    }
+    assert_eq!(versions(&mut primary, HISTORY), [1, 2, 3]);
 }

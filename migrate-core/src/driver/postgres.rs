@@ -197,6 +197,11 @@ impl Session for postgres::Client {
             collected.push(row);
         }
         let touched = rows.rows_affected().unwrap_or(collected.len() as u64);
+        drop(rows);
+        if looked_up_types(&collected) {
+            postgres::Client::clear_type_cache(self);
+            self.batch_execute("DEALLOCATE ALL")?;
+        }
         Ok((collected, touched))
     }
 
@@ -234,6 +239,11 @@ pub struct PostgresDriver<'c> {
     /// How long a migration's statements wait for a table lock, where the
     /// run bounds it.
     ddl_lock_timeout: Option<Duration>,
+    /// The session's `lock_timeout` before a no-transaction step set it,
+    /// to put back after the run.
+    lock_timeout_before: Option<String>,
+    /// `server_version_num`, once the run has read it.
+    server_version: u32,
 }
 
 /// The migration lock of one run.
@@ -254,6 +264,8 @@ impl<'c> PostgresDriver<'c> {
             byte_positions: false,
             strategy: None,
             ddl_lock_timeout: None,
+            lock_timeout_before: None,
+            server_version: 0,
         }
     }
 }
@@ -387,12 +399,50 @@ fn cut_at_tail(error: Error) -> Error {
     }
 }
 
-/// A [`Value`] bound to a parameter of whatever type the server inferred.
+/// A [`Value`] bound to a parameter of whatever type the server inferred:
+/// in that type's binary form where the two are a natural pair (integers,
+/// floats, text, JSON, bytea), otherwise as text for the server to read as
+/// that type, as it would a literal — the same rules as an unnamed
+/// statement's text parameters ([`TextParam`]), so a migration binds alike
+/// over a direct connection and through a transaction pooler.
 #[derive(Debug)]
 pub(crate) struct Param<'a>(&'a Value);
 
 fn mismatch(value: &Value, ty: &Type) -> Box<dyn StdError + Sync + Send> {
     format!("cannot bind {value:?} to a parameter of type {ty}").into()
+}
+
+impl Param<'_> {
+    /// Whether the value goes in `ty`'s binary form (else as text).
+    fn binary(&self, ty: &Type) -> bool {
+        match self.0 {
+            Value::Null => true,
+            // Elsewhere as bytea's text form, which the server casts to a
+            // string type as it does a bytea parameter, and refuses for
+            // anything else.
+            Value::Blob(_) => *ty == Type::BYTEA,
+            Value::Integer(_) => [
+                Type::INT8,
+                Type::INT4,
+                Type::INT2,
+                Type::BOOL,
+                Type::FLOAT8,
+                Type::FLOAT4,
+            ]
+            .contains(ty),
+            Value::Real(_) => [Type::FLOAT8, Type::FLOAT4].contains(ty),
+            Value::Text(_) => [
+                Type::TEXT,
+                Type::VARCHAR,
+                Type::BPCHAR,
+                Type::NAME,
+                Type::UNKNOWN,
+                Type::JSON,
+                Type::JSONB,
+            ]
+            .contains(ty),
+        }
+    }
 }
 
 impl ToSql for Param<'_> {
@@ -401,6 +451,13 @@ impl ToSql for Param<'_> {
         ty: &Type,
         out: &mut tokio_postgres::types::private::BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        if !self.binary(ty) {
+            if let Value::Blob(b) = self.0 {
+                out.extend_from_slice(bytea_text(b).as_bytes());
+                return Ok(IsNull::No);
+            }
+            return TextParam(self.0).to_sql(ty, out);
+        }
         match self.0 {
             Value::Null => Ok(IsNull::Yes),
             Value::Integer(i) => match *ty {
@@ -411,10 +468,14 @@ impl ToSql for Param<'_> {
                 Type::INT2 => i16::try_from(*i)
                     .map_err(|_| mismatch(self.0, ty))?
                     .to_sql(ty, out),
-                Type::BOOL => (*i != 0).to_sql(ty, out),
+                // As the server reads `'0'` and `'1'` (and nothing else).
+                Type::BOOL => match i {
+                    0 => false.to_sql(ty, out),
+                    1 => true.to_sql(ty, out),
+                    _ => Err(mismatch(self.0, ty)),
+                },
                 Type::FLOAT8 => (*i as f64).to_sql(ty, out),
                 Type::FLOAT4 => (*i as f32).to_sql(ty, out),
-                Type::TEXT | Type::VARCHAR => i.to_string().to_sql(ty, out),
                 _ => Err(mismatch(self.0, ty)),
             },
             Value::Real(r) => match *ty {
@@ -423,9 +484,6 @@ impl ToSql for Param<'_> {
                 _ => Err(mismatch(self.0, ty)),
             },
             Value::Text(s) => match *ty {
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-                    s.as_str().to_sql(ty, out)
-                }
                 Type::JSON | Type::JSONB => {
                     // Both are sent as text; JSONB after a version byte.
                     if *ty == Type::JSONB {
@@ -434,7 +492,7 @@ impl ToSql for Param<'_> {
                     out.extend_from_slice(s.as_bytes());
                     Ok(IsNull::No)
                 }
-                _ => Err(mismatch(self.0, ty)),
+                _ => s.as_str().to_sql(ty, out),
             },
             Value::Blob(b) => match *ty {
                 Type::BYTEA => b.as_slice().to_sql(ty, out),
@@ -447,11 +505,32 @@ impl ToSql for Param<'_> {
         true
     }
 
+    fn encode_format(&self, ty: &Type) -> tokio_postgres::types::Format {
+        if self.binary(ty) {
+            tokio_postgres::types::Format::Binary
+        } else {
+            tokio_postgres::types::Format::Text
+        }
+    }
+
     to_sql_checked!();
 }
 
-/// A [`Value`] sent as text, for the server to read as the type it infers
-/// for the parameter (declared `unknown`): as a literal in its place would be.
+/// `bytes` in bytea's hex text form, `\x0102`.
+fn bytea_text(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut hex = String::with_capacity(2 + 2 * bytes.len());
+    hex.push_str("\\x");
+    for byte in bytes {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// A [`Value`] as a parameter of an unnamed statement: a blob as `bytea`
+/// (so that it binds to a bytea column or fails, as over a direct
+/// connection), anything else as text typed `unknown`, for the server to
+/// read as the type it infers, as it would a literal in its place.
 #[derive(Debug)]
 pub(crate) struct TextParam<'a>(&'a Value);
 
@@ -461,7 +540,6 @@ impl ToSql for TextParam<'_> {
         _ty: &Type,
         out: &mut tokio_postgres::types::private::BytesMut,
     ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        use std::fmt::Write as _;
         match self.0 {
             Value::Null => return Ok(IsNull::Yes),
             Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
@@ -471,14 +549,8 @@ impl ToSql for TextParam<'_> {
             }
             Value::Real(r) => out.extend_from_slice(format!("{r:?}").as_bytes()),
             Value::Text(t) => out.extend_from_slice(t.as_bytes()),
-            Value::Blob(b) => {
-                let mut hex = String::with_capacity(2 + 2 * b.len());
-                hex.push_str("\\x");
-                for byte in b {
-                    let _ = write!(hex, "{byte:02x}");
-                }
-                out.extend_from_slice(hex.as_bytes());
-            }
+            // Declared bytea, in its binary form: the bytes themselves.
+            Value::Blob(b) => out.extend_from_slice(b),
         }
         Ok(IsNull::No)
     }
@@ -488,15 +560,37 @@ impl ToSql for TextParam<'_> {
     }
 
     fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
-        tokio_postgres::types::Format::Text
+        match self.0 {
+            Value::Blob(_) => tokio_postgres::types::Format::Binary,
+            _ => tokio_postgres::types::Format::Text,
+        }
     }
 
     to_sql_checked!();
 }
 
+/// Whether reading `rows` made the client look up a column's type that is
+/// not built in (an enum, a domain, an extension's type): it does so with
+/// named statements it keeps for the session, which through a transaction
+/// pooler is anyone's. Then they are dropped again (`DEALLOCATE ALL`, in
+/// the same transaction) and the client's cache of them cleared.
+pub(crate) fn looked_up_types(rows: &[Row]) -> bool {
+    rows.first().is_some_and(|row| {
+        row.columns()
+            .iter()
+            .any(|c| Type::from_oid(c.type_().oid()).is_none())
+    })
+}
+
 /// `values` as parameters of an unnamed statement ([`Session::query_unnamed`]).
 pub(crate) fn unnamed_params(values: &[Value]) -> impl Iterator<Item = (TextParam<'_>, Type)> {
-    values.iter().map(|v| (TextParam(v), Type::UNKNOWN))
+    values.iter().map(|v| {
+        let ty = match v {
+            Value::Blob(_) => Type::BYTEA,
+            _ => Type::UNKNOWN,
+        };
+        (TextParam(v), ty)
+    })
 }
 
 fn column_value(row: &Row, i: usize) -> Result<Value> {
@@ -877,9 +971,17 @@ impl PostgresDriver<'_> {
     fn session_lock(&mut self, key: i64, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         let millis = lock_millis(timeout);
+        // A backend waiting for a lock does not notice its client is gone
+        // unless asked to look (PostgreSQL 14 and later): a killed waiter
+        // must not take the lock, nor keep a connection, for the timeout.
+        let check = if self.server_version >= 140_000 {
+            "SET LOCAL client_connection_check_interval = '1s'; "
+        } else {
+            ""
+        };
         let wait = format!(
             "BEGIN; SET LOCAL lock_timeout = '{millis}ms'; SET LOCAL statement_timeout = 0; \
-             SELECT pg_catalog.pg_advisory_lock({key}); COMMIT"
+             {check}SELECT pg_catalog.pg_advisory_lock({key}); COMMIT"
         );
         match self.session.batch(&wait) {
             Ok(()) => Ok(()),
@@ -1573,18 +1675,20 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn batch_without_transaction(&mut self, sql: &str) -> Result<()> {
-        // The session's own lock_timeout, put back after the step.
-        let before = match self.ddl_lock_timeout {
-            Some(timeout) => {
-                let rows = self.query_text(&format!(
-                    "SELECT current_setting('lock_timeout'), \
-                     set_config('lock_timeout', '{}ms', false)",
-                    lock_millis(timeout)
-                ))?;
-                first_text(&rows).map(str::to_owned)
+        // Set for the session (the step's statements are transactions of
+        // their own); the session's own value is put back after the run
+        // (`restore_session`, after any transaction the step left open is
+        // rolled back).
+        if let Some(timeout) = self.ddl_lock_timeout {
+            let rows = self.query_text(&format!(
+                "SELECT current_setting('lock_timeout'), \
+                 set_config('lock_timeout', '{}ms', false)",
+                lock_millis(timeout)
+            ))?;
+            if self.lock_timeout_before.is_none() {
+                self.lock_timeout_before = first_text(&rows).map(str::to_owned);
             }
-            None => None,
-        };
+        }
         // One statement at a time: a multi-statement string would be one
         // implicit transaction. Errors name lines of the whole file.
         let mut ran = Ok(());
@@ -1597,24 +1701,21 @@ impl Driver for PostgresDriver<'_> {
                 break;
             }
         }
-        if let Some(before) = before {
-            let put_back = format!(
-                "SELECT set_config('lock_timeout', {}, false)",
-                text_literal(&before).unwrap_or_else(|| "'0'".to_owned())
-            );
-            if let Err(e) = self.query_text(&put_back) {
-                log::warn!("could not put lock_timeout back to {before:?}: {e}");
-            }
-        }
         ran
     }
 
     fn default_schema(&mut self) -> Result<Option<String>> {
         let rows = self.query_text(
             "SELECT current_schema(), current_setting('search_path'), \
-             current_setting('server_encoding')",
+             current_setting('server_encoding'), current_setting('server_version_num')",
         )?;
         let row = rows.first();
+        self.server_version = row
+            .and_then(|r| r.get(3))
+            .cloned()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         self.search_path = row.and_then(|r| r.get(1)).cloned().flatten();
         self.byte_positions =
             row.and_then(|r| r.get(2)).cloned().flatten().as_deref() == Some("SQL_ASCII");
@@ -1687,6 +1788,15 @@ impl Driver for PostgresDriver<'_> {
     }
 
     fn restore_session(&mut self) {
+        if let Some(before) = self.lock_timeout_before.take() {
+            let put_back = format!(
+                "SELECT set_config('lock_timeout', {}, false)",
+                text_literal(&before).unwrap_or_else(|| "'0'".to_owned())
+            );
+            if let Err(e) = self.query_text(&put_back) {
+                log::warn!("could not put lock_timeout back to {before:?} after migrating: {e}");
+            }
+        }
         let Some(path) = self.search_path.take() else {
             return;
         };

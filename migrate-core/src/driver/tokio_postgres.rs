@@ -23,7 +23,9 @@ use std::future::Future;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Row, SimpleQueryMessage, Statement};
 
-use super::postgres::{end_sql, params, refs, unnamed_params, Fail, PostgresDriver, Session};
+use super::postgres::{
+    end_sql, looked_up_types, params, refs, unnamed_params, Fail, PostgresDriver, Session,
+};
 use super::{Database, LockScope};
 use crate::error::{Error, Result};
 use crate::runtime::Applied;
@@ -473,5 +475,9 @@ async fn query_unnamed(client: &Client, sql: &str, values: &[Value]) -> Outcome<
         rows.push(row);
     }
     let touched = stream.rows_affected().unwrap_or(rows.len() as u64);
+    if looked_up_types(&rows) {
+        client.clear_type_cache();
+        client.batch_execute("DEALLOCATE ALL").await?;
+    }
     Ok((rows, touched))
 }

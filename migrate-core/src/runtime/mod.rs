@@ -816,20 +816,22 @@ impl<'m> Runner<'m> {
             })
         });
         outcome.map_err(|e| {
-            self.read_only(&mut driver, e, |checked| {
-                plan::pending(self.migrations, checked, self.rules, target)
+            self.read_only(&mut driver, e, |rows| {
+                let checked = plan::check(self.migrations, rows, self.rules)?;
+                Self::versions_of(plan::pending(self.migrations, &checked, self.rules, target))
             })
         })
     }
 
     /// `error`, or — where it says the database cannot be written to —
-    /// [`Error::ReadOnly`] naming what `change` would have changed, read
-    /// afresh (the history may not even exist on a replica).
+    /// [`Error::ReadOnly`] naming the versions `change` says the run would
+    /// have changed, from the history read afresh (a replica may not even
+    /// have the table).
     fn read_only<D: Driver>(
         &self,
         driver: &mut D,
         error: Error,
-        change: impl FnOnce(&Checked) -> Result<Vec<&'static Migration>>,
+        change: impl FnOnce(&[HistoryRow]) -> Result<Vec<u64>>,
     ) -> Error {
         if !driver.is_read_only(&error) {
             return error;
@@ -842,16 +844,17 @@ impl<'m> Runner<'m> {
                     Err(e) if driver.is_missing_table(&e) => Vec::new(),
                     other => other?,
                 };
-                let checked = plan::check(self.migrations, &rows, self.rules)?;
-                Ok((resolved.name().to_string(), change(&checked)?))
+                Ok((resolved.name().to_string(), change(&rows)?))
             });
         match changed {
-            Ok((table, migrations)) if !migrations.is_empty() => Error::ReadOnly {
-                table,
-                versions: migrations.iter().map(|m| m.version()).collect(),
-            },
+            Ok((table, versions)) if !versions.is_empty() => Error::ReadOnly { table, versions },
             _ => error,
         }
+    }
+
+    /// The versions of `migrations`, for [`read_only`](Self::read_only).
+    fn versions_of(migrations: Result<Vec<&'static Migration>>) -> Result<Vec<u64>> {
+        Ok(migrations?.iter().map(|m| m.version()).collect())
     }
 
     /// The hot path: `Some` when the database is already current. Reads one
@@ -1050,9 +1053,10 @@ impl<'m> Runner<'m> {
             })
         });
         outcome.map_err(|e| {
-            self.read_only(&mut driver, e, |checked| {
-                let version = back.target(self.migrations, checked)?;
-                plan::to_revert(self.migrations, checked, version)
+            self.read_only(&mut driver, e, |rows| {
+                let checked = plan::check(self.migrations, rows, self.rules)?;
+                let version = back.target(self.migrations, &checked)?;
+                Self::versions_of(plan::to_revert(self.migrations, &checked, version))
             })
         })
     }
@@ -1126,7 +1130,7 @@ impl<'m> Runner<'m> {
     pub fn baseline<D: Database + ?Sized>(&self, db: &mut D, version: u64) -> Result<Report> {
         plan::known_version(self.migrations, version)?;
         let mut driver = db.driver();
-        self.with_history(&mut driver, |driver, run, rows| {
+        let outcome = self.with_history(&mut driver, |driver, run, rows| {
             let table = run.table;
             if !rows.is_empty() {
                 return Err(Error::HistoryNotEmpty {
@@ -1145,7 +1149,8 @@ impl<'m> Runner<'m> {
                 version,
                 ..Report::default()
             })
-        })
+        });
+        outcome.map_err(|e| self.read_only(&mut driver, e, |_| Ok((1..=version).collect())))
     }
 
     /// Resolves a migration that ran outside a transaction and did not
@@ -1161,7 +1166,7 @@ impl<'m> Runner<'m> {
         how: Repair,
     ) -> Result<Report> {
         let mut driver = db.driver();
-        self.with_history(&mut driver, |driver, run, rows| {
+        let outcome = self.with_history(&mut driver, |driver, run, rows| {
             let table = run.table;
             let Some(state) = rows
                 .iter()
@@ -1190,7 +1195,8 @@ impl<'m> Runner<'m> {
                 version: versions.highest_known(),
                 ..Report::default()
             })
-        })
+        });
+        outcome.map_err(|e| self.read_only(&mut driver, e, |_| Ok(vec![version])))
     }
 
     /// The whole history, empty when the table does not exist yet.
