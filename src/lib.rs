@@ -267,6 +267,7 @@
 // Lets Rust migrations and generated code say `migrate::` inside this crate too.
 extern crate self as migrate;
 
+pub use migrate_core::{audit, LogEntry};
 pub use migrate_core::{
     Applied, BoxError, Cleanup, Database, Dialect, Driver, Error, LockScope, LockStrategy,
     Migration, MigrationFn, MigrationKind, MigrationStatus, Migrations, Panicked, Repair, Report,

@@ -118,6 +118,22 @@ pub struct Async;
 /// ```
 pub struct ProvenDowns;
 
+/// The audit log.
+///
+/// ```
+/// # static MIGRATIONS: migrate::Migrations = migrate::embed_migrations!("migrations");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mut conn = migrate::rusqlite::Connection::open_in_memory()?;
+/// # MIGRATIONS.run_pending(&mut conn)?;
+/// for entry in MIGRATIONS.log(&mut conn)? {
+///     println!("{} {} {:?} {:?} by {:?}", entry.started_at, entry.version, entry.operation, entry.outcome, entry.app_name);
+/// }
+/// # assert_eq!(MIGRATIONS.log(&mut conn)?.len(), MIGRATIONS.len());
+/// # Ok(())
+/// # }
+/// ```
+pub struct AuditLog;
+
 /// Running at scale: a pooler in transaction mode, DDL under traffic.
 ///
 /// ```no_run

@@ -185,6 +185,13 @@ pub enum DatabaseCommand {
         #[arg(long)]
         exit_code: bool,
     },
+    /// The audit log: every apply, revert, baseline and repair, failures
+    /// included, oldest first (who, where, when, how it ended).
+    Log {
+        /// Text for people, or JSON for programs.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Print the SQL `up` would run, running nothing.
     Plan {
         /// Text for people, or JSON for programs.

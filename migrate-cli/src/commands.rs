@@ -69,7 +69,7 @@ pub fn embedded(migrations: &'static Migrations, cli: Embedded) -> Result<(), Fa
 fn writes(command: &DatabaseCommand) -> bool {
     !matches!(
         command,
-        DatabaseCommand::Status { .. } | DatabaseCommand::Plan { .. }
+        DatabaseCommand::Status { .. } | DatabaseCommand::Plan { .. } | DatabaseCommand::Log { .. }
     )
 }
 
@@ -142,7 +142,12 @@ fn execute<D: Database>(
     options: RunOptions,
 ) -> Result<(), Failure> {
     let total = migrations.len();
-    let runner = options.apply(migrations.runner());
+    let mut runner = options.apply(migrations.runner());
+    // A directory read by the standalone tool names no application: the
+    // audit log names the tool.
+    if migrations.application().is_none() {
+        runner = runner.application("cargo-migrate", env!("CARGO_PKG_VERSION"));
+    }
     match command {
         // Answered before a database is opened.
         DatabaseCommand::List { format } => output::list(migrations, *format),
@@ -156,6 +161,13 @@ fn execute<D: Database>(
                 if let Some(why) = output::not_current(&rows) {
                     return Err(Failure::not_current(why));
                 }
+            }
+        }
+        DatabaseCommand::Log { format } => {
+            let entries = runner.log(db)?;
+            match format {
+                Format::Text => output::log(&entries),
+                Format::Json => output::log_json(&entries),
             }
         }
         DatabaseCommand::Plan { format } => {

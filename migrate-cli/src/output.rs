@@ -108,6 +108,81 @@ pub fn status_json(rows: &[MigrationStatus]) {
     println!("{{\"migrations\":[{}]}}", items.join(","));
 }
 
+/// `log`: one line per operation, oldest first.
+pub fn log(entries: &[migrate_core::LogEntry]) {
+    if entries.is_empty() {
+        println!("the audit log is empty (nothing applied, reverted, baselined or repaired yet)");
+        return;
+    }
+    let name_width = entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:>7}  {:<name_width$}  {:<9}  {:<7}  {:<24}  {:>8}  BY",
+        "VERSION", "NAME", "OPERATION", "OUTCOME", "STARTED AT", "DURATION"
+    );
+    for e in entries {
+        let by = [
+            e.db_user.clone(),
+            e.app_name
+                .as_ref()
+                .map(|n| format!("{n} {}", e.app_version.as_deref().unwrap_or(""))),
+            e.host.as_ref().map(|h| format!("on {h}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        println!(
+            "{:>7}  {:<name_width$}  {:<9}  {:<7}  {:<24}  {:>8}  {}",
+            e.version,
+            e.name,
+            e.operation.as_str(),
+            e.outcome.as_str(),
+            e.started_at,
+            format!("{} ms", e.execution_ms),
+            by,
+        );
+        if let Some(error) = &e.error {
+            println!("         {error}");
+        }
+    }
+}
+
+/// `log --format json`: `{"log": [{"id", "version", "name", "operation",
+/// "outcome", "error", "started_at", "finished_at", "execution_ms",
+/// "db_user", "app_name", "app_version", "host"}, ...]}`, one line.
+pub fn log_json(entries: &[migrate_core::LogEntry]) {
+    let text = |v: &Option<String>| json_or_null(v.as_deref().map(json_string));
+    let items: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{{\"id\":{},\"version\":{},\"name\":{},\"operation\":{},\"outcome\":{},\
+                 \"error\":{},\"started_at\":{},\"finished_at\":{},\"execution_ms\":{},\
+                 \"db_user\":{},\"app_name\":{},\"app_version\":{},\"host\":{}}}",
+                e.id,
+                e.version,
+                json_string(&e.name),
+                json_string(e.operation.as_str()),
+                json_string(e.outcome.as_str()),
+                text(&e.error),
+                json_string(&e.started_at),
+                json_string(&e.finished_at),
+                e.execution_ms,
+                text(&e.db_user),
+                text(&e.app_name),
+                text(&e.app_version),
+                text(&e.host),
+            )
+        })
+        .collect();
+    println!("{{\"log\":[{}]}}", items.join(","));
+}
+
 /// `plan --format json`: `{"pending": [{"version", "name", "file",
 /// "transactional", "sql"}, ...]}` (`sql` is null for a Rust migration).
 pub fn plan_json(pending: &[&Migration]) {

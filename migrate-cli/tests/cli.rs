@@ -1357,3 +1357,49 @@ fn verify_proves_the_down_steps_on_a_scratch_database() {
         "{out}"
     );
 }
+
+/// `log`: the audit log, for people and for programs; the standalone tool
+/// names itself as the application.
+#[test]
+fn log_lists_every_operation_for_people_and_programs() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = fixture("rt-failing");
+    let empty = ok(&on_sqlite(work.path(), &dir, &["log"]));
+    assert!(empty.starts_with("the audit log is empty"), "{empty}");
+    let failed = on_sqlite(work.path(), &dir, &["up"]);
+    assert_eq!(failed.status.code(), Some(1));
+    ok(&on_sqlite(work.path(), &dir, &["down", "--steps", "1"]));
+    let table = ok(&on_sqlite(work.path(), &dir, &["log"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("VERSION  NAME"), "{table}");
+    assert!(
+        lines[1].contains("create_items") && lines[1].contains("apply      ok"),
+        "{table}"
+    );
+    assert!(
+        lines[3].contains("broken") && lines[3].contains("apply      failed"),
+        "{table}"
+    );
+    assert!(
+        lines[4]
+            .trim_start()
+            .starts_with("migration 3 (`0003_broken.sql`)"),
+        "{table}"
+    );
+    assert!(
+        lines[5].contains("add_price") && lines[5].contains("revert     ok"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains(&format!("cargo-migrate {}", env!("CARGO_PKG_VERSION"))),
+        "{table}"
+    );
+    let json = ok(&on_sqlite(work.path(), &dir, &["log", "--format", "json"]));
+    assert!(json.starts_with("{\"log\":[{\"id\":1,\"version\":1,\"name\":\"create_items\",\"operation\":\"apply\",\"outcome\":\"ok\",\"error\":null,\"started_at\":\""), "{json}");
+    assert!(json.contains("\"operation\":\"apply\",\"outcome\":\"failed\",\"error\":\"migration 3 (`0003_broken.sql`)"), "{json}");
+    assert!(
+        json.contains("\"db_user\":null,\"app_name\":\"cargo-migrate\""),
+        "{json}"
+    );
+    assert_eq!(json.matches("\"id\":").count(), 4, "{json}");
+}

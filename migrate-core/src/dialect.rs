@@ -37,6 +37,27 @@ pub trait SqlDialect: Sync {
     /// An expression for the current time as UTC ISO 8601 text.
     fn now_utc(&self) -> &'static str;
 
+    /// As [`now_utc`](SqlDialect::now_utc), but the moment the statement
+    /// runs even inside a long transaction (the audit log's `finished_at`).
+    fn clock_utc(&self) -> &'static str {
+        self.now_utc()
+    }
+
+    /// An expression for the database user the session runs as; `NULL`
+    /// where the database has none (SQLite).
+    fn current_user(&self) -> &'static str {
+        "NULL"
+    }
+
+    /// The column definition of a key the database numbers itself (the
+    /// audit log's `id`); the default is standard SQL's identity column.
+    fn serial_key(&self) -> String {
+        format!(
+            "{} GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            self.int64_type()
+        )
+    }
+
     /// The column type of `version` (a 64-bit integer key).
     fn version_type(&self) -> &'static str;
 

@@ -11,6 +11,7 @@
 // On docs.rs: mark each item with the feature that enables it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod audit;
 pub mod checksum;
 pub mod dialect;
 pub mod driver;
@@ -27,6 +28,7 @@ mod table;
 mod testing;
 pub mod tx;
 
+pub use audit::LogEntry;
 pub use dialect::SqlDialect;
 pub use driver::{AtOnce, Database, Driver, LockScope, LockStrategy, WholeStep};
 pub use error::{BoxError, Cleanup, Error, Panicked, Result};

@@ -454,7 +454,10 @@ fn both_ways(url: &str, column: &str, value: Value) -> (String, String) {
         if pooled {
             d.set_lock_strategy(LockStrategy::TransactionPooler);
         }
-        let r = d.execute("INSERT INTO v (c) VALUES ($1)", std::slice::from_ref(&value));
+        let r = d.execute(
+            "INSERT INTO v (c) VALUES ($1)",
+            std::slice::from_ref(&value),
+        );
         drop(d);
         out.push(match r {
             Ok(_) => format!("ok {:?}", first_text(&mut client, "SELECT c::text FROM v")),

@@ -86,6 +86,9 @@ impl Calls for AsyncClient {
     fn repair(&mut self, runner: Runner<'_>, version: u64, how: Repair) -> Result<Report> {
         self.block_on(async |c| runner.repair_async(c, version, how).await)
     }
+    fn log(&mut self, runner: Runner<'_>) -> Result<Vec<migrate::LogEntry>> {
+        self.block_on(async |c| runner.log_async(c).await)
+    }
 }
 
 /// A fresh database, migrated through the async client; checked through

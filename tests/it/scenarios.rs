@@ -9,9 +9,10 @@
 //! the sync API (`run_pending`) on one backend and the async twins
 //! (`run_pending_async`, awaited) on another.
 
+use migrate::audit::{Operation, Outcome};
 use migrate::{
-    Cleanup, Database, Error, Migration, MigrationStatus, Migrations, Repair, Report, Result,
-    Runner, State, Tx, Value,
+    Cleanup, Database, Error, LogEntry, Migration, MigrationStatus, Migrations, Repair, Report,
+    Result, Runner, State, Tx, Value,
 };
 
 /// The runtime calls on one kind of connection.
@@ -30,6 +31,7 @@ pub trait Calls {
     ) -> Result<Vec<&'static Migration>>;
     fn baseline(&mut self, runner: Runner<'_>, version: u64) -> Result<Report>;
     fn repair(&mut self, runner: Runner<'_>, version: u64, how: Repair) -> Result<Report>;
+    fn log(&mut self, runner: Runner<'_>) -> Result<Vec<LogEntry>>;
 }
 
 /// The sync API, on every connection the runtime takes.
@@ -68,6 +70,9 @@ impl<D: Database> Calls for D {
     fn repair(&mut self, runner: Runner<'_>, version: u64, how: Repair) -> Result<Report> {
         runner.repair(self, version, how)
     }
+    fn log(&mut self, runner: Runner<'_>) -> Result<Vec<LogEntry>> {
+        runner.log(self)
+    }
 }
 
 /// A set, or a set with options.
@@ -85,6 +90,10 @@ impl AsRunner for Runner<'_> {
     fn as_runner(&self) -> Runner<'_> {
         *self
     }
+}
+
+fn audit_log<C: Calls>(set: &impl AsRunner, conn: &mut C) -> Vec<LogEntry> {
+    conn.log(set.as_runner()).unwrap()
 }
 
 fn run_pending<C: Calls>(set: &impl AsRunner, conn: &mut C) -> Result<Report> {
@@ -943,6 +952,7 @@ macro_rules! scenario_tests {
             another_tools_table_under_the_same_name_is_named_as_such,
             damaged_history_rows_are_damage_not_edits_or_future_versions,
             plans_say_what_run_to_and_rollback_to_would_do,
+            the_audit_log_records_every_operation,
         );
     };
     // Any backend: every scenario made through `Calls`.
@@ -974,6 +984,7 @@ macro_rules! scenario_tests {
             damaged_history_rows_are_damage_not_edits_or_future_versions,
             plans_say_what_run_to_and_rollback_to_would_do,
             a_no_transaction_migration_that_leaves_its_transaction_open_fails,
+            the_audit_log_records_every_operation,
         );
     };
     (@each $backend:ty; $($name:ident,)*) => {
@@ -1048,5 +1059,117 @@ pub fn verify_reversible_proves_each_down<B: Backend<Conn: Database>>() {
     assert!(
         message.contains("+ column users.nickname was left behind"),
         "{message}"
+    );
+}
+
+/// Issue: the audit log. One row per operation — apply, revert, baseline,
+/// repair — failures included, each naming the application (the crate that
+/// embedded the set), the host and the database user; boot with nothing
+/// pending adds nothing; the log outlives reverts.
+pub fn the_audit_log_records_every_operation<B: Backend>() {
+    let Some(mut db) = B::fresh() else { return };
+    assert!(
+        audit_log(&V1, db.conn()).is_empty(),
+        "no log before any run"
+    );
+    run_pending(&V1, db.conn()).unwrap();
+    let log = audit_log(&V1, db.conn());
+    let seen = |log: &[LogEntry]| -> Vec<(u64, Operation, Outcome)> {
+        log.iter()
+            .map(|e| (e.version, e.operation, e.outcome))
+            .collect()
+    };
+    assert_eq!(
+        seen(&log),
+        [
+            (1, Operation::Apply, Outcome::Ok),
+            (2, Operation::Apply, Outcome::Ok),
+            (3, Operation::Apply, Outcome::Ok)
+        ]
+    );
+    let first = &log[0];
+    assert_eq!(first.name, "create_items");
+    assert_eq!(first.app_name.as_deref(), Some(env!("CARGO_PKG_NAME")));
+    assert_eq!(
+        first.app_version.as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert!(first.host.is_some(), "{first:?}");
+    assert!(
+        first.started_at.ends_with('Z') && first.finished_at.ends_with('Z'),
+        "{first:?}"
+    );
+    assert!(first.started_at <= first.finished_at, "{first:?}");
+    assert!(first.error.is_none());
+    assert!(log.windows(2).all(|w| w[0].id < w[1].id));
+
+    // Boot with nothing pending: nothing logged.
+    run_pending(&V1, db.conn()).unwrap();
+    assert_eq!(audit_log(&V1, db.conn()).len(), 3);
+
+    // A revert is logged, and the log keeps what was reverted.
+    rollback_steps(&V1, db.conn(), 1).unwrap();
+    let log = audit_log(&V1, db.conn());
+    assert_eq!(seen(&log[3..]), [(3, Operation::Revert, Outcome::Ok)]);
+
+    // Another binary, another application name.
+    let named = V1.runner().application("billing-cli", "9.9.9");
+    run_pending(&named, db.conn()).unwrap();
+    let log = audit_log(&V1, db.conn());
+    assert_eq!(seen(&log[4..]), [(3, Operation::Apply, Outcome::Ok)]);
+    assert_eq!(log[4].app_name.as_deref(), Some("billing-cli"));
+    assert_eq!(log[4].app_version.as_deref(), Some("9.9.9"));
+
+    // A failure is logged although its migration was rolled back.
+    let Some(mut failing) = B::fresh() else {
+        return;
+    };
+    let err = run_pending(&FAILING, failing.conn()).unwrap_err();
+    // (A schema change is left dirty where the database commits it on the
+    // spot, MySQL; rolled back elsewhere.)
+    let outcome = match &err {
+        Error::Failed {
+            cleanup: Cleanup::LeftDirty,
+            ..
+        } => Outcome::Dirty,
+        _ => Outcome::Failed,
+    };
+    let log = audit_log(&FAILING, failing.conn());
+    assert_eq!(
+        seen(&log),
+        [
+            (1, Operation::Apply, Outcome::Ok),
+            (2, Operation::Apply, Outcome::Ok),
+            (3, Operation::Apply, outcome)
+        ]
+    );
+    assert_eq!(log[2].error.as_deref(), Some(err.to_string().as_str()));
+
+    // A no-transaction failure is logged dirty; its repair is logged.
+    let Some(mut dirty) = B::fresh() else { return };
+    run_pending(&NO_TX_FAILS, dirty.conn()).unwrap_err();
+    repair(&NO_TX_FAILS, dirty.conn(), 2, Repair::Undone).unwrap();
+    let log = audit_log(&NO_TX_FAILS, dirty.conn());
+    assert_eq!(
+        seen(&log),
+        [
+            (1, Operation::Apply, Outcome::Ok),
+            (2, Operation::Apply, Outcome::Dirty),
+            (2, Operation::Repair, Outcome::Ok)
+        ]
+    );
+    assert_eq!(log[2].name, "half");
+
+    // A baseline is logged, one row per version it adopts.
+    let Some(mut adopted) = B::fresh() else {
+        return;
+    };
+    baseline(&V1, adopted.conn(), 2).unwrap();
+    assert_eq!(
+        seen(&audit_log(&V1, adopted.conn())),
+        [
+            (1, Operation::Baseline, Outcome::Ok),
+            (2, Operation::Baseline, Outcome::Ok)
+        ]
     );
 }

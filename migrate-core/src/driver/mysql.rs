@@ -548,6 +548,14 @@ impl SqlDialect for MysqlSql {
         "DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ')"
     }
 
+    fn current_user(&self) -> &'static str {
+        "CURRENT_USER()"
+    }
+
+    fn serial_key(&self) -> String {
+        "BIGINT AUTO_INCREMENT PRIMARY KEY".to_owned()
+    }
+
     fn version_type(&self) -> &'static str {
         "BIGINT"
     }

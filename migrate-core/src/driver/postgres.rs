@@ -1072,6 +1072,14 @@ impl SqlDialect for PostgresSql {
         "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
     }
 
+    fn clock_utc(&self) -> &'static str {
+        "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    }
+
+    fn current_user(&self) -> &'static str {
+        "current_user"
+    }
+
     fn version_type(&self) -> &'static str {
         "BIGINT"
     }

@@ -186,6 +186,11 @@ impl SqlDialect for SqliteSql {
         "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
     }
 
+    fn serial_key(&self) -> String {
+        // The rowid: numbered by SQLite, one higher than the highest.
+        "INTEGER PRIMARY KEY".to_owned()
+    }
+
     fn version_type(&self) -> &'static str {
         // INTEGER PRIMARY KEY is the rowid: 64 bits, and the fastest lookup.
         "INTEGER"

@@ -80,6 +80,15 @@ impl Migrations {
         self.runner().status_async(client).await
     }
 
+    /// [`log`](Migrations::log) for a `tokio_postgres::Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runner::log`].
+    pub async fn log_async(&self, client: &mut Client) -> Result<Vec<crate::LogEntry>> {
+        self.runner().log_async(client).await
+    }
+
     /// [`plan`](Migrations::plan) for a `tokio_postgres::Client`.
     ///
     /// # Errors
@@ -203,6 +212,16 @@ impl Runner<'_> {
             .await
     }
 
+    /// [`log`](Runner::log) for a `tokio_postgres::Client`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Runner::log`].
+    pub async fn log_async(&self, client: &mut Client) -> Result<Vec<crate::LogEntry>> {
+        self.detached(client, |runner, remote| runner.log(remote))
+            .await
+    }
+
     /// [`plan`](Runner::plan) for a `tokio_postgres::Client`.
     ///
     /// # Errors
@@ -310,6 +329,9 @@ impl Runner<'_> {
             self.lock_strategy,
             self.ddl_lock,
         );
+        let application = self
+            .application
+            .map(|(name, version)| (name.to_owned(), version.to_owned()));
         let forward = self.progress.is_some();
         bridged(client, self.progress, move |remote| {
             let tick = remote.progress();
@@ -320,6 +342,9 @@ impl Runner<'_> {
                 lock_timeout,
                 lock_strategy,
                 ddl_lock,
+                application: application
+                    .as_ref()
+                    .map(|(name, version)| (name.as_str(), version.as_str())),
                 progress: forward.then_some(&tick as &(dyn Fn(&Applied) + Sync)),
             };
             work(&runner, remote)

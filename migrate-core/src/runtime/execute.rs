@@ -4,15 +4,125 @@
 //! in `script.rs`.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::script::{Op, Script, Write};
+use super::script::{Change, Op, Script, Write};
+use crate::audit::{Actor, Entry, LogSql, Operation, Outcome};
 use crate::driver::{AtOnce, Driver, WholeStep};
 use crate::error::{Error, Panicked, Result};
 use crate::history::{HistorySql, RecentRows, RowState};
-use crate::registry::{SqlMode, Step};
+use crate::registry::{Migrations, SqlMode, Step};
 use crate::source::sql::LexicalRules;
 use crate::tx::{Dialect, Tx, Value};
+
+/// Where and for whom a run logs its operations (see `audit.rs`).
+pub(crate) struct Logging<'a> {
+    pub sql: &'a LogSql,
+    pub actor: &'a Actor,
+    /// For the name of a version a script only names by number (repair).
+    pub migrations: &'a Migrations,
+}
+
+impl Logging<'_> {
+    /// The log entry of history write `write`, where it completes an
+    /// operation (an in-progress mark does not).
+    fn entry<'s>(
+        &self,
+        script: &'s Script,
+        write: Write,
+        started: &[Instant],
+    ) -> Option<Entry<'s>> {
+        let unit_of = |version: u64| {
+            script
+                .units
+                .iter()
+                .position(|u| u.migration.version() == version)
+        };
+        let (version, unit, operation) = match write {
+            Write::Applied(i) if script.units[i].step.is_none() => (
+                script.units[i].migration.version(),
+                Some(i),
+                Operation::Baseline,
+            ),
+            Write::Applied(i) => (
+                script.units[i].migration.version(),
+                Some(i),
+                Operation::Apply,
+            ),
+            Write::Finish(version, Some(i)) => (version, Some(i), Operation::Apply),
+            Write::Finish(version, None) => (version, None, Operation::Repair),
+            Write::Delete(version) => match unit_of(version) {
+                Some(i) if script.units[i].change == Change::Revert => {
+                    (version, Some(i), Operation::Revert)
+                }
+                _ => (version, None, Operation::Repair),
+            },
+            Write::InProgress(_) | Write::Reverting(_) => return None,
+        };
+        let took = unit
+            .filter(|&i| script.units[i].step.is_some())
+            .map_or(Duration::ZERO, |i| started[i].elapsed());
+        let name = match unit {
+            Some(i) => script.units[i].migration.name(),
+            None => self.migrations.get(version).map_or("", |m| m.name()),
+        };
+        Some(Entry {
+            version,
+            name,
+            operation,
+            outcome: Outcome::Ok,
+            error: None,
+            started: SystemTime::now() - took,
+            took,
+        })
+    }
+
+    /// Logs `error`, a failure of one of `script`'s migrations that its
+    /// transaction's rollback undid (or that left it dirty): best effort,
+    /// in a transaction of its own.
+    fn failure<D: Driver>(
+        &self,
+        driver: &mut D,
+        script: &Script,
+        error: &Error,
+        started: &[Instant],
+    ) {
+        let Error::Failed {
+            version, cleanup, ..
+        } = error
+        else {
+            return;
+        };
+        let Some(i) = script
+            .units
+            .iter()
+            .position(|u| u.migration.version() == *version)
+        else {
+            return;
+        };
+        let took = started[i].elapsed();
+        let entry = Entry {
+            version: *version,
+            name: script.units[i].migration.name(),
+            operation: match script.units[i].change {
+                Change::Apply => Operation::Apply,
+                Change::Revert => Operation::Revert,
+            },
+            outcome: if *cleanup == crate::error::Cleanup::LeftDirty {
+                Outcome::Dirty
+            } else {
+                Outcome::Failed
+            },
+            error: Some(error.to_string()),
+            started: SystemTime::now() - took,
+            took,
+        };
+        let (statement, values) = self.sql.insert(&entry, self.actor);
+        if let Err(e) = driver.execute(statement, &values) {
+            log::warn!("could not log the failure of migration {version} in the audit log: {e}");
+        }
+    }
+}
 
 /// Runs `script`; returns how long each unit's step took. `expected` is
 /// what [`Op::Verify`] compares the history with.
@@ -21,6 +131,7 @@ pub(crate) fn execute<D: Driver>(
     sql: &HistorySql,
     script: &Script,
     expected: Option<&RecentRows>,
+    logging: &Logging<'_>,
 ) -> Result<Vec<Duration>> {
     let mut started = vec![Instant::now(); script.units.len()];
     let mut foreign_keys_were = None;
@@ -31,7 +142,7 @@ pub(crate) fn execute<D: Driver>(
     while let Some(op) = script.ops.get(at) {
         // Transactional SQL steps go whole, where the driver can.
         if let Some(whole) = whole_steps(script, at) {
-            match send_whole(driver, sql, script, &whole, expected, &mut started) {
+            match send_whole(driver, sql, script, &whole, expected, &mut started, logging) {
                 Some(Ok(())) => {
                     at = whole.commit + 1;
                     continue;
@@ -89,11 +200,14 @@ pub(crate) fn execute<D: Driver>(
                 // round trip where the driver can); a failing commit is the
                 // commit's own failure.
                 Op::Write(write) if script.ops.get(at + 1) == Some(&Op::Commit) => {
-                    let statement = row_statement(sql, script, write, &started);
-                    let sent = driver.execute_and_commit(statement.0, &statement.1);
-                    sent_together(&mut at, sent, |e| sql.write_failed(e))
+                    log_write(driver, sql, script, write, &started, logging).and_then(|()| {
+                        let statement = row_statement(sql, script, write, &started);
+                        let sent = driver.execute_and_commit(statement.0, &statement.1);
+                        sent_together(&mut at, sent, |e| sql.write_failed(e))
+                    })
                 }
-                Op::Write(write) => sql.write(driver, row_statement(sql, script, write, &started)),
+                Op::Write(write) => log_write(driver, sql, script, write, &started, logging)
+                    .and_then(|()| sql.write(driver, row_statement(sql, script, write, &started))),
                 Op::SchemaVersion(version) => sql.set_schema_version(driver, version),
                 Op::Commit => driver.commit(),
             }
@@ -127,12 +241,33 @@ pub(crate) fn execute<D: Driver>(
             log::error!("could not mark the failed migration dirty: {e}");
         }
     }
+    logging.failure(driver, script, &failure.error, &started);
     if held {
         if let Err(e) = driver.release_held() {
             log::error!("could not release the migration lock after a failure: {e}");
         }
     }
     Err(failure.error)
+}
+
+/// Logs the operation history write `write` completes, in its transaction
+/// (just before it), where it completes one.
+fn log_write<D: Driver>(
+    driver: &mut D,
+    sql: &HistorySql,
+    script: &Script,
+    write: Write,
+    started: &[Instant],
+    logging: &Logging<'_>,
+) -> Result<()> {
+    let Some(entry) = logging.entry(script, write, started) else {
+        return Ok(());
+    };
+    let (statement, values) = logging.sql.insert(&entry, logging.actor);
+    driver
+        .execute(statement, &values)
+        .map(drop)
+        .map_err(|e| sql.write_failed(e))
 }
 
 fn millis(d: Duration) -> i64 {
@@ -276,6 +411,7 @@ fn send_whole<D: Driver>(
     whole: &Whole,
     expected: Option<&RecentRows>,
     started: &mut [Instant],
+    logging: &Logging<'_>,
 ) -> Option<std::result::Result<(), (usize, Error)>> {
     let guard = match (whole.verify, expected) {
         (Some(_), Some(expected)) => Some(sql.recent_rows_guard(expected)?),
@@ -290,7 +426,13 @@ fn send_whole<D: Driver>(
             return None;
         };
         let timed = matches!(write, Write::Applied(_));
-        let record = sql.inline(row_statement(sql, script, write, started), timed)?;
+        let mut record = sql.inline(row_statement(sql, script, write, started), timed)?;
+        // Its log row goes with it, timed by the server too.
+        if let Some(entry) = logging.entry(script, write, started) {
+            let logged = sql.inline(logging.sql.insert(&entry, logging.actor), true)?;
+            record.push_str(";\n");
+            record.push_str(&logged);
+        }
         if let Err(e) = refuse_transaction_control(text, driver.sql_rules(), "the migration") {
             return Some(Err((run, e)));
         }

@@ -20,8 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
-use self::execute::execute;
+use self::execute::{execute, Logging};
 use self::script::{Change, Script, Unit};
+use crate::audit::{Actor, LogEntry, LogSql};
 use crate::driver::{Database, Driver, LockScope, LockStrategy};
 use crate::error::Cleanup;
 use crate::error::{Error, Result};
@@ -81,6 +82,7 @@ pub struct Runner<'m> {
     lock_timeout: Duration,
     lock_strategy: Option<LockStrategy>,
     ddl_lock: Option<DdlLock>,
+    application: Option<(&'m str, &'m str)>,
     progress: Option<&'m (dyn Fn(&Applied) + Sync)>,
 }
 
@@ -111,6 +113,7 @@ impl std::fmt::Debug for Runner<'_> {
             .field("lock_timeout", &self.lock_timeout)
             .field("lock_strategy", &self.lock_strategy)
             .field("ddl_lock", &self.ddl_lock)
+            .field("application", &self.application)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -126,6 +129,7 @@ impl Migrations {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             lock_strategy: None,
             ddl_lock: None,
+            application: None,
             progress: None,
         }
     }
@@ -299,6 +303,16 @@ impl Migrations {
         how: Repair,
     ) -> Result<Report> {
         self.runner().repair(db, version, how)
+    }
+
+    /// The audit log of this set's history, oldest first. See
+    /// [`Runner::log`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runner::log`].
+    pub fn log<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<LogEntry>> {
+        self.runner().log(db)
     }
 }
 
@@ -504,6 +518,10 @@ struct Run<'r> {
     sql: &'r HistorySql,
     table: &'r TableName<'r>,
     model: Option<BTreeMap<u64, crate::history::Seen>>,
+    logging: Logging<'r>,
+    /// Whether the audit log is known to exist (created before the pass's
+    /// first script: a run with nothing to do neither creates nor writes it).
+    log_ready: &'r mut bool,
 }
 
 impl Run<'_> {
@@ -516,13 +534,40 @@ impl Run<'_> {
     }
 
     fn execute<D: Driver>(&mut self, driver: &mut D, script: &Script) -> Result<Vec<Duration>> {
+        if !*self.log_ready {
+            self.create_log(driver)?;
+            *self.log_ready = true;
+        }
         let writes = script.first_written_version().unwrap_or(u64::MAX);
         let expected = self.model.as_ref().map(|m| RecentRows::of(m, writes));
-        let took = execute(driver, self.sql, script, expected.as_ref())?;
+        let took = execute(driver, self.sql, script, expected.as_ref(), &self.logging)?;
         if let Some(model) = &mut self.model {
             script.record(model);
         }
         Ok(took)
+    }
+}
+
+impl Run<'_> {
+    /// Creates the audit log when missing — under the lock: in a
+    /// transaction where the lock is taken per transaction.
+    fn create_log<D: Driver>(&self, driver: &mut D) -> Result<()> {
+        let create = self.logging.sql.create_sql();
+        let created = if self.scope() == LockScope::Transaction {
+            driver.begin().and_then(|()| {
+                let done = driver.batch(create);
+                match done {
+                    Ok(()) => driver.commit(),
+                    Err(e) => {
+                        let _ = driver.rollback();
+                        Err(e)
+                    }
+                }
+            })
+        } else {
+            driver.batch_without_transaction(create)
+        };
+        created.map_err(|e| self.sql.create_failed(e))
     }
 }
 
@@ -554,6 +599,9 @@ impl<'m> Runner<'m> {
         let resolved = Resolved::new(driver, table_of(self.migrations)?)?;
         let table = resolved.name();
         let sql = resolved.sql(driver.sql_dialect());
+        let log_sql = LogSql::new(driver.sql_dialect(), &table);
+        let actor = Actor::new(self.application.or(self.migrations.application()));
+        let mut log_ready = false;
         locked(driver, &table, self.lock_timeout, |driver| {
             let scope = driver.lock_scope();
             let mut attempts = 0;
@@ -568,6 +616,12 @@ impl<'m> Runner<'m> {
                     sql: &sql,
                     table: &table,
                     model,
+                    logging: Logging {
+                        sql: &log_sql,
+                        actor: &actor,
+                        migrations: self.migrations,
+                    },
+                    log_ready: &mut log_ready,
                 };
                 match f(driver, &mut run, rows) {
                     Err(Error::HistoryChanged { .. }) if attempts < MAX_REPLANS => {
@@ -727,6 +781,32 @@ impl<'m> Runner<'m> {
     pub fn lock_strategy(mut self, strategy: LockStrategy) -> Self {
         self.lock_strategy = Some(strategy);
         self
+    }
+
+    /// The application the audit log names for this runner's operations
+    /// (by default the crate that embedded the migrations, as
+    /// [`Migrations::application`] says): e.g. a CLI acting for a service.
+    pub fn application(mut self, name: &'m str, version: &'m str) -> Self {
+        self.application = Some((name, version));
+        self
+    }
+
+    /// The audit log, oldest first: one entry per operation on this set's
+    /// history — apply, revert, baseline, repair — failures included.
+    /// Empty where no run with something to do has created it yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Driver`], [`Error::Conversion`] for rows migrate did not write.
+    pub fn log<D: Database + ?Sized>(&self, db: &mut D) -> Result<Vec<LogEntry>> {
+        let mut driver = db.driver();
+        self.configure(&mut driver);
+        let resolved = Resolved::new(&mut driver, table_of(self.migrations)?)?;
+        let sql = LogSql::new(driver.sql_dialect(), &resolved.name());
+        match sql.read(&mut driver) {
+            Err(e) if driver.is_missing_table(&e) => Ok(Vec::new()),
+            other => other,
+        }
     }
 
     /// Calls `progress` after each migration is applied or reverted (after

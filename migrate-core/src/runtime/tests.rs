@@ -37,12 +37,20 @@ fn a_different_chain_or_version_takes_the_slow_path_under_the_lock() {
         // The recorder's history reads back empty, so all three apply.
         let report = SET.run_pending(&mut db).unwrap();
         assert_eq!(report.applied.len(), 3);
-        // Boot's read, the lock, the whole history (it exists: no create).
-        let slow_path = ["query_text", "lock", "query"];
-        assert_eq!(db.calls[..3], slow_path, "{:?}", db.calls);
+        // Boot's read, the lock, the whole history (it exists: no create),
+        // the audit log (created if missing, once there is work to do).
+        let slow_path = ["query_text", "lock", "query", "batch CREATE log"];
+        assert_eq!(db.calls[..4], slow_path, "{:?}", db.calls);
         assert_eq!(db.calls.last().map(String::as_str), Some("unlock"));
-        let per_migration = ["begin", "batch SELECT", "execute INSERT", "commit"];
-        assert_eq!(db.calls[3..7], per_migration, "{:?}", db.calls);
+        // Each migration's log row goes in its transaction, before its history row.
+        let per_migration = [
+            "begin",
+            "batch SELECT",
+            "execute INSERT log",
+            "execute INSERT",
+            "commit",
+        ];
+        assert_eq!(db.calls[4..9], per_migration, "{:?}", db.calls);
     }
 }
 
@@ -176,8 +184,12 @@ fn a_third_dialect_runs_the_whole_choreography() {
         ] {
             assert!(!sql.contains(foreign), "{foreign} in {sql}");
         }
+        // The history table, or its audit log, as the dialect quotes it.
         if sql.contains("third_history") {
-            assert!(sql.contains("`third_history`"), "{sql}");
+            assert!(
+                sql.contains("`third_history`") || sql.contains("`third_history_log`"),
+                "{sql}"
+            );
         }
     }
 }
@@ -199,8 +211,9 @@ fn with_a_lock_per_transaction_each_one_checks_the_history_and_a_change_re_plans
     ];
     let mut db = Recorder {
         transaction_locks: true,
-        // Begins: 1 reads the history, 2 applies 1, 3 is where 2 would go.
-        intruder: Some((3, row)),
+        // Begins: 1 reads the history, 2 creates the audit log, 3 applies
+        // 1, 4 is where 2 would go.
+        intruder: Some((4, row)),
         ..Recorder::default()
     };
     let report = HEX.run_pending(&mut db).unwrap();

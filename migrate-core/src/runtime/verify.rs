@@ -121,7 +121,7 @@ impl Runner<'_> {
 }
 
 /// The schema as the driver's dialect describes it, without the history
-/// table's own objects (where the history lives in the schema described),
+/// table's and its audit log's own objects (where the history lives in the schema described),
 /// each definition with its spacing and identifier quotes evened out: a
 /// database may quote a name it rewrites (SQLite, renaming a table).
 fn snapshot<D: Database + ?Sized>(db: &mut D, history: &TableName<'_>) -> Result<Snapshot> {
@@ -138,20 +138,25 @@ fn snapshot<D: Database + ?Sized>(db: &mut D, history: &TableName<'_>) -> Result
         ))
     })?;
     let rows = driver.query_text(query)?;
-    let table = history.table;
-    let own = format!("{table}.");
+    // The history table and its audit log (`<table>_log`).
+    let log = format!("{}_log", history.table);
+    let tables = [history.table, log.as_str()];
     Ok(rows
         .into_iter()
         .filter_map(|row| {
             let mut row = row.into_iter().map(Option::unwrap_or_default);
             let (kind, name, definition) = (row.next()?, row.next()?, row.next()?);
-            // The table itself by its name; what belongs to it by `table.`.
+            // The table itself by its name; what belongs to it by `table.`;
+            // the log's identity sequence (PostgreSQL) by `<log>_`.
             let history_own = ours
-                && if kind.starts_with("table") {
-                    name == table
-                } else {
-                    name.starts_with(&own)
-                };
+                && (tables.iter().any(|table| {
+                    if kind.starts_with("table") {
+                        name == *table
+                    } else {
+                        name.strip_prefix(table)
+                            .is_some_and(|rest| rest.starts_with('.'))
+                    }
+                }) || (kind == "sequence" && name.starts_with(&format!("{log}_"))));
             (!history_own).then(|| ((kind, name), evened(&definition)))
         })
         .collect())
