@@ -474,6 +474,8 @@ const MAX_REPLANS: usize = 1000;
 fn read_or_create<D: Driver>(
     driver: &mut D,
     sql: &HistorySql,
+    log: &LogSql,
+    log_ready: &mut bool,
     scope: LockScope,
 ) -> Result<Vec<HistoryRow>> {
     let transaction = scope == LockScope::Transaction;
@@ -487,10 +489,15 @@ fn read_or_create<D: Driver>(
                 // The failed read ended the transaction's use (PostgreSQL).
                 driver.rollback()?;
             }
-            // The table and its index in one transaction: one commit (on
-            // SQLite, one journal and its syncs) rather than one each.
+            // The table, its index and the audit log in one transaction:
+            // one commit (on SQLite, one journal and its syncs) rather than
+            // one each.
             driver.begin().map_err(|e| sql.create_failed(e))?;
-            let created = sql.create(driver).and_then(|()| sql.read_all(driver));
+            let created = sql
+                .create(driver)
+                .and_then(|()| driver.batch(log.create_sql()).map_err(|e| sql.create_failed(e)))
+                .and_then(|()| sql.read_all(driver));
+            *log_ready = created.is_ok();
             let rows = match created {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -606,7 +613,7 @@ impl<'m> Runner<'m> {
             let scope = driver.lock_scope();
             let mut attempts = 0;
             loop {
-                let rows = read_or_create(driver, &sql, scope)?;
+                let rows = read_or_create(driver, &sql, &log_sql, &mut log_ready, scope)?;
                 let model = (scope == LockScope::Transaction).then(|| {
                     rows.iter()
                         .map(|r| (r.version, (r.state, r.chained_checksum.clone())))
