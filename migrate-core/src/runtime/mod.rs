@@ -495,7 +495,11 @@ fn read_or_create<D: Driver>(
             driver.begin().map_err(|e| sql.create_failed(e))?;
             let created = sql
                 .create(driver)
-                .and_then(|()| driver.batch(log.create_sql()).map_err(|e| sql.create_failed(e)))
+                .and_then(|()| {
+                    driver
+                        .batch(log.create_sql())
+                        .map_err(|e| sql.create_failed(e))
+                })
                 .and_then(|()| sql.read_all(driver));
             *log_ready = created.is_ok();
             let rows = match created {
