@@ -461,3 +461,20 @@ pub trait Driver: Tx {
             .collect())
     }
 }
+
+/// The first column of each row `sql` returns, for a message: what a
+/// driver's [`Driver::lock_holders`] reads. None where the query fails
+/// (logged: the error it would describe matters more).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn described<D: Driver + ?Sized>(driver: &mut D, sql: &str) -> Vec<String> {
+    match driver.query_text(sql) {
+        Ok(rows) => rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect(),
+        Err(e) => {
+            log::debug!("could not read who holds locks: {e}");
+            Vec::new()
+        }
+    }
+}

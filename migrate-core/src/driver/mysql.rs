@@ -796,16 +796,7 @@ impl Driver for MysqlDriver<'_> {
                    LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
                    WHERE t.trx_mysql_thread_id <> CONNECTION_ID() \
                    ORDER BY t.trx_started LIMIT 5";
-        match self.query_text(sql) {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().flatten())
-                .collect(),
-            Err(e) => {
-                log::debug!("could not read who holds locks: {e}");
-                Vec::new()
-            }
-        }
+        super::described(self, sql)
     }
 
     fn restore_session(&mut self) {

@@ -1570,16 +1570,7 @@ impl Driver for PostgresDriver<'_> {
                                  WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted \
                                    AND c.relnamespace <> 'pg_catalog'::regnamespace) \
                    ORDER BY a.xact_start LIMIT 5";
-        match self.query_text(sql) {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().flatten())
-                .collect(),
-            Err(e) => {
-                log::debug!("could not read who holds table locks: {e}");
-                Vec::new()
-            }
-        }
+        super::described(self, sql)
     }
 
     fn is_read_only(&self, error: &Error) -> bool {
